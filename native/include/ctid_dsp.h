@@ -1,0 +1,252 @@
+/*
+ * ctid native DSP core: public API.
+ *
+ * This header is also the cffi cdef (ctid/dsp/_build.py reads it), so it is kept to the subset cffi parses:
+ * no #if, no inline functions, only integer #defines. Internal helpers live in native/internal.h.
+ *
+ * Conventions
+ *  - Audio is 8 kHz. Linear samples are int16 scale; detectors take float samples in that scale.
+ *  - Levels are dBm0 with the A-law convention: a full-scale sine (peak 32767) is +3.14 dBm0, so a
+ *    0 dBm0 sine has peak 22827 (CTID_DBM0_PEAK_X1000 / 1000).
+ *  - Multi-channel ("lane") detectors take samples laid out frame-major as a board delivers them:
+ *    sample n of lane i is x[n * stride + i]. stride is a multiple of CTID_TILE and lanes
+ *    nlanes..stride-1 are padding (zero). One call processes every lane; detectors vectorise across
+ *    lanes and run their per-lane decision logic only at block boundaries.
+ *  - Each detector file has: a params struct with a *_defaults() filler, *_new (init), *_process,
+ *    *_reset (one lane, or -1 for all) and *_free (release).
+ *  - Times in events are sample indices (t0 passed to process is the index of frame 0).
+ */
+
+#define CTID_TILE 8
+#define CTID_DBM0_PEAK_X1000 22827000
+
+/* Error codes (negative returns). ctid_strerror() gives the text. */
+#define CTID_OK 0
+#define CTID_ERR_ARG -1
+#define CTID_ERR_SIZE -2
+#define CTID_ERR_NOMEM -3
+#define CTID_ERR_CHANNEL -4
+#define CTID_ERR_STATE -5
+
+/* Companding laws for the bank's input. */
+#define CTID_LAW_ALAW 1
+#define CTID_LAW_ULAW 2
+#define CTID_LAW_LINEAR16 3
+
+/* Detector mask bits (per channel). */
+#define CTID_DET_DTMF 1
+#define CTID_DET_R2F 2
+#define CTID_DET_R2B 4
+#define CTID_DET_CPT 8
+#define CTID_DET_CID 16
+
+/* Event kinds and types. */
+#define CTID_EV_DTMF 1
+#define CTID_EV_R2F 2
+#define CTID_EV_R2B 3
+#define CTID_EV_CPT 4
+#define CTID_EV_CID 5
+
+#define CTID_EVT_ON 1
+#define CTID_EVT_OFF 2
+#define CTID_EVT_MSG 3
+
+typedef struct {
+    uint64_t t_sample;   /* ON: first sample of the tone (estimated); OFF: first sample after it; MSG: end */
+    uint32_t channel;    /* lane / channel index */
+    uint16_t kind;       /* CTID_EV_* */
+    uint16_t type;       /* CTID_EVT_* */
+    int32_t value;       /* DTMF/R2: ASCII signal ('0'-'9','*','#','A'-'D'; R2 '1'-'9','0','B'-'F');
+                            CPT: index in the tone table; CID: message length in bytes */
+    int32_t duration;    /* OFF: tone duration in samples; otherwise 0 */
+    float level;         /* dBm0: DTMF/R2 mean level of the two tones, CPT tone level; CID 0 */
+    float aux;           /* DTMF: twist in dB (high group minus low group); R2: level difference; else 0 */
+} ctid_event_t;
+
+/* Growable event sink used by the detectors (bounded: past `limit` events are counted in `dropped`). */
+typedef struct {
+    ctid_event_t *ev;
+    int n;
+    int cap;
+    int limit;
+    int dropped;
+} ctid_evbuf_t;
+
+const char *ctid_strerror(int err);
+const char *ctid_version(void);
+
+/* ---------------------------------------------------------------- G.711 (g711.c) */
+uint8_t ctid_linear_to_alaw(int16_t linear);
+int16_t ctid_alaw_to_linear(uint8_t alaw);
+uint8_t ctid_linear_to_ulaw(int16_t linear);
+int16_t ctid_ulaw_to_linear(uint8_t ulaw);
+uint8_t ctid_alaw_to_ulaw(uint8_t alaw);
+uint8_t ctid_ulaw_to_alaw(uint8_t ulaw);
+void ctid_alaw_encode(const int16_t *in, uint8_t *out, size_t n);
+void ctid_alaw_decode(const uint8_t *in, int16_t *out, size_t n);
+void ctid_ulaw_encode(const int16_t *in, uint8_t *out, size_t n);
+void ctid_ulaw_decode(const uint8_t *in, int16_t *out, size_t n);
+/* 256-entry float decode tables (int16 scale), used by the bank's decode stage. */
+const float *ctid_alaw_float_table(void);
+const float *ctid_ulaw_float_table(void);
+
+/* ---------------------------------------------------------------- DTMF receiver (dtmf_rx.c) */
+typedef struct {
+    float threshold_dbm0;     /* minimum level of each tone */
+    float twist_normal_db;    /* max dB by which the low group may exceed the high group */
+    float twist_reverse_db;   /* max dB by which the high group may exceed the low group */
+    float freq_tolerance_pct; /* max deviation of each tone from nominal, per cent */
+    float min_purity;         /* share of the block's energy that must be in the two tones, 0..1 */
+    int hits_to_begin;        /* consecutive qualifying blocks to declare a digit */
+    int misses_to_end;        /* consecutive failing blocks to end it */
+} ctid_dtmf_rx_params_t;
+
+typedef struct ctid_dtmf_rx ctid_dtmf_rx_t;
+void ctid_dtmf_rx_defaults(ctid_dtmf_rx_params_t *p);
+ctid_dtmf_rx_t *ctid_dtmf_rx_new(int nlanes, const ctid_dtmf_rx_params_t *p);
+int ctid_dtmf_rx_set_params(ctid_dtmf_rx_t *s, int lane, const ctid_dtmf_rx_params_t *p); /* lane -1 = all */
+void ctid_dtmf_rx_process(ctid_dtmf_rx_t *s, const float *x, int nframes, int stride,
+                          const uint8_t *enabled, uint64_t t0, ctid_evbuf_t *out);
+void ctid_dtmf_rx_reset(ctid_dtmf_rx_t *s, int lane);
+void ctid_dtmf_rx_free(ctid_dtmf_rx_t *s);
+
+/* ---------------------------------------------------------------- DTMF generator (dtmf_tx.c) */
+typedef struct {
+    float level_dbm0;  /* level of the low-group tone */
+    float twist_db;    /* high-group level minus low-group level, dB */
+    int on_ms;
+    int off_ms;
+} ctid_dtmf_tx_params_t;
+
+typedef struct ctid_dtmf_tx ctid_dtmf_tx_t;
+void ctid_dtmf_tx_defaults(ctid_dtmf_tx_params_t *p);
+ctid_dtmf_tx_t *ctid_dtmf_tx_new(const ctid_dtmf_tx_params_t *p);
+int ctid_dtmf_tx_put(ctid_dtmf_tx_t *s, const char *digits); /* queued count, or CTID_ERR_ARG on a bad digit */
+int ctid_dtmf_tx_generate(ctid_dtmf_tx_t *s, int16_t *amp, int max); /* samples written; < max when queue empties */
+int ctid_dtmf_tx_pending(ctid_dtmf_tx_t *s);  /* samples still to generate */
+void ctid_dtmf_tx_reset(ctid_dtmf_tx_t *s);
+void ctid_dtmf_tx_free(ctid_dtmf_tx_t *s);
+
+/* ---------------------------------------------------------------- MFC R2 receiver (r2mf_rx.c) */
+typedef struct {
+    int backward;              /* 0: forward group (1380..1980 Hz), 1: backward group (1140..540 Hz) */
+    int china_2of4;            /* backward only: China No.1 2-of-4 set (1140/1020/900/780 Hz, signals 1-6) */
+    float threshold_dbm0;      /* minimum level of each tone */
+    float max_level_dbm0;      /* maximum level of each tone */
+    float twist_adjacent_db;   /* max level difference, adjacent frequencies */
+    float twist_nonadjacent_db;/* max level difference, non-adjacent frequencies */
+    float min_purity;          /* share of the block's energy in the two tones, 0..1 */
+    int hits_to_begin;
+    int misses_to_end;
+} ctid_r2mf_rx_params_t;
+
+typedef struct ctid_r2mf_rx ctid_r2mf_rx_t;
+void ctid_r2mf_rx_defaults(ctid_r2mf_rx_params_t *p, int backward);
+ctid_r2mf_rx_t *ctid_r2mf_rx_new(int nlanes, const ctid_r2mf_rx_params_t *p);
+void ctid_r2mf_rx_process(ctid_r2mf_rx_t *s, const float *x, int nframes, int stride,
+                          const uint8_t *enabled, uint64_t t0, ctid_evbuf_t *out);
+void ctid_r2mf_rx_reset(ctid_r2mf_rx_t *s, int lane);
+void ctid_r2mf_rx_free(ctid_r2mf_rx_t *s);
+
+/* ---------------------------------------------------------------- MFC R2 generator (r2mf_tx.c) */
+typedef struct ctid_r2mf_tx ctid_r2mf_tx_t;
+ctid_r2mf_tx_t *ctid_r2mf_tx_new(int backward, float level_dbm0);
+int ctid_r2mf_tx_set(ctid_r2mf_tx_t *s, int signal); /* ASCII signal, or 0 for silence; CTID_ERR_ARG if invalid */
+int ctid_r2mf_tx_generate(ctid_r2mf_tx_t *s, int16_t *amp, int max); /* always fills max (silence when off) */
+void ctid_r2mf_tx_reset(ctid_r2mf_tx_t *s);
+void ctid_r2mf_tx_free(ctid_r2mf_tx_t *s);
+
+/* ---------------------------------------------------------------- Call-progress tones (cpt_rx.c, tone_gen.c) */
+/* A tone: one or two frequencies, and a cadence of alternating on/off durations starting with "on".
+   nsegs == 0 means continuous. The cadence repeats. */
+#define CTID_TONE_MAX_SEGS 16
+#define CTID_TONE_MAX_DEFS 32
+typedef struct {
+    char name[24];
+    float freq1;
+    float freq2;               /* 0 for a single-frequency tone */
+    float level_dbm0;          /* nominal level (generator) */
+    int nsegs;
+    int seg_ms[16];            /* CTID_TONE_MAX_SEGS: on, off, on, off, ... */
+    int min_cycles;            /* cadence cycles to observe before reporting (>= 1) */
+    int detect_ms;             /* continuous tones: time on before reporting */
+} ctid_tone_def_t;
+
+typedef struct {
+    float threshold_dbm0;      /* minimum tone level */
+    float min_purity;          /* share of the block's energy at the tone frequencies, 0..1 */
+    float freq_tolerance_pct;  /* accepted frequency deviation */
+    float cadence_tolerance_pct; /* accepted deviation of each segment duration, per cent ... */
+    int cadence_tolerance_ms;    /* ... plus this many ms */
+} ctid_cpt_rx_params_t;
+
+typedef struct ctid_cpt_rx ctid_cpt_rx_t;
+void ctid_cpt_rx_defaults(ctid_cpt_rx_params_t *p);
+ctid_cpt_rx_t *ctid_cpt_rx_new(int nlanes, const ctid_cpt_rx_params_t *p,
+                               const ctid_tone_def_t *defs, int ndefs);
+void ctid_cpt_rx_process(ctid_cpt_rx_t *s, const float *x, int nframes, int stride,
+                         const uint8_t *enabled, uint64_t t0, ctid_evbuf_t *out);
+void ctid_cpt_rx_reset(ctid_cpt_rx_t *s, int lane);
+void ctid_cpt_rx_free(ctid_cpt_rx_t *s);
+
+typedef struct ctid_tone_gen ctid_tone_gen_t;
+ctid_tone_gen_t *ctid_tone_gen_new(const ctid_tone_def_t *def);
+int ctid_tone_gen_generate(ctid_tone_gen_t *s, int16_t *amp, int max); /* always fills max, cadence repeats */
+void ctid_tone_gen_reset(ctid_tone_gen_t *s);
+void ctid_tone_gen_free(ctid_tone_gen_t *s);
+
+/* ---------------------------------------------------------------- Caller ID FSK (fsk_rx.c, fsk_tx.c) */
+#define CTID_FSK_BELL202 1
+#define CTID_FSK_V23 2
+#define CTID_CID_MAX_MSG 258
+
+typedef struct {
+    int modem;                 /* CTID_FSK_BELL202 or CTID_FSK_V23 */
+    float threshold_dbm0;      /* minimum carrier level */
+} ctid_fsk_rx_params_t;
+
+/* Receives the on-hook data transmission: seizure, mark, then a message (type, length, body, checksum).
+   A complete message with a good checksum gives a CTID_EV_CID/CTID_EVT_MSG event whose value is the
+   message length (type + length + body + checksum bytes); fetch the bytes with ctid_fsk_rx_message().
+   A message with a bad checksum is dropped (counted). */
+typedef struct ctid_fsk_rx ctid_fsk_rx_t;
+void ctid_fsk_rx_defaults(ctid_fsk_rx_params_t *p);
+ctid_fsk_rx_t *ctid_fsk_rx_new(int nlanes, const ctid_fsk_rx_params_t *p);
+void ctid_fsk_rx_process(ctid_fsk_rx_t *s, const float *x, int nframes, int stride,
+                         const uint8_t *enabled, uint64_t t0, ctid_evbuf_t *out);
+int ctid_fsk_rx_message(ctid_fsk_rx_t *s, int lane, uint8_t *buf, int cap); /* bytes copied or error */
+int ctid_fsk_rx_bad_messages(ctid_fsk_rx_t *s, int lane);
+void ctid_fsk_rx_reset(ctid_fsk_rx_t *s, int lane);
+void ctid_fsk_rx_free(ctid_fsk_rx_t *s);
+
+typedef struct ctid_fsk_tx ctid_fsk_tx_t;
+ctid_fsk_tx_t *ctid_fsk_tx_new(int modem, float level_dbm0);
+/* Queue seizure_bits of alternating 0/1, mark_bits of 1, then the bytes (start bit, 8 data LSB first, stop). */
+int ctid_fsk_tx_put(ctid_fsk_tx_t *s, const uint8_t *data, int n, int seizure_bits, int mark_bits);
+int ctid_fsk_tx_generate(ctid_fsk_tx_t *s, int16_t *amp, int max); /* samples written; < max when done */
+void ctid_fsk_tx_reset(ctid_fsk_tx_t *s);
+void ctid_fsk_tx_free(ctid_fsk_tx_t *s);
+
+/* ---------------------------------------------------------------- The batched multi-channel bank (bank.c) */
+/* One bank = the channels of one span or board. Each tick, ctid_bank_process() takes a block of
+   frames exactly as the board delivers it (nchan bytes per frame, timeslot-interleaved), decodes it once,
+   runs every enabled detector across all channels and queues the events. */
+typedef struct ctid_bank ctid_bank_t;
+ctid_bank_t *ctid_bank_new(int nchan, int law);
+void ctid_bank_free(ctid_bank_t *b);
+int ctid_bank_nchan(ctid_bank_t *b);
+int ctid_bank_set_mask(ctid_bank_t *b, int channel, unsigned mask);  /* resets the detectors it turns on */
+int ctid_bank_get_mask(ctid_bank_t *b, int channel);
+int ctid_bank_set_dtmf_params(ctid_bank_t *b, int channel, const ctid_dtmf_rx_params_t *p); /* -1 = all */
+int ctid_bank_set_r2_params(ctid_bank_t *b, const ctid_r2mf_rx_params_t *p); /* p->backward picks the group */
+int ctid_bank_set_cpt(ctid_bank_t *b, const ctid_cpt_rx_params_t *p, const ctid_tone_def_t *defs, int ndefs);
+int ctid_bank_set_fsk_params(ctid_bank_t *b, const ctid_fsk_rx_params_t *p);
+/* nbytes must be a whole number of frames (nchan bytes each; 2*nchan for LINEAR16). Returns the number of
+   events now pending, or a negative error. */
+int ctid_bank_process(ctid_bank_t *b, const uint8_t *data, size_t nbytes);
+int ctid_bank_events(ctid_bank_t *b, ctid_event_t *out, int max); /* drains up to max pending events */
+int ctid_bank_pending(ctid_bank_t *b);
+int ctid_bank_dropped(ctid_bank_t *b);
+uint64_t ctid_bank_time(ctid_bank_t *b);   /* frames processed so far */
+int ctid_bank_cid_message(ctid_bank_t *b, int channel, uint8_t *buf, int cap);
+void ctid_bank_reset(ctid_bank_t *b, int channel); /* -1 = all */
