@@ -1,0 +1,40 @@
+"""Shared pytest setup: the --runslow switch and the spandsp reference peer."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+
+def pytest_addoption(parser):
+    parser.addoption("--runslow", action="store_true", default=False,
+                     help="run tests marked slow (also: CTID_RUNSLOW=1)")
+
+
+def runslow(config) -> bool:
+    return bool(config.getoption("--runslow")) or os.environ.get("CTID_RUNSLOW", "") not in ("", "0")
+
+
+def pytest_collection_modifyitems(config, items):
+    if runslow(config):
+        return
+    skip = pytest.mark.skip(reason="slow test: give --runslow or set CTID_RUNSLOW=1")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def spandsp():
+    """The spandsp 0.0.6 peer program, compiled once per content into ~/.cache/ctid-peers.
+
+    Skips when libspandsp-dev (or gcc) is missing, unless CTID_REQUIRE_PEERS=1 (CI), where it fails.
+    """
+    from peers import PeerUnavailable, SpandspPeer, require_peers
+
+    try:
+        return SpandspPeer()
+    except PeerUnavailable as exc:
+        if require_peers():
+            pytest.fail(f"CTID_REQUIRE_PEERS=1 but the spandsp peer is unavailable: {exc}")
+        pytest.skip(f"spandsp peer unavailable: {exc}")
