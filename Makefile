@@ -1,0 +1,27 @@
+# ctid developer entry points. `make demo` and `make test` set everything up first (apt + pip).
+PY ?= python3
+
+.PHONY: setup demo test test-all bench talkoff clean
+
+setup:
+	./scripts/install-deps.sh
+	$(PY) -m pip install -q -e '.[test]'
+
+demo: setup
+	$(PY) -m ctid dsp demo
+
+test: setup
+	$(PY) -m pytest -q
+
+# Everything, including the slow soak/corpus tests, as CI runs it.
+test-all: setup
+	CTID_RUNSLOW=1 CTID_REQUIRE_PEERS=1 $(PY) -m pytest -q
+
+bench: setup
+	$(PY) bench/bench_dsp.py
+
+talkoff: setup
+	$(PY) bench/talkoff.py
+
+clean:
+	rm -rf build *.egg-info ctid/dsp/_native*.so ctid/dsp/_native.c .pytest_cache

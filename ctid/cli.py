@@ -1,0 +1,30 @@
+"""The ``ctid`` command."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .dsp import cli as dsp_cli
+
+    parser = argparse.ArgumentParser(prog="ctid", description="ctid: open CTI platform for voice boards")
+    parser.add_argument("--version", action="version", version="ctid 0.1.0")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    dsp_cli.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.cmd == "dsp":
+        from .dsp import cli as dsp_cli
+
+        return dsp_cli.run(args)
+    parser.error(f"unknown command {args.cmd}")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

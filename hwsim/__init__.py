@@ -1,0 +1,1 @@
+"""hwsim: the loopback rig: simulated boards, lines, phones and callers."""

@@ -1,0 +1,1 @@
+"""ivrflows: the hospital IVR flows, written against libcti only."""

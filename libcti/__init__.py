@@ -1,0 +1,1 @@
+"""libcti: the Python client library for the ctid CTI protocol. Imports nothing from ctid."""

@@ -1,0 +1,112 @@
+"""G.711 against the standard's own description (ITU-T G.711 tables 1a/2a), independently of the C code.
+
+The reference below is built from the segment end points and quantisation steps as G.711 states them, using
+numpy searchsorted on the decision values, not the bit manipulations of native/g711.c. spandsp's g711.h is the
+second, external reference (tests/test_spandsp_interop.py).
+"""
+import numpy as np
+import pytest
+
+from ctid.dsp import g711
+
+ALL16 = np.arange(-32768, 32768, dtype=np.int32).astype(np.int16)
+
+
+def alaw_reference_decode():
+    """Decoder output for each A-law code (after even-bit inversion), from G.711 table 1a (13-bit, x8)."""
+    out = {}
+    for sign in (0, 1):
+        for seg in range(8):
+            for q in range(16):
+                # 13-bit magnitudes: segment 0 spans 0..32 and segment 1 32..64, both in steps of 2; segment
+                # s >= 2 spans 32 << (s-1) .. 32 << s in steps of 2 << (s-1). Reconstruction at the midpoint.
+                step = 2 if seg <= 1 else 2 << (seg - 1)
+                base = 0 if seg == 0 else 32 << (seg - 1)
+                mag13 = base + q * step + step // 2
+                code = (sign << 7) | (seg << 4) | q
+                val = mag13 * 8 if sign else -mag13 * 8
+                out[code ^ 0x55] = val
+    return out
+
+
+def test_alaw_decode_matches_g711_table():
+    ref = alaw_reference_decode()
+    got = g711.alaw_decode(np.arange(256, dtype=np.uint8))
+    assert {c: int(v) for c, v in enumerate(got)} == ref
+
+
+def test_alaw_encode_is_nearest_decision_interval():
+    # Encoding picks the interval the input falls in: decision values are midway between the reconstruction
+    # values of adjacent codes; G.711 intervals are closed at the lower magnitude end.
+    ref = alaw_reference_decode()
+    codes = g711.alaw_encode(ALL16)
+    dec = np.array([ref[int(c)] for c in codes])
+    err = np.abs(dec - ALL16.astype(np.int32))
+    # Each reconstruction is the midpoint of its interval: error at most half the step of its segment (x8).
+    mag = np.abs(dec)
+    half_step = np.where(mag < 512, 8, 0)
+    for seg in range(2, 8):
+        lo, hi = (32 << (seg - 1)) * 8, (32 << seg) * 8
+        half_step = np.where((mag >= lo) & (mag < hi), (1 << (seg - 1)) * 8, half_step)
+    assert np.all(err <= half_step + 8), "quantisation error above half a step"
+    # Monotonic: larger input never gives a smaller reconstruction.
+    assert np.all(np.diff(dec) >= 0)
+
+
+def test_alaw_known_values():
+    assert g711.alaw_encode(np.array([0], np.int16))[0] == 0xD5   # A-law idle/silence pattern
+    assert g711.alaw_encode(np.array([-1], np.int16))[0] == 0x55
+    assert g711.alaw_decode(bytes([0xD5]))[0] == 8
+    assert g711.alaw_decode(bytes([0xAA]))[0] == 32256         # largest positive
+    assert g711.alaw_decode(bytes([0x2A]))[0] == -32256
+    assert g711.alaw_encode(np.array([32767], np.int16))[0] == 0xAA
+    assert g711.alaw_encode(np.array([-32768], np.int16))[0] == 0x2A
+
+
+def test_alaw_codes_round_trip():
+    codes = np.arange(256, dtype=np.uint8)
+    assert np.array_equal(g711.alaw_encode(g711.alaw_decode(codes)), codes)
+
+
+def ulaw_reference_decode():
+    """mu-law reconstruction from G.711 table 2a (14-bit): segment s spans (32 << s) - 33 .. (64 << s) - 33 in
+    steps of 2 << s, reconstructing at the interval midpoints (segment 0's first interval -1..1 gives 0)."""
+    out = {}
+    for sign in (0, 1):
+        for seg in range(8):
+            for q in range(16):
+                step = 2 << seg
+                mag14 = (32 << seg) - 33 + q * step + step // 2
+                code = ((sign << 7) | (seg << 4) | q) ^ 0x7F
+                out[code] = mag14 * 4 if sign else -mag14 * 4
+    return out
+
+
+def test_ulaw_decode_matches_g711_table():
+    ref = ulaw_reference_decode()
+    got = g711.ulaw_decode(np.arange(256, dtype=np.uint8))
+    assert {c: int(v) for c, v in enumerate(got)} == ref
+
+
+def test_ulaw_known_values_and_round_trip():
+    assert g711.ulaw_encode(np.array([0], np.int16))[0] == 0xFF
+    assert g711.ulaw_decode(bytes([0x80]))[0] == 32124
+    assert g711.ulaw_decode(bytes([0x00]))[0] == -32124
+    codes = np.array([c for c in range(256) if c != 0x7F], dtype=np.uint8)  # 0x7F is negative zero
+    assert np.array_equal(g711.ulaw_encode(g711.ulaw_decode(codes)), codes)
+    assert g711.ulaw_encode(g711.ulaw_decode(bytes([0x7F])))[0] == 0xFF
+    dec = g711.ulaw_decode(g711.ulaw_encode(ALL16)).astype(np.int32)
+    assert np.all(np.diff(dec) >= 0)
+
+
+@pytest.mark.parametrize("law", ["alaw", "ulaw"])
+def test_transcoding_preserves_sign_and_magnitude_order(law):
+    from ctid.dsp._native import lib
+
+    conv = lib.ctid_alaw_to_ulaw if law == "alaw" else lib.ctid_ulaw_to_alaw
+    dec_src = g711.alaw_decode if law == "alaw" else g711.ulaw_decode
+    dec_dst = g711.ulaw_decode if law == "alaw" else g711.alaw_decode
+    for code in range(256):
+        a = int(dec_src(bytes([code]))[0])
+        b = int(dec_dst(bytes([conv(code)]))[0])
+        assert abs(a - b) <= max(16, abs(a) // 16), (code, a, b)
