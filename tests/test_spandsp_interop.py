@@ -7,6 +7,8 @@ as A-law bytes, the way an E1 carries it. Expectations are what was sent, never 
 - DTMF: our generator -> spandsp dtmf_rx, and spandsp dtmf_tx -> our Bank, all 16 digits.
 - MFC R2: all 15 signals, forward and backward, our r2mf_tx -> spandsp r2_mf_rx and spandsp r2_mf_tx -> our Bank.
 - Call progress: our China tone generator -> spandsp super_tone_rx (the sent tone is among its reports).
+- Caller ID: Bell 202 (spandsp ADSI "CLASS") and V.23 ("CLIP") on-hook transmissions both ways: our fsk_tx ->
+  spandsp adsi_rx, spandsp adsi_tx -> our Bank (message bytes compared, checksum verified).
 The peer itself is checked first (spandsp's own tx -> rx), so a broken peer is not mistaken for a ctid fault.
 """
 from __future__ import annotations
@@ -243,3 +245,70 @@ def test_our_china_tones_into_spandsp(spandsp, name, ms):
     assert np.any(tx != 0), "ctid's tone generator produced silence"
     reports = spandsp.cpt_rx(g711.alaw_encode(tx))
     assert idx in [e.value for e in reports.ons], f"spandsp reported {[e.value for e in reports.ons]}"
+
+
+# ---------------------------------------------------------------------------------------------- caller ID
+def cid_message(number: str, name: str, when: str = "11231005") -> bytes:
+    """An MDMF call-setup message (type 0x80, length, parameters; no checksum): date/time (1), calling
+    number (2), name (7); the layout of Bellcore GR-30 / ETSI EN 300 659-3 / YD/T 1277."""
+    body = b""
+    for ptype, val in ((0x01, when), (0x02, number), (0x07, name)):
+        body += bytes([ptype, len(val)]) + val.encode()
+    return bytes([0x80, len(body)]) + body
+
+
+def with_checksum(msg: bytes) -> bytes:
+    """Append the checksum: two's complement of the modulo-256 sum of all preceding bytes (GR-30, EN 300 659)."""
+    return msg + bytes([(-sum(msg)) & 0xFF])
+
+
+def our_fsk_tx(msg: bytes, modem: int, level: float = -13.0, seizure: int = 300, mark: int = 180) -> np.ndarray:
+    s = ffi.gc(lib.ctid_fsk_tx_new(modem, level), lib.ctid_fsk_tx_free)
+    assert s != ffi.NULL
+    data = with_checksum(msg)
+    assert lib.ctid_fsk_tx_put(s, data, len(data), seizure, mark) >= 0
+    out, buf = [np.zeros(800, np.int16)], np.zeros(160, np.int16)
+    for _ in range(10000):
+        n = lib.ctid_fsk_tx_generate(s, ffi.from_buffer("int16_t[]", buf), 160)
+        if n > 0:
+            out.append(buf[:n].copy())
+        if n < 160:
+            break
+    out.append(np.zeros(800, np.int16))
+    return np.concatenate(out)
+
+
+MODEMS = [("class", "CTID_FSK_BELL202"), ("clip", "CTID_FSK_V23")]
+
+
+@pytest.mark.parametrize("standard", ["class", "clip"])
+def test_peer_self_check_callerid(spandsp, standard):
+    msg = cid_message("13901248867", "ZHANG WEI")
+    assert spandsp.adsi_rx(spandsp.adsi_tx(msg, standard), standard) == [msg]
+
+
+@pytest.mark.parametrize("standard,modem", MODEMS, ids=["bell202", "v23"])
+def test_our_callerid_into_spandsp(spandsp, standard, modem):
+    msg = cid_message("13901248867", "ZHANG WEI")
+    tx = our_fsk_tx(msg, getattr(lib, modem))
+    assert np.any(tx != 0), "ctid's FSK generator produced silence"
+    assert spandsp.adsi_rx(g711.alaw_encode(tx), standard) == [msg]
+
+
+@pytest.mark.parametrize("standard,modem", MODEMS, ids=["bell202", "v23"])
+def test_spandsp_callerid_into_our_bank(spandsp, standard, modem):
+    from ctid.dsp.params import FskParams
+
+    nchan = 11
+    msgs = [cid_message(f"0{c:02d}8765432{c % 10}", f"CALLER {c}", f"1123{c:02d}{c:02d}") for c in range(nchan)]
+    fr = frames([spandsp.adsi_tx(m, standard) for m in msgs], lead=[97 * c for c in range(nchan)])
+    bank = Bank(nchan, law="alaw")
+    bank.set_fsk_params(FskParams(modem=getattr(lib, modem)))
+    bank.set_mask_all("cid")
+    got = [[] for _ in range(nchan)]
+    for i in range(0, len(fr), 160):
+        if bank.process_raw(fr[i:i + 160].tobytes()):
+            for e in bank.events_array():
+                if e["kind"] == lib.CTID_EV_CID and e["type"] == lib.CTID_EVT_MSG:
+                    got[int(e["channel"])].append(bank.cid_message(int(e["channel"])))
+    assert got == [[with_checksum(m)] for m in msgs]

@@ -159,6 +159,17 @@ class SpandspPeer:
         args = ["r2-tx", "bwd" if backward else "fwd", signals, on_ms, off_ms]
         return self._audio_out(self._run(args, b"", law), law)
 
+    # Caller ID (on-hook data transmission) ----------------------------------------------------
+    def adsi_tx(self, message: bytes, standard: str = "class", law: str = "alaw") -> np.ndarray:
+        """spandsp's transmission of `message` (type, length, body; spandsp appends the checksum) with its
+        default seizure/mark preamble, between 100 ms of silence. class = Bell 202, clip = ETSI V.23."""
+        return self._audio_out(self._run(["adsi-tx", standard, bytes(message).hex()], b"", law), law)
+
+    def adsi_rx(self, audio, standard: str = "class", law: str = "alaw") -> list[bytes]:
+        """Messages spandsp's adsi_rx delivers (type, length, body; checksum already verified and removed)."""
+        out = self._run(["adsi-rx", standard], self._audio_in(audio, law), law).decode()
+        return [bytes.fromhex(line.split()[1]) for line in out.splitlines() if line.startswith("msg ")]
+
     # Call progress (China set, ctid china_tones() order) -------------------------------------
     def cpt_rx(self, audio, law: str = "alaw") -> RxResult:
         return _parse_rx(self._run(["cpt-rx"], self._audio_in(audio, law), law).decode(), numeric=True)

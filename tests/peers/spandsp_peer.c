@@ -14,6 +14,10 @@
  *   dtmf-tx DIGITS [LEVEL TWIST ON_MS OFF_MS]   audio out (spandsp default timing/level unless given)
  *   r2-rx fwd|bwd            audio in; prints "on S T", "off T"
  *   r2-tx fwd|bwd SIGNALS ON_MS OFF_MS          audio out: each signal ON_MS then OFF_MS of silence
+ *   adsi-tx class|clip HEX   audio out: 100 ms silence, the on-hook data transmission of message HEX (type, length,
+ *                            body: spandsp adds the checksum) with spandsp's default preamble, 100 ms silence
+ *   adsi-rx class|clip       audio in; prints "msg HEX" for each message spandsp delivers
+ *                            (class = Bellcore/Bell 202 FSK, clip = ETSI/V.23 FSK)
  *   cpt-rx                   audio in; China call-progress tones via super_tone_rx; prints "on ID T", "off T"
  *                            with ID the index in ctid's china_tones() order
  * Audio is 8 kHz, A-law by default (-l selects the law; linear = int16 little-endian).
@@ -356,6 +360,76 @@ static int mode_cpt_rx(void)
     return 0;
 }
 
+/* ------------------------------------------------------------------ caller ID (ADSI) */
+static int parse_std(const char *s)
+{
+    if (strcmp(s, "class") == 0)
+        return ADSI_STANDARD_CLASS;
+    if (strcmp(s, "clip") == 0)
+        return ADSI_STANDARD_CLIP;
+    die("standard must be class or clip");
+    return 0;
+}
+
+static void adsi_msg_cb(void *user, const uint8_t *msg, int len)
+{
+    int i;
+    (void) user;
+    printf("msg ");
+    for (i = 0; i < len; i++)
+        printf("%02x", msg[i]);
+    printf(" %" PRIu64 "\n", now);
+}
+
+static int mode_adsi_rx(int argc, char **argv)
+{
+    size_t n, i;
+    int16_t *amp;
+    adsi_rx_state_t *s;
+    if (argc < 1)
+        die("adsi-rx needs class|clip");
+    amp = read_audio(&n);
+    s = adsi_rx_init(NULL, parse_std(argv[0]), adsi_msg_cb, NULL);
+    if (s == NULL)
+        die("adsi_rx_init failed");
+    for (i = 0; i < n; i += 160) {
+        int m = n - i > 160 ? 160 : (int) (n - i);
+        now = i + (size_t) m;
+        adsi_rx(s, amp + i, m);
+    }
+    adsi_rx_free(s);
+    free(amp);
+    return 0;
+}
+
+static int mode_adsi_tx(int argc, char **argv)
+{
+    uint8_t msg[300];
+    int16_t amp[160];
+    int len = 0, k;
+    const char *h;
+    adsi_tx_state_t *s;
+    if (argc < 2)
+        die("adsi-tx needs class|clip HEX");
+    for (h = argv[1]; h[0] && h[1] && len < (int) sizeof(msg); h += 2) {
+        unsigned v;
+        if (sscanf(h, "%2x", &v) != 1)
+            die("bad hex");
+        msg[len++] = (uint8_t) v;
+    }
+    s = adsi_tx_init(NULL, parse_std(argv[0]));
+    if (s == NULL)
+        die("adsi_tx_init failed");
+    if (adsi_tx_put_message(s, msg, len) <= 0)
+        die("adsi_tx_put_message refused the message");
+    write_silence(800);
+    while ((k = adsi_tx(s, amp, 160)) > 0)
+        write_audio(amp, k);
+    write_silence(800);
+    adsi_tx_free(s);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     int a = 1;
@@ -382,6 +456,10 @@ int main(int argc, char **argv)
         return mode_r2_rx(argc - a - 1, argv + a + 1);
     if (strcmp(argv[a], "r2-tx") == 0)
         return mode_r2_tx(argc - a - 1, argv + a + 1);
+    if (strcmp(argv[a], "adsi-rx") == 0)
+        return mode_adsi_rx(argc - a - 1, argv + a + 1);
+    if (strcmp(argv[a], "adsi-tx") == 0)
+        return mode_adsi_tx(argc - a - 1, argv + a + 1);
     if (strcmp(argv[a], "cpt-rx") == 0)
         return mode_cpt_rx();
     die("unknown mode");
