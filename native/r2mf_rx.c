@@ -347,65 +347,47 @@ static inline float clamp01(float v)
     return v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
 }
 
-/* Phase advance of bin b between the previous and the current block, relative to nominal, within tolerance. */
-static inline int freq_ok(const ctid_r2mf_rx_t *s, int b, float cr, float ci, float pr, float pi)
-{
-    /* z = cur * conj(prev) * e^{-j w N} */
-    float zr = cr * pr + ci * pi, zi = ci * pr - cr * pi;
-    float rr = zr * s->rot_re[b] - zi * s->rot_im[b];
-    float ri = zr * s->rot_im[b] + zi * s->rot_re[b];
-    float m2 = rr * rr + ri * ri;
-    return rr > 0.0f && rr * rr >= s->cos_tol2 * m2 && m2 > 0.0f;
-}
-
-
 static inline uint64_t frac_samples(float f)
 {
     return (uint64_t) (clamp01(f) * (float) R2_N + 0.5f);
 }
 
+/* Lane-wise m ? a : b (macros: no vector-typed function returns outside the AVX clone). */
+#define VSEL(m, a, b) ((v8f) (((v8i) (a) & (m)) | ((v8i) (b) & ~(m))))
+#define VISEL(m, a, b) (((a) & (m)) | ((b) & ~(m)))
+
+/* What the block-end analysis of one tile hands to the per-lane logic. */
+typedef struct {
+    v8f pw[R2_NBINS];       /* bin powers (mean-square power of a full-block sine) */
+    v8f e;                  /* block energy (mean square) */
+    v8f p1, p2, p3;         /* strongest, second, third bin power */
+    v8i i1, i2;             /* bins of the strongest two */
+    v8i fok;                /* bit b set: bin b's phase advance since the previous block is within tolerance */
+    const v8f *PR, *PI;     /* previous block's complex bins */
+    const v8f *PE;          /* previous block's energy */
+} r2_tile_view_t;
+
 /* Per-lane decision at the end of a block (t_end = index of the first sample after it). */
-static void lane_decide(ctid_r2mf_rx_t *s, r2_lane_t *L, int lane, const float *pw, float e,
-                        const float *cr, const float *ci, const float *pr, const float *pi, float pe,
+static void lane_decide(ctid_r2mf_rx_t *s, r2_lane_t *L, int lane, const r2_tile_view_t *v, int j,
                         uint64_t t_end, ctid_evbuf_t *out)
 {
     const int kind = s->p.backward ? CTID_EV_R2B : CTID_EV_R2F;
-    int b, i1 = 0, i2 = 1, lo, hi, sig, cand = -1;
-    float p1, p2, p3 = 0.0f, pur;
-
-    /* the strongest two bins and the third */
-    if (pw[1] > pw[0]) {
-        i1 = 1;
-        i2 = 0;
-    }
-    for (b = 2; b < R2_NBINS; b++) {
-        if (pw[b] > pw[i1]) {
-            p3 = pw[i2];
-            i2 = i1;
-            i1 = b;
-        } else if (pw[b] > pw[i2]) {
-            p3 = pw[i2];
-            i2 = b;
-        } else if (pw[b] > p3) {
-            p3 = pw[b];
-        }
-    }
-    p1 = pw[i1];
-    p2 = pw[i2];
-    lo = i1 < i2 ? i1 : i2;
-    hi = i1 < i2 ? i2 : i1;
-    sig = (int) (hi * (hi - 1) / 2 + lo);       /* Q.441 order: (0,1)=1, (0,2)=2, (1,2)=3, (0,3)=4, ... */
-    pur = lane_purity(p1, p2, e);
+    const int i1 = v->i1[j], i2 = v->i2[j];
+    const int lo = i1 < i2 ? i1 : i2, hi = i1 < i2 ? i2 : i1;
+    const int sig = hi * (hi - 1) / 2 + lo;         /* Q.441 order: (0,1)=1, (0,2)=2, (1,2)=3, (0,3)=4, ... */
+    const float p1 = v->p1[j], p2 = v->p2[j], e = v->e[j];
+    const float pur = lane_purity(p1, p2, e);
+    int cand = -1;
 
     if (pur >= s->min_purity && p2 >= s->thr_pow && p1 <= s->max_pow
         && p1 <= p2 * (hi - lo == 1 ? s->twist_adj : s->twist_non)
-        && p3 <= p2 * s->third_guard
+        && v->p3[j] <= p2 * s->third_guard
         && !(s->p.china_2of4 && hi >= 4))
         cand = sig;
 
     if (cand >= 0) {
-        if (cand == L->prev_cand && L->hits > 0 && L->prev_valid
-            && freq_ok(s, lo, cr[lo], ci[lo], pr[lo], pi[lo]) && freq_ok(s, hi, cr[hi], ci[hi], pr[hi], pi[hi])) {
+        int fok = v->fok[j];
+        if (cand == L->prev_cand && L->hits > 0 && L->prev_valid && ((fok >> lo) & (fok >> hi) & 1)) {
             if (L->hits < 1000)
                 L->hits++;
         } else {
@@ -413,9 +395,9 @@ static void lane_decide(ctid_r2mf_rx_t *s, r2_lane_t *L, int lane, const float *
             L->first_end = t_end;
             L->first_pur = pur;
             if (L->prev_valid) {
-                float ppa = (pr[lo] * pr[lo] + pi[lo] * pi[lo]) * s->pscale;
-                float ppb = (pr[hi] * pr[hi] + pi[hi] * pi[hi]) * s->pscale;
-                L->pre_pur = lane_purity(ppa, ppb, pe);
+                float ra = v->PR[lo][j], ia = v->PI[lo][j], rb = v->PR[hi][j], ib = v->PI[hi][j];
+                L->pre_pur = lane_purity((ra * ra + ia * ia) * s->pscale, (rb * rb + ib * ib) * s->pscale,
+                                         v->PE[0][j]);
             } else {
                 L->pre_pur = 0.0f;
             }
@@ -428,7 +410,7 @@ static void lane_decide(ctid_r2mf_rx_t *s, r2_lane_t *L, int lane, const float *
 
     if (L->state == ST_ON) {
         int ca = sig_pair[L->cur][0], cb = sig_pair[L->cur][1];
-        float qa = pw[ca], qb = pw[cb], qlo = qa < qb ? qa : qb, qhi = qa < qb ? qb : qa;
+        float qa = v->pw[ca][j], qb = v->pw[cb][j], qlo = qa < qb ? qa : qb, qhi = qa < qb ? qb : qa;
         float cpur = lane_purity(qa, qb, e);
         /* The operated pair still holds R2_CONT_PURITY of the energy with both tones present, and no other
            signal qualifies. Not "the strongest two bins": a block cut short by an interruption spreads each
@@ -444,7 +426,7 @@ static void lane_decide(ctid_r2mf_rx_t *s, r2_lane_t *L, int lane, const float *
             if (L->misses == 0) {
                 /* the signal ended in this block (if the last one was full) or in the last one */
                 if (L->last_frac >= R2_FULL_FRACTION)
-                    L->end_est = t_end - R2_N + frac_samples(lane_purity(pw[ca], pw[cb], e) / L->ref_pur);
+                    L->end_est = t_end - R2_N + frac_samples(cpur / L->ref_pur);
                 else
                     L->end_est = L->last_start + frac_samples(L->last_frac);
                 if (L->end_est < L->onset + 1)
@@ -463,18 +445,17 @@ static void lane_decide(ctid_r2mf_rx_t *s, r2_lane_t *L, int lane, const float *
 
     if (L->state == ST_IDLE && cand >= 0 && L->hits >= s->p.hits_to_begin) {
         float f1 = L->first_pur / pur, la, lb;
-        uint64_t onset;
-        if (f1 >= R2_FULL_FRACTION) {
-            uint64_t back = (uint64_t) R2_N + frac_samples(L->pre_pur / pur);
-            onset = L->first_end > back ? L->first_end - back : 0;
-        } else {
-            uint64_t back = frac_samples(f1);
-            onset = L->first_end > back ? L->first_end - back : 0;
-        }
+        uint64_t onset, back;
+        /* A first block well short of full holds the start; otherwise it is in the block before it. */
+        if (f1 >= R2_FULL_FRACTION)
+            back = (uint64_t) R2_N + frac_samples(L->pre_pur / pur);
+        else
+            back = frac_samples(f1);
+        onset = L->first_end > back ? L->first_end - back : 0;
         if (onset < L->end_est && L->end_est <= t_end)
             onset = L->end_est;                  /* keep a new signal after the end of the previous one */
-        la = (float) ctid_power_to_dbm0(pw[lo]);
-        lb = (float) ctid_power_to_dbm0(pw[hi]);
+        la = (float) ctid_power_to_dbm0(v->pw[lo][j]);
+        lb = (float) ctid_power_to_dbm0(v->pw[hi][j]);
         ctid_emit(out, onset, lane, kind, CTID_EVT_ON, sig_chars[cand], 0, 0.5f * (la + lb), lb - la);
         L->state = ST_ON;
         L->cur = (int8_t) cand;
@@ -486,46 +467,89 @@ static void lane_decide(ctid_r2mf_rx_t *s, r2_lane_t *L, int lane, const float *
     }
 }
 
-/* Block end for one tile: complex bins, powers and energy (vectorised), then the lanes that need deciding. */
-static void block_end_tile(ctid_r2mf_rx_t *s, int t, const uint8_t *enabled, uint64_t t_end, ctid_evbuf_t *out)
+/* Block end for one tile: complex bins, powers and energy (vectorised); if any lane of the tile may hold a
+   signal, the vectorised analysis (strongest bins, frequency checks) and the per-lane logic for those lanes. */
+CTID_HOT static void block_end_tile(ctid_r2mf_rx_t *s, int t, const uint8_t *enabled, uint64_t t_end, ctid_evbuf_t *out)
 {
     const int par = s->parity;
     v8f *S1 = s->s1 + (size_t) t * R2_NBINS, *S2 = s->s2 + (size_t) t * R2_NBINS;
     v8f *CR = s->cre[par] + (size_t) t * R2_NBINS, *CI = s->cim[par] + (size_t) t * R2_NBINS;
-    const v8f *PR = s->cre[par ^ 1] + (size_t) t * R2_NBINS, *PI = s->cim[par ^ 1] + (size_t) t * R2_NBINS;
-    v8f pw[R2_NBINS], e, sum;
+    r2_tile_view_t v;
+    v8f sum, re[R2_NBINS], im[R2_NBINS];
     v8i maybe;
     const v8f zero = { 0, 0, 0, 0, 0, 0, 0, 0 };
+    const v8i izero = { 0, 0, 0, 0, 0, 0, 0, 0 };
     const float inv_n = 1.0f / (float) R2_N;
+    unsigned need = 0;
     int b, j;
 
+    v.PR = s->cre[par ^ 1] + (size_t) t * R2_NBINS;
+    v.PI = s->cim[par ^ 1] + (size_t) t * R2_NBINS;
+    v.PE = s->cen[par ^ 1] + t;
     sum = zero;
     for (b = 0; b < R2_NBINS; b++) {
-        v8f re = S1[b] - s->cosw[b] * S2[b];
-        v8f im = s->sinw[b] * S2[b];
-        CR[b] = re;
-        CI[b] = im;
-        pw[b] = (re * re + im * im) * s->pscale;
-        sum += pw[b];
+        re[b] = S1[b] - s->cosw[b] * S2[b];
+        im[b] = s->sinw[b] * S2[b];
+        CR[b] = re[b];
+        CI[b] = im[b];
+        v.pw[b] = (re[b] * re[b] + im[b] * im[b]) * s->pscale;
+        sum += v.pw[b];
         S1[b] = zero;
         S2[b] = zero;
     }
-    e = s->en[t] * inv_n;
-    s->cen[par][t] = e;
+    v.e = s->en[t] * inv_n;
+    s->cen[par][t] = v.e;
     s->en[t] = zero;
     /* A pair can only qualify if the six bins together hold min_purity of the energy and reach twice the
        threshold: the vector pre-screen that keeps noise, speech and silence off the scalar path. */
-    maybe = (sum >= s->min_purity * e) & (sum >= 2.0f * s->thr_pow);
+    maybe = (sum >= s->min_purity * v.e) & (sum >= 2.0f * s->thr_pow);
+
+    for (j = 0; j < CTID_TILE; j++) {
+        int lane = t * CTID_TILE + j;
+        const r2_lane_t *L;
+        if (lane >= s->nlanes || (enabled != NULL && !enabled[lane]))
+            continue;
+        L = &s->lane[lane];
+        if (maybe[j] || L->state != ST_IDLE || L->hits != 0 || L->skip)
+            need |= 1u << j;
+    }
+    if (need == 0)
+        return;                           /* the common case: nothing can be going on in this tile */
+
+    /* strongest three bins */
+    v.p1 = v.pw[0];
+    v.i1 = izero;
+    v.p2 = zero - 1.0f;
+    v.i2 = izero + 1;
+    v.p3 = zero - 1.0f;
+    for (b = 1; b < R2_NBINS; b++) {
+        v8f x = v.pw[b];
+        v8i bb = izero + b;
+        v8i gt1 = x > v.p1, gt2 = x > v.p2, gt3 = x > v.p3;
+        v.p3 = VSEL(gt2, v.p2, VSEL(gt3, x, v.p3));
+        v.p2 = VSEL(gt1, v.p1, VSEL(gt2, x, v.p2));
+        v.i2 = VISEL(gt1, v.i1, VISEL(gt2, bb, v.i2));
+        v.p1 = VSEL(gt1, x, v.p1);
+        v.i1 = VISEL(gt1, bb, v.i1);
+    }
+    /* frequency check of every bin: z = cur * conj(prev) * e^{-j w N}, |arg z| within tolerance */
+    v.fok = izero;
+    for (b = 0; b < R2_NBINS; b++) {
+        v8f zr = re[b] * v.PR[b] + im[b] * v.PI[b];
+        v8f zi = im[b] * v.PR[b] - re[b] * v.PI[b];
+        v8f rr = zr * s->rot_re[b] - zi * s->rot_im[b];
+        v8f ri = zr * s->rot_im[b] + zi * s->rot_re[b];
+        v8f m2 = rr * rr + ri * ri;
+        v8i ok = (rr > 0.0f) & (rr * rr >= s->cos_tol2 * m2) & (m2 > 0.0f);
+        v.fok |= ok & (1 << b);
+    }
 
     for (j = 0; j < CTID_TILE; j++) {
         int lane = t * CTID_TILE + j;
         r2_lane_t *L;
-        float lpw[R2_NBINS], cr[R2_NBINS], ci[R2_NBINS], pr[R2_NBINS], pi[R2_NBINS];
-        if (lane >= s->nlanes || (enabled != NULL && !enabled[lane]))
+        if (!(need & (1u << j)))
             continue;
         L = &s->lane[lane];
-        if (!maybe[j] && L->state == ST_IDLE && L->hits == 0 && !L->skip)
-            continue;                      /* nothing can qualify: the common case */
         if (L->skip) {                     /* partial block after a reset: only its end state is kept */
             L->skip = 0;
             L->prev_valid = 1;
@@ -533,14 +557,7 @@ static void block_end_tile(ctid_r2mf_rx_t *s, int t, const uint8_t *enabled, uin
             L->hits = 0;
             continue;
         }
-        for (b = 0; b < R2_NBINS; b++) {
-            lpw[b] = pw[b][j];
-            cr[b] = CR[b][j];
-            ci[b] = CI[b][j];
-            pr[b] = PR[b][j];
-            pi[b] = PI[b][j];
-        }
-        lane_decide(s, L, lane, lpw, e[j], cr, ci, pr, pi, s->cen[par ^ 1][t][j], t_end, out);
+        lane_decide(s, L, lane, &v, j, t_end, out);
     }
 }
 
