@@ -316,9 +316,7 @@ def test_short_bursts_do_not_operate(backward, ms):
     the strongest level (-5 dBm0), for every signal."""
     rng = np.random.default_rng(9 + ms)
     n = ms * MS
-    cols = [place(700, (200 + k % 67, two_tone(s, backward, n, -5.0, rng=rng)))
-            for s in SIGNALS for k in range(0, 67, 3)]
-    cols += [place(700, (200 + k, two_tone(s, backward, n, -5.0, rng=rng))) for s in ADJACENT for k in range(67)]
+    cols = [place(700, (200 + k, two_tone(s, backward, n, -5.0, rng=rng))) for s in SIGNALS for k in range(67)]
     evs = run_bank(cols, "r2b" if backward else "r2f")
     assert evs == []
     # and the same bursts at 60 ms do operate on every channel (the test can fail)
@@ -505,6 +503,24 @@ def test_compelled_sequence_closed_loop():
     assert log == expect
     # each compelled cycle takes four detections plus four 10 ms reactions: Q.441 timing keeps it short
     assert bank.time < len(number) * 4 * (80 + 10) * MS
+
+
+def test_direct_switch_between_signals():
+    """One signal replaced by another with no gap (pulsed signals): OFF of the first, then ON of the second,
+    the switch placed within 8 ms (a shared tone makes the exact edge ambiguous)."""
+    rng = np.random.default_rng(19)
+    cols, cases = [], []
+    for bw in (False, True):
+        for i, s in enumerate(SIGNALS):
+            s2 = SIGNALS[(i + 1 + i % 4) % 15]
+            sw = 900 + 3 * i
+            cols.append(place(3000, (200 + 3 * i, two_tone(s, bw, 700, rng=rng)), (sw, two_tone(s2, bw, 700, rng=rng))))
+            cases.append((bw, s, s2, sw))
+    chans = per_channel(run_bank(cols, ["r2b" if c[0] else "r2f" for c in cases]), len(cols))
+    for (bw, s, s2, sw), evs in zip(cases, chans):
+        assert seq(evs) == [("on", s), ("off", s), ("on", s2), ("off", s2)], (s, s2, evs)
+        assert evs[1].t <= evs[2].t
+        assert abs(evs[1].t - sw) <= 8 * MS and abs(evs[2].t - sw) <= 8 * MS
 
 
 def test_odd_chunk_sizes_match_whole_blocks():
