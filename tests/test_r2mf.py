@@ -34,7 +34,6 @@ MS = RATE // 1000
 NOMINAL = -11.0               # Q.441 / China No.1 send level per tone
 BLOCK_FREQS = {False: FORWARD_FREQS, True: BACKWARD_FREQS}
 ADJACENT = [s for s in SIGNALS if PAIRS[s][1] - PAIRS[s][0] == 1]
-NON_ADJACENT = [s for s in SIGNALS if PAIRS[s][1] - PAIRS[s][0] > 1]
 
 
 # ------------------------------------------------------------------------------------------- helpers
