@@ -37,6 +37,9 @@
  *        more than ~1.2 blocks = 10 ms, so <= 7 ms interruptions do not release (Q.441).
  *      * measured (fed 1 ms at a time, all alignments, -35..-5 dBm0, +-10 Hz): operate 21-33 ms, release
  *        12-24 ms, sum <= 56 ms (Q.441: operate + release <= 80 ms).
+ *  - Cost (480 channels, A-law, through the bank, decode included; 2-vCPU Xeon, interleaved with spandsp's
+ *    r2_mf_rx on the same data): 0.8-1.0 ns per channel-sample on a quiet core against spandsp's 6-10 ns in the
+ *    same run; the detector's own share is about 0.35 ns (idle channels) to 0.55 ns (every channel signalling).
  *  - Events: ON at the estimated first sample of the signal (value = signal char, level = mean level of the two
  *    tones in dBm0, aux = level of the pair's second tone minus its first, in the f0..f5 order of Q.441), OFF
  *    at the estimated first sample after it (duration in samples). Compelled signalling needs both edges.
