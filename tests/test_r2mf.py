@@ -638,30 +638,3 @@ def test_generate_sequence_timing():
     # tone energy only during the on periods (plus the 4-sample ramp-down)
     assert not on[50 * MS + 4:80 * MS].any() and not on[130 * MS + 4:].any()
     assert on[1:50 * MS].mean() > 0.9
-
-
-# ------------------------------------------------------------------------------------------- throughput
-@pytest.mark.slow
-def test_throughput_beats_spandsp():
-    """R2 forward detection through Bank.process on 480 channels of A-law (decode included), every channel
-    enabled and carrying R2 signals: ns per channel-sample must beat spandsp's r2_mf_rx (4.30 ns, measured
-    on this machine class). Timing: slow-marked so it runs on a quiet machine."""
-    import time
-
-    nch, n = 480, 8000
-    sig = np.resize(generate(SIGNALS * 3, on_ms=70, off_ms=60), n + 7 * nch)
-    lin = np.stack([sig[7 * c:7 * c + n] for c in range(nch)], axis=1)
-    data = alaw_encode(lin.ravel()).reshape(n, nch)
-    blocks = [np.ascontiguousarray(data[i:i + 160]).tobytes() for i in range(0, n, 160)]
-    bank = Bank(nch)
-    bank.set_mask_all("r2f")
-    best = float("inf")
-    for _ in range(5):
-        t = time.perf_counter()
-        for blk in blocks:
-            bank.process_raw(blk)
-        best = min(best, time.perf_counter() - t)
-        assert len(bank.events_array()) > 0
-    ns = best / (n * nch) * 1e9
-    print(f"R2 forward through Bank, 480 ch A-law: {ns:.2f} ns/sample")
-    assert ns < 4.30
