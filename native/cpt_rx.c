@@ -572,7 +572,8 @@ static void emit_off(cpt_lane_t *st, int lane, int64_t t, ctid_evbuf_t *out)
     st->active = -1;
 }
 
-/* A completed segment while a tone is reported: does it continue the cadence? Returns 1 if it belongs to it. */
+/* A completed segment while a tone is reported: does it continue the cadence? Ends the tone if not.
+   Returns 1 if the segment belongs to the tone. */
 static int track_completed(ctid_cpt_rx_t *s, cpt_lane_t *st, int lane, int on, int64_t dur, int ok,
                            int64_t seg_end, ctid_evbuf_t *out)
 {
@@ -586,9 +587,11 @@ static int track_completed(ctid_cpt_rx_t *s, cpt_lane_t *st, int lane, int on, i
         return 1;
     }
     if (((p & 1) == 0) != (on != 0) || dur > d->hi[p] || dur < d->lo[p] || (on && !ok)) {
-        /* a truncated last on-segment still belongs to the tone; anything else ended it earlier */
-        emit_off(st, lane, (on && ok && dur < d->lo[p]) ? seg_end : st->last_on_end, out);
-        return 0;
+        /* a truncated last on-segment still belongs to the tone (and may not start another one);
+           anything else ended it earlier */
+        int truncated = on && ok && ((p & 1) == 0) && dur < d->lo[p];
+        emit_off(st, lane, truncated ? seg_end : st->last_on_end, out);
+        return truncated;
     }
     st->pos = (p + 1) % d->nsegs;
     return 1;
