@@ -139,7 +139,23 @@ static inline __attribute__((always_inline)) void kern_body(float *restrict s1p,
     }
     for (g = 0; g < G; g++)
         memcpy(&en[g], enp + 8 * g, sizeof(v8f));
-    for (n = 0; n < m; n++) {
+    /* Two samples per step with the roles of the two states swapped: s[n] overwrites s[n-2] in place, so no
+       register copies (which made GCC spill a state into the recurrence). */
+    for (n = 0; n + 1 < m; n += 2) {
+        const float *xr = x + (size_t) n * xs;
+        for (g = 0; g < G; g++) {
+            v8f v, w;
+            memcpy(&v, xr + 8 * g, sizeof(v8f));
+            memcpy(&w, xr + xs + 8 * g, sizeof(v8f));
+            en[g] += v * v;
+            en[g] += w * w;
+            for (b = 0; b < NB; b++) {
+                a2[b][g] = c[b] * a1[b][g] + (v - a2[b][g]);   /* s[n]   */
+                a1[b][g] = c[b] * a2[b][g] + (w - a1[b][g]);   /* s[n+1] */
+            }
+        }
+    }
+    if (n < m) {
         const float *xr = x + (size_t) n * xs;
         for (g = 0; g < G; g++) {
             v8f v;
