@@ -547,16 +547,18 @@ static void seg_stats(const ctid_cpt_rx_t *s, int c, int lane, int *ok, float *l
         int b = cl->bin[k], row = (2 * c + k) * S + lane;
         double rr = s->ar[row], ri = s->ai[row], q = s->aq[row];
         double pw = 0.0;
-        if (cnt > 0 && q > 0.0) {
+        if (cnt > 0 && q > 0.0 && isfinite(q)) {
             double zr = rr * s->cr[b] - ri * s->ci[b], zi = rr * s->ci[b] + ri * s->cr[b];
             double df = atan2(zi, zr) * CTID_RATE / (2.0 * CTID_PI * nn);
             double u = CTID_PI * df * nn / CTID_RATE, g = fabs(u) < 1e-6 ? 1.0 : sin(u) / u;
-            if (fabs(df) > s->tolhz[b] || sqrt(zr * zr + zi * zi) < CPT_MIN_COHERENCE * q)
-                good = 0;
+            if (!(fabs(df) <= s->tolhz[b]) || !(sqrt(zr * zr + zi * zi) >= CPT_MIN_COHERENCE * q))
+                good = 0;   /* (written so that NaN fails) */
             g = g * g;
-            if (g < 0.3)
+            if (!(g >= 0.3))
                 g = 0.3;
             pw = q / cnt * 2.0 / (nn * nn) / g;   /* mean |W|^2 -> mean-square power, offset corrected */
+            if (!isfinite(pw))
+                pw = 0.0;
         } else {
             good = 0;   /* a one-block blip cannot be verified */
         }
@@ -825,8 +827,7 @@ CTID_HOT static void block_end(ctid_cpt_rx_t *s, int tile, int64_t t_end, const 
         int32_t *onp = s->on + c * S + L0, *lenp = s->len + c * S + L0, *cntp = s->acnt + c * S + L0;
         const v8f p1 = w2[cl->bin[0]], p2 = cl->ncomp == 2 ? w2[cl->bin[1]] : zero;
         v8i hit = (p1 >= thr) & ((p1 + p2) >= pk * e);
-        v8i on, len, cnt, chk, tr, nl, cont, start;
-        v8f fc, keep;
+        v8i on, len, cnt, chk, tr, nl, cont, start, hold;
         LDV(on, onp);
         LDV(len, lenp);
         LDV(cnt, cntp);
@@ -844,20 +845,22 @@ CTID_HOT static void block_end(ctid_cpt_rx_t *s, int tile, int64_t t_end, const 
         hitv[c] = hit;
         trv[c] = tr;
         attn[c] = tr | (nl >= chk);
-        fc = __builtin_convertvector(-cont, v8f);
-        keep = 1.0f - __builtin_convertvector(-start, v8f);
+        /* sums: restart on a new on-segment, add while it continues; selects (not multiplies), so a non-finite
+           block (possible only through the C API with non-finite input) cannot stick in the sums */
+        hold = ~cont & ~start;
         for (k = 0; k < cl->ncomp; k++) {
             const int bb = cl->bin[k], row = (2 * c + k) * S + L0;
             v8f rr, ri, rq;
+            v8i ir, ii, iq;
             LDV(rr, s->ar + row);
             LDV(ri, s->ai + row);
             LDV(rq, s->aq + row);
-            rr = keep * rr + fc * zr[bb];
-            ri = keep * ri + fc * zi[bb];
-            rq = keep * rq + fc * qq[bb];
-            memcpy(s->ar + row, &rr, sizeof(rr));
-            memcpy(s->ai + row, &ri, sizeof(ri));
-            memcpy(s->aq + row, &rq, sizeof(rq));
+            ir = ((v8i) (rr + zr[bb]) & cont) | ((v8i) rr & hold);
+            ii = ((v8i) (ri + zi[bb]) & cont) | ((v8i) ri & hold);
+            iq = ((v8i) (rq + qq[bb]) & cont) | ((v8i) rq & hold);
+            memcpy(s->ar + row, &ir, sizeof(ir));
+            memcpy(s->ai + row, &ii, sizeof(ii));
+            memcpy(s->aq + row, &iq, sizeof(iq));
         }
         for (j = 0; j < CTID_TILE; j++)
             any |= attn[c][j];

@@ -552,3 +552,58 @@ def test_generator_into_receiver_all_tones():
     us = [np.concatenate([np.zeros(lead), generate(t, 15000)]) for t in US]
     for t, evs in zip(US, run_bank(us, tones=US)):
         check_only(evs, t.name, start=lead, level=t.level_dbm0, tol_ms=EDGE_US_MS)
+
+
+# ----------------------------------------------------------------------------------------------- C API
+def _c_run(det, x, nlanes, t0=0):
+    """Run ctid_cpt_rx_process on frame-major float32 x (frames x stride); returns [(lane, type, value, t)]."""
+    from ctid.dsp._native import ffi, lib
+
+    cap = 4096
+    store = ffi.new("ctid_event_t[]", cap)
+    buf = ffi.new("ctid_evbuf_t *")
+    buf.ev, buf.cap, buf.limit = store, cap, cap            # never grows: no C-side allocation here
+    en = ffi.new("uint8_t[]", [1] * x.shape[1])
+    xs = np.ascontiguousarray(x, dtype=np.float32)
+    for i in range(0, len(xs), 160):
+        blk = np.ascontiguousarray(xs[i:i + 160])
+        lib.ctid_cpt_rx_process(det, ffi.from_buffer("float[]", blk), len(blk), xs.shape[1], en, t0 + i, buf)
+    assert buf.dropped == 0
+    return [(store[k].channel, store[k].type, store[k].value, store[k].t_sample) for k in range(buf.n)]
+
+
+def test_c_api_arguments_and_empty_table():
+    from ctid.dsp._native import ffi, lib
+
+    defs, n = tone_table_to_c(CHINA)
+    assert lib.ctid_cpt_rx_new(0, ffi.NULL, defs, n) == ffi.NULL
+    assert lib.ctid_cpt_rx_new(4, ffi.NULL, ffi.NULL, 1) == ffi.NULL       # defs missing
+    assert lib.ctid_cpt_rx_new(4, ffi.NULL, defs, 33) == ffi.NULL
+    bad = tone_def_to_c(CN["busy"])
+    bad.nsegs = 3
+    assert lib.ctid_cpt_rx_new(4, ffi.NULL, bad, 1) == ffi.NULL
+    empty = ffi.gc(lib.ctid_cpt_rx_new(3, ffi.NULL, ffi.NULL, 0), lib.ctid_cpt_rx_free)
+    assert empty != ffi.NULL
+    x = np.zeros((48000, 8), np.float32)
+    x[:, :3] = tone_signal(CN["busy"], 6000)[0][:, None]
+    assert _c_run(empty, x, 3) == []
+    lib.ctid_cpt_rx_reset(empty, -1)
+    lib.ctid_cpt_rx_reset(empty, 99)                         # out of range: ignored
+
+
+def test_c_api_non_finite_input_does_not_stick():
+    """Direct callers may pass any float: NaN, inf and huge values for a while, then a busy tone is still found."""
+    from ctid.dsp._native import ffi, lib
+
+    defs, n = tone_table_to_c(CHINA)
+    det = ffi.gc(lib.ctid_cpt_rx_new(9, ffi.NULL, defs, n), lib.ctid_cpt_rx_free)
+    junk = np.array([np.nan, np.inf, -np.inf, 1e30, -3e38, 0.0, 5.0, np.nan], np.float32)
+    x = np.zeros((8000 + 48000, 16), np.float32)
+    for lane in range(9):
+        x[:8000, lane] = np.resize(np.roll(junk, lane), 8000)
+        x[8000 + 40 * lane:8000 + 40 * lane + 48000 - 400, lane] = tone_signal(CN["busy"], 5950)[0]
+    ev = _c_run(det, x, 9)
+    ons_ = sorted((ch, t) for ch, typ, v, t in ev if typ == 1)
+    assert [ch for ch, _ in ons_] == list(range(9))
+    assert all(v == 1 for _, typ, v, _ in ev if typ == 1)     # table index 1 = busy
+    assert all(abs(t - (8000 + 40 * ch)) <= 40 for ch, t in ons_)
