@@ -114,7 +114,9 @@ def china_tones() -> list[ToneDef]:
       (1000 ms + 10 % + 25 ms = 1125 ms), so a ring is never taken for dial tone.
     - busy 0.35/0.35: two cycles, because one 0.4/0.4 pair of the vacant-number tone fits one busy cycle.
     - congestion 0.7/0.7: two cycles (a single 0.7 s burst is weak evidence; any truncated tone can give it).
-    - ringback 1/4 and call waiting 0.4/4: one cycle (the 4 s silence must reach its lower bound, 3.575 s).
+    - ringback 1/4: one cycle (the 4 s silence must reach its lower bound, 3.575 s).
+    - call waiting 0.4/4: two cycles, because a ringback joined part-way through its first ring (voice path
+      connected mid-ring) gives one 0.4/4-like cycle; the second 1 s ring tells them apart.
     - vacant number (0.1/0.1) x3 then 0.4/0.4: one full cycle (any rotation starting at an "on").
     - special dial tone 0.4/0.04: three cycles, so the 40 ms gaps are confirmed.
     """
@@ -123,7 +125,7 @@ def china_tones() -> list[ToneDef]:
         ToneDef("busy", 450, cadence_ms=(350, 350), min_cycles=2),
         ToneDef("congestion", 450, cadence_ms=(700, 700), min_cycles=2),
         ToneDef("ringback", 450, cadence_ms=(1000, 4000)),
-        ToneDef("call_waiting", 450, cadence_ms=(400, 4000)),
+        ToneDef("call_waiting", 450, cadence_ms=(400, 4000), min_cycles=2),
         ToneDef("vacant", 450, cadence_ms=(100, 100, 100, 100, 100, 100, 400, 400)),
         ToneDef("special_dial", 450, cadence_ms=(400, 40), min_cycles=3),
     ]
