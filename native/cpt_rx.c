@@ -26,12 +26,19 @@
  *    rotation of its cadence that starts at an "on", the newest (running) off having reached its lower bound;
  *    a continuous tone when an on-segment with good frequency has lasted detect_ms. While a tone is reported,
  *    each new segment must continue its cadence; a deviation or a silence longer than the expected off
- *    (+ tolerance) ends it (OFF event: t = end of its last on-segment, duration = OFF t - ON t).
+ *    (+ tolerance) ends it (OFF event: t = end of its last on-segment, duration = OFF t - ON t). Segments that
+ *    belonged to a reported tone cannot start a new match (so the end of a busy tone is not a call waiting).
+ *    A continuous tone survives breaks up to cadence_tolerance_ms (25 ms: shorter than the 40 ms gaps of the
+ *    China special dial tone, which must not merge into dial tone).
  *
- * Numbers: China tones 450 Hz, -10 +-3 dBm0 (YD/T 1277; Asterisk indications.conf [cn]); ITU-T E.180 allows
- * +-10 % on cadence durations, hence the default cadence tolerance of 10 % + 25 ms (the 25 ms cover the
- * block quantisation of the two edges). Frequency tolerance default +-5 %: E.180 generators and the North
- * American precise tone plan (+-0.5 %) are well inside; 400 Hz (-11 %) is rejected against 450 Hz.
+ * Numbers: China tones 450 Hz, -10 +-3 dBm0 (YD/T 1277; Asterisk indications.conf [cn]). Cadence: the project
+ * requires +-10 % on every segment to be accepted, hence the default tolerance of 10 % + 25 ms (the 25 ms cover
+ * the block quantisation of the two edges; the edges themselves are located to about 1 ms on clean tones).
+ * Frequency: default +-5 % (22.5 Hz at 450 Hz), sharply enforced by the pulse-pair estimate; digital tone
+ * generators are far tighter (the North American precise tone plan requires +-0.5 %), 400 Hz (-11 %) is
+ * rejected against 450 Hz. The accepted offset is also capped at 0.45 fs/N (45 Hz at N = 80, 22.5 Hz at
+ * N = 160); with 20 ms blocks and the US 440/480 Hz pair (40 Hz apart) about +-2 % is accepted in practice.
+ * Level: threshold -40 dBm0 per component; detection is tested down to -36 dBm0.
  */
 #include "internal.h"
 #include <limits.h>
@@ -208,10 +215,10 @@ void ctid_cpt_rx_defaults(ctid_cpt_rx_params_t *p)
 {
     if (p == NULL)
         return;
-    p->threshold_dbm0 = -40.0f;      /* E.180 levels reach the receiver down to about -40 dBm0 */
+    p->threshold_dbm0 = -40.0f;      /* per component; commercial tone tables accept down to -40 dBm */
     p->min_purity = 0.6f;            /* > 0.5: one component of an equal-level pair is not a single tone */
     p->freq_tolerance_pct = 5.0f;
-    p->cadence_tolerance_pct = 10.0f;   /* E.180: +-10 % on cadence durations */
+    p->cadence_tolerance_pct = 10.0f;   /* every segment +-10 % must be accepted */
     p->cadence_tolerance_ms = 25;       /* + block quantisation of both edges */
 }
 

@@ -11,7 +11,7 @@ special dial tone 0.4/0.04.
 Stated receiver limits (CptParams defaults):
 - level: -10 +-3 dBm0 nominal; detected down to LOW_DBM0 = -36 dBm0 (threshold -40 dBm0);
 - frequency: within +-5 % accepted (tested at +-4 %), beyond rejected (tested at +-6 %, +-8 % and 400 Hz);
-- cadence: every segment +-10 % (ITU-T E.180) accepted (detector tolerance 10 % + 25 ms);
+- cadence: every segment +-10 % accepted (the project's requirement; detector tolerance 10 % + 25 ms);
 - noise: white Gaussian noise over 0..4 kHz at S/N 10 dB;
 - time to detection, from the start of the tone (detect_bound_ms(): the evidence needed, i.e. min_cycles
   cycles of which the last off has reached its lower bound, or detect_ms on for a continuous tone), plus at most

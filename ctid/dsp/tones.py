@@ -109,7 +109,7 @@ def china_tones() -> list[ToneDef]:
     """The China call-progress tones: 450 Hz, sent at -10 +-3 dBm0 (YD/T 1277; Asterisk indications.conf [cn]).
 
     min_cycles / detect_ms are receiver choices, made so that no tone of this table can be taken for another
-    with the detector's default cadence tolerance (10 % + 25 ms; the E.180 tolerance is +-10 %):
+    with the detector's default cadence tolerance (10 % + 25 ms, so every segment may be 10 % off):
     - dial: continuous; reported after 1.5 s on, longer than the longest ringback on-segment accepted
       (1000 ms + 10 % + 25 ms = 1125 ms), so a ring is never taken for dial tone.
     - busy 0.35/0.35: two cycles, because one 0.4/0.4 pair of the vacant-number tone fits one busy cycle.
