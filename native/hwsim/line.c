@@ -68,7 +68,7 @@ static void tables_build(void)
         for (int b = 0; b < 8; b++)
             c = (c & 1) ? (uint16_t)((c >> 1) ^ 0x8408) : (uint16_t)(c >> 1);
         fcs_tab[i] = c;
-        popcnt8[i] = (uint8_t)__builtin_popcount(i);
+        popcnt8[i] = (uint8_t)__builtin_popcount((unsigned)i);
     }
     /* crc4_tab[k][x]: CRC-4 register (from 0) after octet x followed by k zero octets. Since the register is
        only 4 bits, the state after a 32-octet frame is crc4_tab[31][f0 ^ r<<4] ^ crc4_tab[30][f1] ^ ... */
@@ -378,23 +378,32 @@ static inline uint8_t tx_abcd(const line_e1_tx_t *s, int ts)
     return v ? v : 0x1;     /* G.704 5.1.3.2: ABCD 0000 would imitate the MFAS: D forced to 1 */
 }
 
-/* CRC-4 register after a 32-octet frame (TS0 given separately, C bits already masked by the caller).
-   x^4 + x + 1 is primitive, so x^15 = 1 mod it and octets 15 apart (120 bits) contribute through the same
-   table: fold the frame to 15 octets by XOR, then 15 lookups. */
-static inline uint8_t frame_crc4(uint8_t r, const uint8_t *f, uint8_t ts0)
+/* CRC-4 over a sub-multiframe (G.704 2.3.3.5). x^4 + x + 1 is primitive, so x^15 = 1 modulo it: octets
+   whose distances from the end of the 256-octet block agree modulo 15 (120 bits) go through the same table.
+   Each frame is XORed into a 47-octet accumulator at offset (32 k) mod 15 with word operations; at the end of
+   the sub-multiframe the accumulator is folded to 15 octets and looked up once. */
+static inline void crc4_add_frame(uint8_t *acc, unsigned k, const uint8_t *f, uint8_t ts0)
 {
-    uint8_t g[16];
-    for (int j = 0; j < 16; j++)
-        g[j] = f[j] ^ f[j + 15];
-    g[0] = (uint8_t)(g[0] ^ f[0] ^ ts0 ^ (uint8_t)(r << 4) ^ f[30]);
-    g[1] ^= f[31];
-    unsigned x0 = 0, x1 = 0, x2 = 0;
-    for (int j = 0; j < 15; j += 3) {
-        x0 ^= crc4_tab[31 - j][g[j]];
-        x1 ^= crc4_tab[30 - j][g[j + 1]];
-        x2 ^= crc4_tab[29 - j][g[j + 2]];
+    uint8_t *a = acc + (2 * k) % 15;          /* 32 k mod 15 */
+    for (int w = 0; w < 4; w++) {
+        uint64_t x, y;
+        memcpy(&x, a + 8 * w, 8);
+        memcpy(&y, f + 8 * w, 8);
+        x ^= y;
+        memcpy(a + 8 * w, &x, 8);
     }
-    return (uint8_t)(x0 ^ x1 ^ x2);
+    a[0] ^= (uint8_t)(f[0] ^ ts0);            /* TS0 as given (C bits masked by the caller) */
+}
+
+static inline uint8_t crc4_finish(uint8_t *acc)
+{
+    unsigned x = 0;
+    for (int q = 0; q < 15; q++) {
+        uint8_t g = (uint8_t)(acc[q] ^ acc[q + 15] ^ acc[q + 30] ^ (q + 45 < 47 ? acc[q + 45] : 0));
+        x ^= crc4_tab[(255 - q) % 15][g];     /* octet p is followed by 255 - p octets */
+    }
+    memset(acc, 0, 48);
+    return (uint8_t)x;
 }
 
 void line_e1_tx_frames(line_e1_tx_t *s, const uint8_t *payload, size_t payload_stride, uint8_t *out, int nframes)
@@ -454,11 +463,9 @@ void line_e1_tx_frames(line_e1_tx_t *s, const uint8_t *payload, size_t payload_s
         if (s->crc4) {
             /* G.704 2.3.3.5: CRC over the sub-multiframe with the C-bit positions taken as 0 */
             uint8_t ts0 = (mf & 1) ? o[0] : (uint8_t)(o[0] & 0x7F);
-            s->crc_acc = frame_crc4(s->crc_acc, o, ts0);
-            if ((mf & 7) == 7) {
-                s->crc_prev = s->crc_acc;
-                s->crc_acc = 0;
-            }
+            crc4_add_frame(s->crc_fold, mf & 7, o, ts0);
+            if ((mf & 7) == 7)
+                s->crc_prev = crc4_finish(s->crc_fold);
         }
         if (s->ais)
             memset(o, 0xFF, 32);    /* AIS: unframed all ones */
@@ -592,11 +599,8 @@ static inline void rx_los_byte(line_e1_rx_t *s, unsigned b)
 }
 
 /* AIS detection (G.775), out of alignment only: 512-bit periods. */
-static inline void rx_ais_byte(line_e1_rx_t *s, unsigned b)
+static void rx_ais_window(line_e1_rx_t *s)
 {
-    s->ais_win_zeros += 8 - popcnt8[b];
-    if (++s->ais_win_bytes < 64)
-        return;
     if (s->ais_win_zeros <= AIS_MAX_ZEROS) {
         s->ais_good_row = 0;
         if (++s->ais_bad_row >= 2 && !s->ais) {
@@ -613,6 +617,13 @@ static inline void rx_ais_byte(line_e1_rx_t *s, unsigned b)
     s->ais_win_zeros = s->ais_win_bytes = 0;
 }
 
+static inline void rx_ais_byte(line_e1_rx_t *s, unsigned b)
+{
+    s->ais_win_zeros += 8 - popcnt8[b];
+    if (++s->ais_win_bytes == 64)
+        rx_ais_window(s);
+}
+
 #define RING(i) s->ring[(i) & 127]
 
 static inline unsigned ring_octet(const line_e1_rx_t *s, uint64_t j, int r)
@@ -627,6 +638,38 @@ static inline unsigned ring_octet(const line_e1_rx_t *s, uint64_t j, int r)
 static size_t rx_hunt(line_e1_rx_t *s, const uint8_t *p, size_t n)
 {
     for (size_t k = 0; k < n; k++) {
+        /* 8 bytes of all zeros (cut cable) or all ones (AIS) after a byte of the same: no candidate can
+           complete, so only the LOS/AIS counters move */
+        if (n - k >= 8 && (s->ais_win_bytes & 7) == 0 && s->nbytes > 0) {
+            uint64_t w;
+            memcpy(&w, p + k, 8);
+            unsigned pb = RING(s->nbytes - 1);
+            int zeros = w == 0 && pb == 0 && (s->los || s->zeros_run + 64 < LOS_ZEROS);
+            int ones = w == ~(uint64_t)0 && pb == 0xFF && !s->los;
+            if (zeros || ones) {
+                unsigned pos = (unsigned)(s->nbytes & 127);
+                memcpy(s->ring + pos, p + k, pos <= 120 ? 8 : 128 - pos);
+                if (pos > 120)
+                    memcpy(s->ring, p + k + (128 - pos), 8 - (128 - pos));
+                s->nbytes += 8;
+                if (zeros) {
+                    s->zeros_run += 64;
+                    if (s->zeros_run >= LOS_ZEROS) {
+                        s->los_win_ones = s->los_win_bytes = 0;   /* LOS already set */
+                        if (s->zeros_run > 1 << 20)
+                            s->zeros_run = LOS_ZEROS;
+                    }
+                    s->ais_win_zeros += 64;
+                } else {
+                    s->zeros_run = 0;
+                }
+                s->ais_win_bytes += 8;
+                if (s->ais_win_bytes == 64)
+                    rx_ais_window(s);
+                k += 7;
+                continue;
+            }
+        }
         unsigned b = p[k];
         uint64_t i = s->nbytes++;
         RING(i) = (uint8_t)b;
@@ -739,7 +782,7 @@ static int rx_crc4(line_e1_rx_t *s, const uint8_t *f)
     }
     unsigned pos = (s->frame - s->crc_base) & 15;
     if ((pos & 7) == 0) {
-        s->crc_acc = 0;
+        memset(s->crc_fold, 0, sizeof(s->crc_fold));
         s->crc_acc_valid = 1;
         s->crc_recv = 0;
     }
@@ -749,8 +792,9 @@ static int rx_crc4(line_e1_rx_t *s, const uint8_t *f)
     } else if (pos >= 13 && !si) {
         s->e_bit_errors++;     /* far end reports an errored sub-multiframe (G.704 2.3.3.4) */
     }
-    s->crc_acc = frame_crc4(s->crc_acc, f, (uint8_t)ts0);
+    crc4_add_frame(s->crc_fold, pos & 7, f, (uint8_t)ts0);
     if ((pos & 7) == 7) {
+        uint8_t crc = crc4_finish(s->crc_fold);
         if (s->crc_expect_valid) {
             int bad = s->crc_recv != s->crc_expect;
             s->crc_errors += (uint64_t)bad;
@@ -763,7 +807,7 @@ static int rx_crc4(line_e1_rx_t *s, const uint8_t *f)
                     return 0;
             }
         }
-        s->crc_expect = s->crc_acc;
+        s->crc_expect = crc;
         s->crc_expect_valid = s->crc_acc_valid;
     }
     return 1;
@@ -821,15 +865,24 @@ static int rx_frame(line_e1_rx_t *s, uint8_t *out)
     return 1;
 }
 
-static inline int has_zero_octet32(const uint8_t *q)
+static inline uint64_t load_be64(const uint8_t *p)
 {
-    uint64_t w[4];
-    memcpy(w, q, 32);
-    const uint64_t lo = 0x0101010101010101ULL, hi = 0x8080808080808080ULL;
-    uint64_t z = 0;
-    for (int i = 0; i < 4; i++)
-        z |= (w[i] - lo) & ~w[i] & hi;
-    return z != 0;
+    uint64_t x;
+    memcpy(&x, p, 8);
+    return __builtin_bswap64(x);
+}
+
+/* Number of zero octets among 32 (exact: bit 7 of each lane set iff the octet is 0). */
+static inline int zero_octets32(const uint8_t *q)
+{
+    const uint64_t m = 0x7F7F7F7F7F7F7F7FULL;
+    int n = 0;
+    for (int i = 0; i < 4; i++) {
+        uint64_t w;
+        memcpy(&w, q + 8 * i, 8);
+        n += __builtin_popcountll(~(((w & m) + m) | w | m));
+    }
+    return n;
 }
 
 int line_e1_rx_bits(line_e1_rx_t *s, const uint8_t *line, size_t nbytes, uint8_t *frames_out, int max_frames)
@@ -855,8 +908,14 @@ int line_e1_rx_bits(line_e1_rx_t *s, const uint8_t *line, size_t nbytes, uint8_t
             const uint8_t *q = line + k;
             uint64_t base = s->nbytes;
             unsigned pos = (unsigned)(base & 127);
-            if (!s->los && s->zeros_run < LOS_ZEROS - 8 && !has_zero_octet32(q)) {
-                s->zeros_run = __builtin_ctz(q[31]);
+            /* 255 zeros need 31 consecutive zero octets: with the previous octet not zero (zeros_run < 8) and at
+               most 30 zero octets here no LOS can start, only the trailing run needs carrying */
+            int nz;
+            if (!s->los && s->zeros_run < 8 && (nz = zero_octets32(q)) <= 30) {
+                int j = 31;
+                while (!q[j])
+                    j--;
+                s->zeros_run = (31 - j) * 8 + __builtin_ctz(q[j]);
             } else {
                 for (int i = 0; i < 32; i++) {
                     s->nbytes = base + (uint64_t)i + 1;    /* exact position for an alarm callback */
@@ -875,16 +934,13 @@ int line_e1_rx_bits(line_e1_rx_t *s, const uint8_t *line, size_t nbytes, uint8_t
             if (r == 0) {
                 memcpy(f, q, 32);
             } else {
-                /* octet i = bits r.. of (q[i-1] q[i]): shift the 33-byte string left by r, 8 octets a time */
-                uint8_t t[33];
-                t[0] = s->prev;
-                memcpy(t + 1, q, 32);
+                /* octets 8w..8w+7 = bits r .. r+63 of (octet 8w-1, the 8 octets from 8w): 8 octets a time */
+                unsigned before = s->prev;
                 for (int w = 0; w < 4; w++) {
-                    uint64_t x;
-                    memcpy(&x, t + 8 * w, 8);
-                    x = __builtin_bswap64(x) << r | (uint64_t)(t[8 * w + 8] >> (8 - r));
+                    uint64_t x = (uint64_t)before << (56 + r) | load_be64(q + 8 * w) >> (8 - r);
                     x = __builtin_bswap64(x);
                     memcpy(f + 8 * w, &x, 8);
+                    before = q[8 * w + 7];
                 }
             }
             s->prev = q[31];

@@ -96,7 +96,7 @@ typedef struct {
     line_hdlc_tx_t *hdlc[32];    /* per timeslot, NULL if none (TS16 in CCS mode must have one) */
     uint32_t frame;              /* frame counter; frame % 16 is the CRC-4 and the CAS multiframe position */
     uint8_t crc_prev;            /* CRC-4 (C1 in bit 3) of the previous sub-multiframe, sent in this one */
-    uint8_t crc_acc;             /* running CRC-4 over the current sub-multiframe */
+    uint8_t crc_fold[48];        /* the current sub-multiframe folded modulo 15 octets (see line.c) */
     int e_bits;                  /* E bits still to send as 0 (errored sub-multiframes our receiver saw) */
 } line_e1_tx_t;
 
@@ -134,8 +134,8 @@ typedef struct {
     uint32_t si_hist;            /* Si bits of the NFAS frames since alignment, newest in bit 0 */
     int nfas_seen;
     int64_t mfas_last;           /* frame of the last 001011 seen, -1 none */
-    uint8_t crc_acc;             /* CRC-4 over the current sub-multiframe */
-    int crc_acc_valid;
+    uint8_t crc_fold[48];        /* the current sub-multiframe folded modulo 15 octets (see line.c) */
+    int crc_acc_valid;           /* crc_fold holds a whole sub-multiframe since its start */
     uint8_t crc_expect;          /* computed over the previous sub-multiframe */
     int crc_expect_valid;
     uint8_t crc_recv;            /* C bits received in the current sub-multiframe */

@@ -769,12 +769,59 @@ def test_los_detected_and_cleared_then_realigned():
     assert frames_of(out)[-38:] == frames_of(sent)[62:]
 
 
+@pytest.mark.parametrize("zeros, ais", [(0, True), (1, True), (2, True), (3, False), (8, False)])
+def test_ais_threshold_two_zeros_per_512_bits(zeros, ais):
+    """G.775: AIS when each of two consecutive 512-bit periods has two or fewer zeros (out of alignment)."""
+    window = np.ones(512, np.uint8)
+    window[np.linspace(10, 500, zeros).astype(int) if zeros else []] = 0
+    rx = E1Rx()
+    rx.feed(to_bytes(np.tile(window, 6)))
+    assert bool(rx.s.alarms & AIS) == ais
+    if ais:
+        assert alarm_at(rx, lambda a: a & AIS)[0] == 2 * 64
+        # cleared by two consecutive periods with three or more zeros
+        window[[100, 200, 300]] = 0
+        rx.feed(to_bytes(np.tile(window, 2)))
+        assert not rx.s.alarms & AIS and alarm_at(rx, lambda a: not a & AIS)[0] == 8 * 64
+
+
+def test_cas_multiframe_needs_nonzero_ts16_before_the_mfas():
+    """G.732 5.2: the MFAS counts only if TS16 of the preceding frame is not all zeros; TS16 all zeros for a
+    multiframe is a loss of multiframe alignment (a far end that sends no CAS never looks aligned)."""
+    rng = np.random.default_rng(21)
+    tx = E1Tx(ts16=CLEAR)                             # TS16 from the payload: all zeros
+    payload = bytearray(quiet_voice(rng, 64))
+    for f in range(64):
+        payload[f * 32 + 16] = 0
+    rx = E1Rx(ts16=CAS)
+    rx.feed(tx.frames(bytes(payload)))
+    assert rx.s.aligned and not rx.s.mf_aligned and rx.s.alarms == LOMF
+    # a CAS far end: aligned; then its TS16 goes all zero: LOMF after 16 frames (one multiframe)
+    tx2 = E1Tx(ts16=CAS)
+    rx2 = E1Rx(ts16=CAS)
+    rx2.feed(tx2.frames(bytes(payload)))
+    assert rx2.s.mf_aligned
+    tx2.s.ts16 = CLEAR
+    rx2.feed(tx2.frames(bytes(payload)))
+    assert timed_transitions(rx2, LOMF)[-1] == ((64 + 16) * 32, LOMF)
+
+
 @pytest.mark.parametrize("run, los", [(248, False), (254, False), (255, True), (300, True)])
 def test_los_threshold_is_255_zeros(run, los):
     bits = [1] * 600 + [0] * run + [1] * 600
     rx = E1Rx()
     rx.feed(to_bytes(bits))
     assert any(a & LOS for _, a in rx.alarm_events) == los
+
+
+@pytest.mark.parametrize("ones, cleared", [(4, False), (31, False), (32, True), (64, True)])
+def test_los_cleared_only_by_12_5_percent_ones_density(ones, cleared):
+    """G.775 LOS clearing: a 256-bit period with at least 12.5 % ones (32) and no run of 255 zeros."""
+    period = np.zeros(256, np.uint8)
+    period[np.linspace(0, 255, ones).astype(int)] = 1
+    rx = E1Rx()
+    rx.feed(to_bytes(np.concatenate([np.ones(64, np.uint8), np.zeros(400, np.uint8), np.tile(period, 8)])))
+    assert transitions(rx, LOS) == ([LOS, 0] if cleared else [LOS])
 
 
 def test_rai_follows_the_a_bit():
