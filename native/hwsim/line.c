@@ -18,8 +18,20 @@
  *  - CRC-4 mode: LOF stays raised until CRC-4 multiframe alignment is also found (G.706 4.2: a frame
  *    alignment with no CRC-4 multiframe alignment within 8 ms is taken as spurious and searched again);
  *    frames are already written out from basic frame alignment on.
+ *  - CRC-4: 915 or more errored blocks out of 1000 -> false alignment, new search (G.706 4.3.2). E bits: the
+ *    transmitter sends e_bits zeros in the E positions (the core adds the CRC errors its receiver saw); the
+ *    receiver counts received E = 0 in e_bit_errors.
+ *  - CAS multiframe (G.732 5.2): aligned on an MFAS 0000 whose preceding TS16 is not all zeros; lost after two
+ *    consecutive errored MFAS or 16 all-zero TS16 octets. Received ABCD values are held while it is lost.
  *  - The CRC-4 multiframe and the CAS multiframe are sent aligned (frame % 16) but the receiver finds each
  *    independently.
+ *  - The frame carrying the third incorrect FAS is not written out (alignment is lost with it). HDLC
+ *    receivers of the span go back to flag hunting silently on loss of alignment.
+ *  - HDLC: an abort (7 ones) is reported only if at least one octet of the frame had arrived; fewer than 8
+ *    bits between flags is idle fill; a frame that is not whole octets, shorter than the FCS or longer than
+ *    LINE_HDLC_MAX is reported BAD_LENGTH.
+ *  - Transmit with payload NULL (or a stride < 32): voice timeslots carry A-law idle 0xD5. CCS without an
+ *    HDLC engine on TS16: flags.
  */
 #include <string.h>
 #include <pthread.h>
@@ -32,7 +44,7 @@
 /* ---------------------------------------------------------------- tables */
 static uint8_t rev8[256];                 /* bit reversal */
 static uint16_t fcs_tab[256];             /* reflected CRC-16, poly 0x8408 */
-static uint8_t crc4_tab[32][256];         /* CRC-4 x^4+x+1 (G.704 2.3.3.5), slicing over a 32-octet frame */
+static uint8_t crc4_tab[15][256];         /* CRC-4 x^4+x+1 (G.704 2.3.3.5): octet x then k zero octets */
 static uint16_t stuff_bits[5][256];       /* zero insertion: output bits, first in bit 0 */
 static uint8_t stuff_len[5][256];         /* number of output bits (8..10) */
 static uint8_t stuff_ones[5][256];        /* ones count after the octet */
@@ -70,10 +82,10 @@ static void tables_build(void)
         fcs_tab[i] = c;
         popcnt8[i] = (uint8_t)__builtin_popcount((unsigned)i);
     }
-    /* crc4_tab[k][x]: CRC-4 register (from 0) after octet x followed by k zero octets. Since the register is
-       only 4 bits, the state after a 32-octet frame is crc4_tab[31][f0 ^ r<<4] ^ crc4_tab[30][f1] ^ ... */
-    uint8_t zeros[32] = {0};
-    for (int k = 0; k < 32; k++)
+    /* crc4_tab[k][x]: CRC-4 register (from 0) after octet x followed by k zero octets; k < 15 suffices since
+       x^120 = 1 modulo x^4 + x + 1 (see crc4_add_frame) */
+    uint8_t zeros[15] = {0};
+    for (int k = 0; k < 15; k++)
         for (int x = 0; x < 256; x++) {
             uint8_t r = crc4_bytes(0, (const uint8_t[]){(uint8_t)x}, 1);
             crc4_tab[k][x] = crc4_bytes(r, zeros, k);
