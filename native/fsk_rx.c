@@ -62,6 +62,9 @@ enum {
     NS
 };
 
+/* Coefficients pre-broadcast to CTID_TILE lanes (vector memory operands keep the registers for the states). */
+enum { C_HB0, C_HB1, C_HB2, C_HA1, C_HA2, C_AB0, C_AB1, C_AB2, C_AA1, C_AA2, C_BB0, C_BB1, C_BB2, C_BA1, C_BA2, NC };
+
 typedef struct {
     int mode;
     int inchar;          /* 1 while receiving a character */
@@ -85,13 +88,12 @@ struct ctid_fsk_rx {
     int nlanes;
     int stride;
     ctid_fsk_rx_params_t p;
-    float hp[5];                      /* b0 b1 b2 a1 a2 */
-    float lp[2][5];
+    float cf[NC][CTID_TILE];          /* filter coefficients, broadcast to the lanes of a tile */
     float osc_c[FSK_OSC], osc_s[FSK_OSC];
     float es_on, es_off;
     float *st;                        /* (stride / CTID_TILE) tiles x NS x CTID_TILE */
     fsk_lane_t *lane;
-    float *dbuf, *ebuf;               /* FSK_CHUNK x CTID_TILE scratch */
+    float *dbuf, *ebuf, *zib, *zqb;   /* FSK_CHUNK x CTID_TILE scratch */
 };
 
 void ctid_fsk_rx_defaults(ctid_fsk_rx_params_t *p)
@@ -164,6 +166,8 @@ void ctid_fsk_rx_free(ctid_fsk_rx_t *s)
     free(s->lane);
     free(s->dbuf);
     free(s->ebuf);
+    free(s->zib);
+    free(s->zqb);
     free(s);
 }
 
@@ -172,6 +176,7 @@ ctid_fsk_rx_t *ctid_fsk_rx_new(int nlanes, const ctid_fsk_rx_params_t *p)
     ctid_fsk_rx_t *s;
     ctid_fsk_rx_params_t def;
     double lpf, thr;
+    float c[NC];
     int k;
 
     if (nlanes <= 0 || nlanes > 65536)
@@ -195,15 +200,23 @@ ctid_fsk_rx_t *ctid_fsk_rx_new(int nlanes, const ctid_fsk_rx_params_t *p)
     s->lane = (fsk_lane_t *) calloc((size_t) nlanes, sizeof(fsk_lane_t));
     s->dbuf = (float *) calloc((size_t) FSK_CHUNK * CTID_TILE, sizeof(float));
     s->ebuf = (float *) calloc((size_t) FSK_CHUNK * CTID_TILE, sizeof(float));
-    if (s->st == NULL || s->lane == NULL || s->dbuf == NULL || s->ebuf == NULL) {
+    s->zib = (float *) calloc((size_t) FSK_CHUNK * CTID_TILE, sizeof(float));
+    s->zqb = (float *) calloc((size_t) FSK_CHUNK * CTID_TILE, sizeof(float));
+    if (s->st == NULL || s->lane == NULL || s->dbuf == NULL || s->ebuf == NULL || s->zib == NULL
+        || s->zqb == NULL) {
         ctid_fsk_rx_free(s);
         return NULL;
     }
-    biquad_hp(s->hp, 500.0, 0.70710678);
+    biquad_hp(c, 500.0, 0.70710678);
     /* 4th-order Butterworth = biquads with Q 0.5412 and 1.3066. */
     lpf = p->modem == CTID_FSK_V23 ? 600.0 : 700.0;
-    biquad_lp(s->lp[0], lpf, 0.54119610);
-    biquad_lp(s->lp[1], lpf, 1.30656296);
+    biquad_lp(c + 5, lpf, 0.54119610);
+    biquad_lp(c + 10, lpf, 1.30656296);
+    for (k = 0; k < NC; k++) {
+        int j;
+        for (j = 0; j < CTID_TILE; j++)
+            s->cf[k][j] = c[k];
+    }
     for (k = 0; k < FSK_OSC; k++) {
         double ph = 2.0 * CTID_PI * FSK_FC * k / CTID_RATE;
         s->osc_c[k] = (float) cos(ph);
@@ -218,98 +231,110 @@ ctid_fsk_rx_t *ctid_fsk_rx_new(int nlanes, const ctid_fsk_rx_params_t *p)
     return s;
 }
 
-/* Filter one tile of lanes over nframes samples; writes the decision variable and the envelope power to
-   dbuf/ebuf (n * CTID_TILE + j) and each lane's peak envelope power to emax. */
-CTID_HOT static void fsk_tile(const ctid_fsk_rx_t *s, float *st, const float *x, int nframes, int stride,
-                              int osc0, float *dbuf, float *ebuf, float *emax)
-{
-    float h1[CTID_TILE], h2[CTID_TILE], i1[CTID_TILE], i2[CTID_TILE], i3[CTID_TILE], i4[CTID_TILE];
-    float q1[CTID_TILE], q2[CTID_TILE], q3[CTID_TILE], q4[CTID_TILE], pi[CTID_TILE], pq[CTID_TILE];
-    float d1[CTID_TILE], d2[CTID_TILE], es[CTID_TILE], em[CTID_TILE];
-    const float hb0 = s->hp[0], hb1 = s->hp[1], hb2 = s->hp[2], ha1 = s->hp[3], ha2 = s->hp[4];
-    const float ab0 = s->lp[0][0], ab1 = s->lp[0][1], ab2 = s->lp[0][2], aa1 = s->lp[0][3], aa2 = s->lp[0][4];
-    const float bb0 = s->lp[1][0], bb1 = s->lp[1][1], bb2 = s->lp[1][2], ba1 = s->lp[1][3], ba2 = s->lp[1][4];
-    const float alpha = 1.0f / ES_SHIFT;
-    int n, j, k = osc0;
+/* The tile kernels use GCC/Clang vector extensions: one v8sf holds a value for the CTID_TILE lanes of a tile,
+   so every filter state is a register, not an array the compiler may leave in memory. The default
+   (SSE2) clone splits each into two 4-lane halves. */
+typedef float v8sf __attribute__((vector_size(32)));
+typedef float v8sf_u __attribute__((vector_size(32), aligned(4)));   /* for unaligned loads and stores */
+typedef char fsk_tile_is_8[(CTID_TILE == 8) ? 1 : -1];
 
-    for (j = 0; j < CTID_TILE; j++) {
-        h1[j] = st[S_H1 * CTID_TILE + j];
-        h2[j] = st[S_H2 * CTID_TILE + j];
-        i1[j] = st[S_I1 * CTID_TILE + j];
-        i2[j] = st[S_I2 * CTID_TILE + j];
-        i3[j] = st[S_I3 * CTID_TILE + j];
-        i4[j] = st[S_I4 * CTID_TILE + j];
-        q1[j] = st[S_Q1 * CTID_TILE + j];
-        q2[j] = st[S_Q2 * CTID_TILE + j];
-        q3[j] = st[S_Q3 * CTID_TILE + j];
-        q4[j] = st[S_Q4 * CTID_TILE + j];
-        pi[j] = st[S_PI * CTID_TILE + j];
-        pq[j] = st[S_PQ * CTID_TILE + j];
-        d1[j] = st[S_D1 * CTID_TILE + j];
-        d2[j] = st[S_D2 * CTID_TILE + j];
-        es[j] = st[S_ES * CTID_TILE + j];
-        em[j] = 0.0f;
-    }
+typedef int v8si __attribute__((vector_size(32)));
+#define ld8(p) (*(const v8sf_u *) (p))
+#define st8(p, v) (*(v8sf_u *) (p) = (v))
+
+/* Pass 1 over a tile: high-pass, mix to baseband, 4th-order low-pass on I and Q. Writes z to zib/zqb
+   (n * CTID_TILE + j). */
+CTID_HOT static void fsk_filter(const float (*cf)[CTID_TILE], float *st, const float *x, int nframes, int stride,
+                                const float *oc, const float *os, int k, float *zib, float *zqb)
+{
+    v8sf h1 = ld8(st + S_H1 * CTID_TILE), h2 = ld8(st + S_H2 * CTID_TILE);
+    v8sf i1 = ld8(st + S_I1 * CTID_TILE), i2 = ld8(st + S_I2 * CTID_TILE);
+    v8sf i3 = ld8(st + S_I3 * CTID_TILE), i4 = ld8(st + S_I4 * CTID_TILE);
+    v8sf q1 = ld8(st + S_Q1 * CTID_TILE), q2 = ld8(st + S_Q2 * CTID_TILE);
+    v8sf q3 = ld8(st + S_Q3 * CTID_TILE), q4 = ld8(st + S_Q4 * CTID_TILE);
+    const v8sf hb0 = ld8(cf[C_HB0]), hb1 = ld8(cf[C_HB1]), hb2 = ld8(cf[C_HB2]);
+    const v8sf ha1 = ld8(cf[C_HA1]), ha2 = ld8(cf[C_HA2]);
+    const v8sf ab0 = ld8(cf[C_AB0]), ab1 = ld8(cf[C_AB1]), ab2 = ld8(cf[C_AB2]);
+    const v8sf aa1 = ld8(cf[C_AA1]), aa2 = ld8(cf[C_AA2]);
+    const v8sf bb0 = ld8(cf[C_BB0]), bb1 = ld8(cf[C_BB1]), bb2 = ld8(cf[C_BB2]);
+    const v8sf ba1 = ld8(cf[C_BA1]), ba2 = ld8(cf[C_BA2]);
+    int n;
+
     for (n = 0; n < nframes; n++) {
-        const float *xr = x + (size_t) n * stride;
-        const float c = s->osc_c[k], sn = s->osc_s[k];
-        float *dr = dbuf + n * CTID_TILE, *er = ebuf + n * CTID_TILE;
+        const v8sf v = ld8(x + (size_t) n * stride);
+        const float c = oc[k], sn = -os[k];
+        v8sf y, zi, zq, u;
         if (++k == FSK_OSC)
             k = 0;
-        for (j = 0; j < CTID_TILE; j++) {
-            float v = xr[j], y, zi, zq, u, d, e;
-            /* high-pass (DF2T) */
-            y = hb0 * v + h1[j];
-            h1[j] = hb1 * v - ha1 * y + h2[j];
-            h2[j] = hb2 * v - ha2 * y;
-            /* mix down: z = y * e^{-j w n} */
-            zi = y * c;
-            zq = -y * sn;
-            /* low-pass, I */
-            u = ab0 * zi + i1[j];
-            i1[j] = ab1 * zi - aa1 * u + i2[j];
-            i2[j] = ab2 * zi - aa2 * u;
-            zi = bb0 * u + i3[j];
-            i3[j] = bb1 * u - ba1 * zi + i4[j];
-            i4[j] = bb2 * u - ba2 * zi;
-            /* low-pass, Q */
-            u = ab0 * zq + q1[j];
-            q1[j] = ab1 * zq - aa1 * u + q2[j];
-            q2[j] = ab2 * zq - aa2 * u;
-            zq = bb0 * u + q3[j];
-            q3[j] = bb1 * u - ba1 * zq + q4[j];
-            q4[j] = bb2 * u - ba2 * zq;
-            /* discriminator: Im(z[n] conj z[n-1]) */
-            d = zq * pi[j] - zi * pq[j];
-            pi[j] = zi;
-            pq[j] = zq;
-            e = zi * zi + zq * zq;
-            es[j] += alpha * (e - es[j]);
-            dr[j] = d + d1[j] + d2[j];
-            d2[j] = d1[j];
-            d1[j] = d;
-            er[j] = es[j];
-            em[j] = em[j] > es[j] ? em[j] : es[j];
+        /* high-pass (transposed direct form II; the bracketing keeps each state's recursion at two FMAs) */
+        y = hb0 * v + h1;
+        h1 = (hb1 * v + h2) - ha1 * y;
+        h2 = hb2 * v - ha2 * y;
+        /* mix down: z = y * e^{-j w n} */
+        zi = y * c;
+        zq = y * sn;
+        /* low-pass, I */
+        u = ab0 * zi + i1;
+        i1 = (ab1 * zi + i2) - aa1 * u;
+        i2 = ab2 * zi - aa2 * u;
+        zi = bb0 * u + i3;
+        i3 = (bb1 * u + i4) - ba1 * zi;
+        i4 = bb2 * u - ba2 * zi;
+        /* low-pass, Q */
+        u = ab0 * zq + q1;
+        q1 = (ab1 * zq + q2) - aa1 * u;
+        q2 = ab2 * zq - aa2 * u;
+        zq = bb0 * u + q3;
+        q3 = (bb1 * u + q4) - ba1 * zq;
+        q4 = bb2 * u - ba2 * zq;
+        st8(zib + n * CTID_TILE, zi);
+        st8(zqb + n * CTID_TILE, zq);
+    }
+    st8(st + S_H1 * CTID_TILE, h1);
+    st8(st + S_H2 * CTID_TILE, h2);
+    st8(st + S_I1 * CTID_TILE, i1);
+    st8(st + S_I2 * CTID_TILE, i2);
+    st8(st + S_I3 * CTID_TILE, i3);
+    st8(st + S_I4 * CTID_TILE, i4);
+    st8(st + S_Q1 * CTID_TILE, q1);
+    st8(st + S_Q2 * CTID_TILE, q2);
+    st8(st + S_Q3 * CTID_TILE, q3);
+    st8(st + S_Q4 * CTID_TILE, q4);
+}
+
+/* Pass 2: discriminator Im(z[n] conj z[n-1]), its 3-tap moving sum (the decision variable, to dbuf), the
+   smoothed envelope power (to ebuf) and each lane's peak envelope power (emax). */
+CTID_HOT static void fsk_detect(float *st, int nframes, const float *zib, const float *zqb, float *dbuf,
+                                float *ebuf, float *emax)
+{
+    v8sf pi = ld8(st + S_PI * CTID_TILE), pq = ld8(st + S_PQ * CTID_TILE);
+    v8sf d1 = ld8(st + S_D1 * CTID_TILE), d2 = ld8(st + S_D2 * CTID_TILE);
+    v8sf es = ld8(st + S_ES * CTID_TILE), em = { 0 };
+    const float alpha = 1.0f / ES_SHIFT;
+    int n;
+
+    for (n = 0; n < nframes; n++) {
+        const v8sf zi = ld8(zib + n * CTID_TILE), zq = ld8(zqb + n * CTID_TILE);
+        const v8sf d = zq * pi - zi * pq;
+        const v8sf e = zi * zi + zq * zq;
+        pi = zi;
+        pq = zq;
+        es += alpha * (e - es);
+        st8(dbuf + n * CTID_TILE, d + d1 + d2);
+        d2 = d1;
+        d1 = d;
+        st8(ebuf + n * CTID_TILE, es);
+        {
+            const v8si gt = es > em;
+            em = (v8sf) (((v8si) es & gt) | ((v8si) em & ~gt));
         }
     }
-    for (j = 0; j < CTID_TILE; j++) {
-        st[S_H1 * CTID_TILE + j] = h1[j];
-        st[S_H2 * CTID_TILE + j] = h2[j];
-        st[S_I1 * CTID_TILE + j] = i1[j];
-        st[S_I2 * CTID_TILE + j] = i2[j];
-        st[S_I3 * CTID_TILE + j] = i3[j];
-        st[S_I4 * CTID_TILE + j] = i4[j];
-        st[S_Q1 * CTID_TILE + j] = q1[j];
-        st[S_Q2 * CTID_TILE + j] = q2[j];
-        st[S_Q3 * CTID_TILE + j] = q3[j];
-        st[S_Q4 * CTID_TILE + j] = q4[j];
-        st[S_PI * CTID_TILE + j] = pi[j];
-        st[S_PQ * CTID_TILE + j] = pq[j];
-        st[S_D1 * CTID_TILE + j] = d1[j];
-        st[S_D2 * CTID_TILE + j] = d2[j];
-        st[S_ES * CTID_TILE + j] = es[j];
-        emax[j] = em[j];
-    }
+    st8(st + S_PI * CTID_TILE, pi);
+    st8(st + S_PQ * CTID_TILE, pq);
+    st8(st + S_D1 * CTID_TILE, d1);
+    st8(st + S_D2 * CTID_TILE, d2);
+    st8(st + S_ES * CTID_TILE, es);
+    st8(emax, em);
 }
 
 /* Flush tiny filter states to zero so a lane that fell silent never runs on denormals. */
@@ -392,91 +417,144 @@ static void lane_char(fsk_lane_t *L, int c, uint64_t t, int lane, ctid_evbuf_t *
     }
 }
 
+/* Carrier-loss level for the current mode: 6 dB under the threshold, or (inside a message) 20 dB under the
+   level at which the message started. */
+static float lost_level(const ctid_fsk_rx_t *s, const fsk_lane_t *L)
+{
+    const float drop = L->mode == M_MSG ? L->es_ref * DROP_RATIO : 0.0f;
+    return s->es_off > drop ? s->es_off : drop;
+}
+
+/* Per-lane receiver logic over one chunk of the lane's decision variable d and envelope power e (both with
+   a stride of CTID_TILE). Hot fields live in locals; each phase (idle, hunting, inside a character) has its
+   own tight loop. */
 static void lane_run(const ctid_fsk_rx_t *s, fsk_lane_t *L, const float *dbuf, const float *ebuf, int j,
                      int nframes, uint64_t t0, int lane, ctid_evbuf_t *out)
 {
-    const float es_on = s->es_on, es_off = s->es_off;
-    int n;
-    for (n = 0; n < nframes; n++) {
-        const float v = dbuf[n * CTID_TILE + j], es = ebuf[n * CTID_TILE + j];
+    const float *d = dbuf + j, *e = ebuf + j;
+    const int gap_max = (int) (GAP_MAX * FSK_BIT);
+    float prev = L->prev;
+    int n = 0;
+
+    while (n < nframes) {
         if (L->mode == M_IDLE) {
-            if (es >= es_on) {
-                L->mode = M_PRE;
-                L->inchar = 0;
-                L->mark = 0;
-                L->seizure = 0;
-                L->prev = v;
-            }
-            continue;
-        }
-        if (es < es_off || (L->mode == M_MSG && es < L->es_ref * DROP_RATIO)) {
-            lane_abort(L, M_IDLE);   /* carrier lost: a message in progress is discarded and counted */
+            while (n < nframes && e[n * CTID_TILE] < s->es_on)
+                n++;
+            if (n == nframes)
+                break;
+            L->mode = M_PRE;
+            L->inchar = 0;
+            L->mark = 0;
+            L->seizure = 0;
+            prev = d[n * CTID_TILE];
+            n++;
             continue;
         }
         if (!L->inchar) {
-            if (v > 0.0f && L->prev <= 0.0f) {
-                /* mark -> space: start edge between n-1 and n, at n - 1 + frac */
-                float frac = L->prev / (L->prev - v);
+            /* hunting for a start edge: the decision variable going from mark (<= 0) to space (> 0) */
+            const float lost = lost_level(s, L);
+            int limit = nframes, stop = 0, start;
+            if (L->mode == M_MSG && n + (gap_max - L->mark + 1) < limit)
+                limit = n + (gap_max - L->mark + 1);      /* where the inter-character gap runs out */
+            start = n;
+            for (; n < limit; n++) {
+                const float v = d[n * CTID_TILE];
+                if (e[n * CTID_TILE] < lost) {
+                    stop = 1;
+                    break;
+                }
+                if (v > 0.0f && prev <= 0.0f) {
+                    stop = 2;
+                    break;
+                }
+                prev = v;
+            }
+            L->mark = L->mark + (n - start) < (1 << 30) ? L->mark + (n - start) : (1 << 30);
+            if (stop == 1) {
+                lane_abort(L, M_IDLE);                    /* carrier lost */
+                n++;
+            } else if (stop == 2) {
+                /* start edge between n-1 and n, at n - 1 + frac; the character loop takes sample n */
+                const float v = d[n * CTID_TILE];
                 L->inchar = 1;
                 L->bit = 0;
                 L->shift = 0;
                 L->acc = 0.0f;
-                L->pos = 1.0f - frac;
+                L->pos = -(prev / (prev - v));
                 L->lo = 0.5f * FSK_BIT - FSK_W;
                 L->hi = 0.5f * FSK_BIT + FSK_W;
                 if (L->mode == M_PRE)
-                    L->es_ref = es;
-            } else {
-                L->prev = v;
-                if (L->mark < (1 << 30))
-                    L->mark++;
-                if (L->mode == M_MSG && L->mark > (int) (GAP_MAX * FSK_BIT))
-                    lane_abort(L, M_PRE);
-                continue;
+                    L->es_ref = e[n * CTID_TILE];
+            } else if (L->mode == M_MSG && L->mark > gap_max) {
+                lane_abort(L, M_PRE);                     /* too long a gap inside a message */
             }
-        } else {
-            L->pos += 1.0f;
-            if ((v > 0.0f) != (L->prev > 0.0f)) {
-                /* a transition inside the character: it belongs on a bit boundary; pull the clock */
-                float pc = L->pos - 1.0f + L->prev / (L->prev - v);
-                float e = pc - FSK_BIT * floorf(pc / FSK_BIT + 0.5f);
-                if (fabsf(e) < PLL_WIN * FSK_BIT)
-                    L->pos -= PLL_GAIN * e;
-            }
+            continue;
         }
-        L->prev = v;
-        if (L->pos >= L->lo)
-            L->acc += v;
-        if (L->pos + 1.0f > L->hi) {
-            const int b = L->bit;
-            const int mark = L->acc < 0.0f;
-            L->acc = 0.0f;
-            L->lo += FSK_BIT;
-            L->hi += FSK_BIT;
-            L->bit++;
-            if (L->bit == 9) {
-                /* stop bit: end its window half a sample after its centre, so that hunting for the next
-                   start edge begins well before it even when the far end runs fast */
-                L->lo -= 0.5f;
-                L->hi = L->lo + FSK_W + 1.0f;
-            }
-            if (b == 0) {
-                if (mark)
-                    L->inchar = 0;            /* false start: keep hunting, the mark run goes on */
-            } else if (b <= 8) {
-                if (mark)
-                    L->shift |= 1u << (b - 1);
-            } else {
-                L->inchar = 0;
-                if (mark) {
-                    lane_char(L, (int) L->shift, t0 + (uint64_t) n + 1, lane, out);
-                } else if (L->mode == M_MSG) {
-                    lane_abort(L, M_PRE);     /* framing error inside a message */
+        {
+            /* inside a character */
+            const float lost = lost_level(s, L);
+            float pos = L->pos, lo = L->lo, hi = L->hi, acc = L->acc;
+            int bit = L->bit, done = 0;
+            unsigned shift = L->shift;
+            for (; n < nframes && !done; n++) {
+                const float v = d[n * CTID_TILE];
+                if (e[n * CTID_TILE] < lost) {
+                    lane_abort(L, M_IDLE);                /* carrier lost */
+                    done = 1;
+                    continue;
                 }
-                L->mark = 0;
+                pos += 1.0f;
+                {
+                    /* a transition belongs on a bit boundary: pull the bit clock towards it (a first-order
+                       DPLL). Written without branches: in noise, transitions come at random. */
+                    const float den = prev - v;
+                    const float pc = pos - 1.0f + prev / (den != 0.0f ? den : 1.0f);
+                    const float err = pc - FSK_BIT * (float) ((int) (pc * (1.0f / FSK_BIT) + 16.5f) - 16);
+                    const int cross = (v > 0.0f) != (prev > 0.0f);
+                    pos -= (cross && fabsf(err) < PLL_WIN * FSK_BIT) ? PLL_GAIN * err : 0.0f;
+                }
+                prev = v;
+                acc += pos >= lo ? v : 0.0f;
+                if (pos + 1.0f > hi) {
+                    const int b = bit++;
+                    const int mark = acc < 0.0f;
+                    acc = 0.0f;
+                    lo += FSK_BIT;
+                    hi += FSK_BIT;
+                    if (bit == 9) {
+                        /* stop bit: end its window half a sample after its centre, so that hunting for the
+                           next start edge begins well before it even when the far end runs fast */
+                        lo -= 0.5f;
+                        hi = lo + FSK_W + 1.0f;
+                    }
+                    if (b == 0) {
+                        if (mark) {
+                            L->inchar = 0;                /* false start: keep hunting, the mark run goes on */
+                            done = 1;
+                        }
+                    } else if (b <= 8) {
+                        if (mark)
+                            shift |= 1u << (b - 1);
+                    } else {
+                        L->inchar = 0;
+                        done = 1;
+                        if (mark)
+                            lane_char(L, (int) shift, t0 + (uint64_t) n + 1, lane, out);
+                        else if (L->mode == M_MSG)
+                            lane_abort(L, M_PRE);         /* framing error inside a message */
+                        L->mark = 0;
+                    }
+                }
             }
+            L->pos = pos;
+            L->lo = lo;
+            L->hi = hi;
+            L->acc = acc;
+            L->bit = bit;
+            L->shift = shift;
         }
     }
+    L->prev = prev;
 }
 
 void ctid_fsk_rx_process(ctid_fsk_rx_t *s, const float *x, int nframes, int stride, const uint8_t *enabled,
@@ -498,9 +576,11 @@ void ctid_fsk_rx_process(ctid_fsk_rx_t *s, const float *x, int nframes, int stri
                 any |= enabled[l0 + j];
             if (!any)
                 continue;
-            fsk_tile(s, s->st + (size_t) tile * NS * CTID_TILE, x + (size_t) done * stride + l0, n, stride, osc0,
-                     s->dbuf, s->ebuf, emax);
-            flush_tiny(s->st + (size_t) tile * NS * CTID_TILE);
+            float *st = s->st + (size_t) tile * NS * CTID_TILE;
+            fsk_filter((const float (*)[CTID_TILE]) s->cf, st, x + (size_t) done * stride + l0, n, stride, s->osc_c,
+                       s->osc_s, osc0, s->zib, s->zqb);
+            fsk_detect(st, n, s->zib, s->zqb, s->dbuf, s->ebuf, emax);
+            flush_tiny(st);
             for (j = 0; j < CTID_TILE && l0 + j < s->nlanes; j++) {
                 fsk_lane_t *L = &s->lane[l0 + j];
                 if (!enabled[l0 + j])
