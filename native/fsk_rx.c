@@ -27,7 +27,8 @@
  *   The first character after a mark run of at least MARK_MIN bits, if it is a known message type, opens a
  *   message: type, length, body, checksum (sum of all bytes == 0 mod 256, GR-30 / EN 300 659-3).
  *   A good message gives CTID_EV_CID / CTID_EVT_MSG; a bad checksum, a framing error, a gap of more than
- *   GAP_MAX bit-times or a lost carrier inside a message discards it and counts a bad message.
+ *   GAP_MAX bit-times or a lost carrier inside a message discards it and counts a bad message. The stop bit
+ *   of the checksum byte is not awaited: senders may drop the carrier at once, and the checksum decides.
  * Seizure is detected but not required: ETSI type 2 (call waiting) and some networks send only the mark.
  */
 #include "internal.h"
@@ -535,6 +536,14 @@ static void lane_run(const ctid_fsk_rx_t *s, fsk_lane_t *L, const float *dbuf, c
                     } else if (b <= 8) {
                         if (mark)
                             shift |= 1u << (b - 1);
+                        if (b == 8 && L->mode == M_MSG && L->n >= 2 && L->n == L->need - 1) {
+                            /* the checksum byte: the sender may drop the carrier right after it, so its
+                               stop bit is not waited for (the checksum protects the message) */
+                            L->inchar = 0;
+                            done = 1;
+                            lane_char(L, (int) shift, t0 + (uint64_t) n + 1, lane, out);
+                            L->mark = 0;
+                        }
                     } else {
                         L->inchar = 0;
                         done = 1;

@@ -4,8 +4,10 @@ Figures promised by the FSK receiver and checked here (both modems, A-law unless
   * levels -40 .. 0 dBm0 (GR-30 asks receivers for -32 .. -2 dBm; the default carrier threshold is -44 dBm0);
   * bit rate 1200 bit/s +-3 % (GR-30 and V.23 specify +-1 %); tone frequencies +-30 Hz (GR-30: +-1 %, i.e.
     +-12 / +-22 Hz; we test +-10 Hz and +-30 Hz);
-  * white noise over the whole 0-4 kHz band: every message at S/N 12 dB, at least 31 of 32 at 10 dB;
-    never a wrong message;
+  * white noise over the whole 0-4 kHz band (S/N = tone power / total noise power): every message at S/N 10 dB
+    and above, at least 29 of 32 at 8 dB (measured on 512 messages of ~37 bytes: 512/512 at 10 dB, 500 and 506
+    of 512 at 8 dB for Bell 202 and V.23; spandsp 0.0.6 adsi_rx on the same signals: 60 and 44 of 64 at 10 dB,
+    31 and 8 of 64 at 8 dB); never a wrong message;
   * leading/trailing silence, ringing-like 25 Hz energy around the burst, loss of carrier mid-message
     (discarded and counted, no crash), any tick size.
 """
@@ -432,10 +434,10 @@ def test_our_tx_into_our_rx(modem, law):
         assert v["format"] == kw["fmt"] and v["time"] == kw["time"]
         assert v["number"] == kw.get("number") and v["name"] == kw.get("name")
         assert v["number_absent"] == kw.get("number_absent") and v["name_absent"] == kw.get("name_absent")
-        # the event comes when the checksum's stop bit has been decided: within a bit or so of the end of the
-        # signal plus the filter delay
+        # the event comes when the checksum's last data bit has been decided (its stop bit is not awaited):
+        # about one bit (6.7 samples) before the end of the signal plus the filter delay
         end = 300 + 500 * e.channel + len(cid_signal(modem=modem, **kw))
-        assert end - 10 <= e.t <= end + 20
+        assert end - 8 <= e.t <= end + 8
 
 
 @pytest.mark.parametrize("modem", ["bell202", "v23"])
@@ -476,7 +478,7 @@ def test_independent_fsk_rate_and_frequency_offsets(modem, rate, foff):
 
 
 @pytest.mark.parametrize("modem", ["bell202", "v23"])
-@pytest.mark.parametrize("snr,min_ok", [(20.0, 32), (12.0, 32), (10.0, 31)])
+@pytest.mark.parametrize("snr,min_ok", [(20.0, 32), (12.0, 32), (10.0, 32), (8.0, 29)])
 def test_white_noise(modem, snr, min_ok):
     rng = np.random.default_rng(int(snr) + (7 if modem == "v23" else 0))
     msgs, sigs = [], []
@@ -520,6 +522,20 @@ def test_seizure_and_mark_variants(modem):
     sigs = [np.concatenate([np.zeros(500), s, np.zeros(500)]) for s in sigs]
     ev = run_bank(sigs, modem=modem)
     assert sorted((e.channel, raw_of(e)) for e in ev) == [(0, msg), (1, msg), (2, msg)]
+
+
+@pytest.mark.parametrize("modem", ["bell202", "v23"])
+def test_carrier_dropped_right_after_the_checksum(modem):
+    # Senders may stop the carrier as soon as the checksum byte is out: cut inside its stop bit, into silence
+    # or into noise. The message must still be delivered.
+    msg = build_message(number="13512345678", name="ABRUPT", time="06060606")
+    x = synth_fsk(msg, modem, -20.0)
+    cut = len(x) - 5                                   # the stop bit is the last 6-7 samples
+    rng = np.random.default_rng(8)
+    sigs = [np.concatenate([np.zeros(300), x[:cut], np.zeros(800)]),
+            np.concatenate([np.zeros(300), x[:cut], white(800, -20.0, 10.0, rng)])]
+    ev = run_bank(sigs, modem=modem)
+    assert sorted((e.channel, raw_of(e)) for e in ev) == [(0, msg), (1, msg)]
 
 
 @pytest.mark.parametrize("modem", ["bell202", "v23"])
