@@ -33,7 +33,7 @@
  */
 #include "internal.h"
 
-#define FSK_CHUNK 160                 /* frames per kernel pass (scratch size) */
+#define FSK_CHUNK 160                 /* scratch size: frames per kernel pass (at most one QUIET_BLOCK) */
 #define FSK_OSC 80                    /* 1700 Hz at 8000 Hz: 17/80 of a cycle per sample, period 80 */
 #define FSK_FC 1700.0
 #define FSK_BIT ((float) CTID_RATE / 1200.0f)   /* 6.667 samples per bit (1200 bit/s, GR-30 and V.23) */
@@ -49,6 +49,8 @@
 #define ES_SHIFT 32.0f                /* envelope smoothing, samples */
 #define OFF_DB 6.0                    /* carrier off hysteresis below threshold */
 #define DROP_RATIO 0.01f              /* carrier lost if power falls 20 dB below its level at message start */
+#define QUIET_BLOCK 160               /* samples: quiet-tile gating granularity (20 ms, 24 bits) */
+#define QUIET_DB 10.0                 /* a block is quiet if its total power is this far below the threshold */
 
 enum { M_IDLE = 0, M_PRE, M_MSG };
 
@@ -85,6 +87,18 @@ typedef struct {
     int bad;
 } fsk_lane_t;
 
+/* Quiet-tile gating. A tile whose enabled lanes are all idle (no carrier) and whose input power was at least
+   QUIET_DB below the carrier threshold over the whole previous QUIET_BLOCK (aligned on the global sample
+   count, so the result does not depend on how calls split the signal) skips its filters for the next block:
+   such a lane cannot have carrier. The cost is a carrier detected up to one block (24 bits) late, inside
+   the shortest preamble (EN 300 659-1: 80 - 25 = 55 mark bits without seizure; MARK_MIN is 25). */
+typedef struct {
+    float pw[CTID_TILE];              /* sum of x^2 in the current block */
+    int pw_n;                         /* samples summed in the current block */
+    int skip;                         /* the current block is skipped */
+    int zeroed;                       /* the filter states were cleared for the skip */
+} fsk_gate_t;
+
 struct ctid_fsk_rx {
     int nlanes;
     int stride;
@@ -95,6 +109,8 @@ struct ctid_fsk_rx {
     float *st;                        /* (stride / CTID_TILE) tiles x NS x CTID_TILE */
     fsk_lane_t *lane;
     float *dbuf, *ebuf, *zib, *zqb;   /* FSK_CHUNK x CTID_TILE scratch */
+    float pw_quiet;                   /* sum of x^2 over a QUIET_BLOCK below which a lane is quiet */
+    fsk_gate_t *gate;                 /* per tile */
 };
 
 void ctid_fsk_rx_defaults(ctid_fsk_rx_params_t *p)
@@ -169,6 +185,7 @@ void ctid_fsk_rx_free(ctid_fsk_rx_t *s)
     free(s->ebuf);
     free(s->zib);
     free(s->zqb);
+    free(s->gate);
     free(s);
 }
 
@@ -203,8 +220,9 @@ ctid_fsk_rx_t *ctid_fsk_rx_new(int nlanes, const ctid_fsk_rx_params_t *p)
     s->ebuf = (float *) calloc((size_t) FSK_CHUNK * CTID_TILE, sizeof(float));
     s->zib = (float *) calloc((size_t) FSK_CHUNK * CTID_TILE, sizeof(float));
     s->zqb = (float *) calloc((size_t) FSK_CHUNK * CTID_TILE, sizeof(float));
+    s->gate = (fsk_gate_t *) calloc((size_t) s->stride / CTID_TILE, sizeof(fsk_gate_t));
     if (s->st == NULL || s->lane == NULL || s->dbuf == NULL || s->ebuf == NULL || s->zib == NULL
-        || s->zqb == NULL) {
+        || s->zqb == NULL || s->gate == NULL) {
         ctid_fsk_rx_free(s);
         return NULL;
     }
@@ -227,6 +245,9 @@ ctid_fsk_rx_t *ctid_fsk_rx_new(int nlanes, const ctid_fsk_rx_params_t *p)
     thr = p->threshold_dbm0;
     s->es_on = (float) (ctid_dbm0_to_power(thr) / 2.0);
     s->es_off = (float) (ctid_dbm0_to_power(thr - OFF_DB) / 2.0);
+    /* mean x^2 >= the power in any band, and the filters have no gain above 1: a lane under this cannot
+       reach es_on */
+    s->pw_quiet = (float) (QUIET_BLOCK * ctid_dbm0_to_power(thr - QUIET_DB));
     for (k = 0; k < nlanes; k++)
         lane_clear(&s->lane[k]);
     return s;
@@ -338,12 +359,26 @@ CTID_HOT static void fsk_detect(float *st, int nframes, const float *zib, const 
     st8(emax, em);
 }
 
-/* Flush tiny filter states to zero so a lane that fell silent never runs on denormals. */
+/* Sum of squares per lane over nframes samples (quiet gating). */
+CTID_HOT static void fsk_power(const float *x, int nframes, int stride, float *pw)
+{
+    v8sf acc = ld8(pw);
+    int n;
+    for (n = 0; n < nframes; n++) {
+        const v8sf v = ld8(x + (size_t) n * stride);
+        acc += v * v;
+    }
+    st8(pw, acc);
+}
+
+/* Flush tiny filter states to zero so a lane that fell silent never runs on denormals; a state that is not
+   finite (only possible if a direct caller passed NaN or inf samples) is reset too, so the lane recovers. */
 static void flush_tiny(float *st)
 {
     int k;
     for (k = 0; k < NS * CTID_TILE; k++) {
-        if (fabsf(st[k]) < 1e-12f)
+        const float a = fabsf(st[k]);
+        if (a < 1e-12f || !(a < 1e30f))
             st[k] = 0.0f;
     }
 }
@@ -494,18 +529,37 @@ static void lane_run(const ctid_fsk_rx_t *s, fsk_lane_t *L, const float *dbuf, c
         {
             /* inside a character */
             const float lost = lost_level(s, L);
+            /* The bit-clock DPLL needs every sample; it runs for characters that count (inside a message,
+               or one that may open a message after a long enough mark run). Other characters (seizure, or
+               the garbage a UART makes of speech and noise) only visit the samples of the bit windows. */
+            const int pll = L->mode == M_MSG || L->mark >= (int) (MARK_MIN * FSK_BIT);
             float pos = L->pos, lo = L->lo, hi = L->hi, acc = L->acc;
             int bit = L->bit, done = 0;
             unsigned shift = L->shift;
             for (; n < nframes && !done; n++) {
-                const float v = d[n * CTID_TILE];
+                float v;
+                if (!pll) {
+                    const float f = lo - pos - 1.0f;      /* skip ceil(f) samples: the next one is in the window */
+                    if (f > 0.0f) {
+                        int skip = (int) f;
+                        skip += (float) skip < f;
+                        if (skip >= nframes - n) {
+                            pos += (float) (nframes - n);
+                            n = nframes;
+                            break;
+                        }
+                        pos += (float) skip;
+                        n += skip;
+                    }
+                }
+                v = d[n * CTID_TILE];
                 if (e[n * CTID_TILE] < lost) {
                     lane_abort(L, M_IDLE);                /* carrier lost */
                     done = 1;
                     continue;
                 }
                 pos += 1.0f;
-                {
+                if (pll) {
                     /* a transition belongs on a bit boundary: pull the bit clock towards it (a first-order
                        DPLL). Written without branches: in noise, transitions come at random. */
                     const float den = prev - v;
@@ -573,21 +627,46 @@ void ctid_fsk_rx_process(ctid_fsk_rx_t *s, const float *x, int nframes, int stri
     if (s == NULL || x == NULL || enabled == NULL || out == NULL || nframes <= 0 || stride < s->nlanes)
         return;
     while (done < nframes) {
-        const int n = nframes - done < FSK_CHUNK ? nframes - done : FSK_CHUNK;
+        /* sub-chunks never cross a QUIET_BLOCK boundary of the global timeline */
         const uint64_t t = t0 + (uint64_t) done;
+        const int inblk = (int) (t % QUIET_BLOCK);
+        const int n = nframes - done < QUIET_BLOCK - inblk ? nframes - done : QUIET_BLOCK - inblk;
         const int osc0 = (int) (t % FSK_OSC);
         int tile;
         for (tile = 0; tile * CTID_TILE < s->nlanes; tile++) {
             const int l0 = tile * CTID_TILE;
+            const float *xt = x + (size_t) done * stride + l0;
+            float *st = s->st + (size_t) tile * NS * CTID_TILE;
+            fsk_gate_t *g = &s->gate[tile];
             float emax[CTID_TILE];
             int j, any = 0;
             for (j = 0; j < CTID_TILE && l0 + j < s->nlanes; j++)
                 any |= enabled[l0 + j];
             if (!any)
                 continue;
-            float *st = s->st + (size_t) tile * NS * CTID_TILE;
-            fsk_filter((const float (*)[CTID_TILE]) s->cf, st, x + (size_t) done * stride + l0, n, stride, s->osc_c,
-                       s->osc_s, osc0, s->zib, s->zqb);
+            if (inblk == 0) {
+                /* a block starts: skip it if the previous one was quiet on every enabled, idle lane */
+                int quiet = g->pw_n == QUIET_BLOCK;
+                for (j = 0; j < CTID_TILE && l0 + j < s->nlanes && quiet; j++) {
+                    if (enabled[l0 + j])
+                        quiet = s->lane[l0 + j].mode == M_IDLE && g->pw[j] < s->pw_quiet;
+                }
+                g->skip = quiet;
+                memset(g->pw, 0, sizeof(g->pw));
+                g->pw_n = 0;
+            }
+            fsk_power(xt, n, stride, g->pw);
+            g->pw_n += n;
+            if (g->skip) {
+                if (!g->zeroed) {
+                    memset(st, 0, sizeof(float) * NS * CTID_TILE);
+                    g->zeroed = 1;
+                }
+                continue;
+            }
+            g->zeroed = 0;
+            fsk_filter((const float (*)[CTID_TILE]) s->cf, st, xt, n, stride, s->osc_c, s->osc_s, osc0, s->zib,
+                       s->zqb);
             fsk_detect(st, n, s->zib, s->zqb, s->dbuf, s->ebuf, emax);
             flush_tiny(st);
             for (j = 0; j < CTID_TILE && l0 + j < s->nlanes; j++) {

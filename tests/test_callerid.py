@@ -539,6 +539,21 @@ def test_carrier_dropped_right_after_the_checksum(modem):
 
 
 @pytest.mark.parametrize("modem", ["bell202", "v23"])
+@pytest.mark.parametrize("level", [-40.0, -20.0])
+def test_shortest_preamble_after_long_silence(modem, level):
+    # Idle lanes skip their filters while the line is quiet and look again every 20 ms, so a burst is seen
+    # up to 24 bits late. The shortest preamble (EN 300 659-1: no seizure, 80 - 25 = 55 mark bits) must still
+    # work wherever the burst starts within those 20 ms; quiet A-law line noise (about -66 dBm0) before it.
+    rng = np.random.default_rng(int(-level))
+    msg = build_message(number="02161234567", name="SHORT", time="03030303")
+    x = synth_fsk(msg, modem, level, seizure=0, mark=55)
+    offsets = list(range(8000, 8160, 13))
+    sigs = [np.concatenate([rng.normal(0, 5, off), x, np.zeros(400)]) for off in offsets]
+    ev = run_bank(sigs, modem=modem)
+    assert sorted((e.channel, raw_of(e)) for e in ev) == [(c, msg) for c in range(len(offsets))]
+
+
+@pytest.mark.parametrize("modem", ["bell202", "v23"])
 def test_corrupted_byte_gives_no_message_and_counts(modem):
     msg = build_message(number="13900001111", name="CORRUPT", time="04041234")
     bad = bytearray(msg)
@@ -658,6 +673,20 @@ def test_params_validation_and_disabled_lanes():
         ev += bank.process(codes[i:i + 640])
     assert [(e.channel, raw_of(e)) for e in ev] == [(2, msg)]
     assert bank.cid_message(1) == b""
+
+
+def test_non_finite_samples_from_a_direct_caller_recover():
+    rx = DirectRx(2)
+    junk = np.zeros((480, rx.stride), np.float32)
+    junk[::2, 0] = np.nan
+    junk[1::2, 0] = np.inf
+    junk[:, 1] = -np.inf
+    lib.ctid_fsk_rx_process(rx.rx, ffi.cast("float *", ffi.from_buffer(junk)), 160, rx.stride,
+                            ffi.cast("uint8_t *", ffi.from_buffer(rx.en)), 0, rx.eb)
+    rx.t = 160
+    msg = build_message(number="123", time="01010000")
+    y = np.concatenate([np.zeros(300), synth_fsk(msg), np.zeros(300)])
+    assert [(c, m) for _, c, m, _ in rx.process([y, y])] == [(0, msg), (1, msg)]
 
 
 def test_garbage_input_never_crashes():
