@@ -13,7 +13,10 @@
  *   -> 4th-order Butterworth low-pass on I and Q (cut-off 700 Hz Bell 202 / 600 Hz V.23: passes the
  *      +-500 / +-400 Hz deviation and the main data sidebands, rejects the image at -3400 Hz and out-of-band
  *      noise; the cut-offs were tuned for the best message rate in white noise)
- *   -> FM discriminator d[n] = Im(z[n] conj z[n-1]) = |z|^2 sin(dphi): negative for mark, positive for space
+ *   -> FM discriminator d[n] = Im(z[n] conj z[n-1]) / |z[n]|^2 = sin(dphi): negative for mark, positive for
+ *      space. Normalised, so that a loud tone does not outvote a quiet one: mark and space may differ by
+ *      10 dB (twist, TIA/EIA-716 -6..+10 dB), and in white noise it also beat the energy-weighted |z|^2 sin(dphi)
+ *      (message rate at 6 dB S/N: 171 vs 134 of 192, Bell 202).
  *   -> 3-tap moving sum (extra smoothing of the decision variable)
  *   -> smoothed envelope power es (one pole, 32 samples = 4 ms) for carrier detection.
  * Per-lane logic (scalar, only for enabled lanes that have carrier or are receiving):
@@ -25,9 +28,11 @@
  *   start bit must be space, 8 data bits LSB first, stop bit must be mark (else a framing error).
  *   Channel seizure (GR-30: 300 bits of alternating 0/1) shows up as 0x55 characters and is counted.
  *   The first character after a mark run of at least MARK_MIN bits, if it is a known message type, opens a
- *   message: type, length, body, checksum (sum of all bytes == 0 mod 256, GR-30 / EN 300 659-3).
- *   A good message gives CTID_EV_CID / CTID_EVT_MSG; a bad checksum, a framing error, a gap of more than
- *   GAP_MAX bit-times or a lost carrier inside a message discards it and counts a bad message. The stop bit
+ *   message: type, length, body, checksum (sum of all bytes == 0 mod 256, GR-30 / EN 300 659-3), and the
+ *   body must have the structure of its type (well_formed()).
+ *   A good message gives CTID_EV_CID / CTID_EVT_MSG; a bad checksum or structure, a framing error, a gap of
+ *   more than GAP_MAX bit-times or a lost carrier after the length byte discards it and counts a bad
+ *   message (ctid_fsk_rx_bad_messages). The stop bit
  *   of the checksum byte is not awaited: senders may drop the carrier at once, and the checksum decides.
  * Seizure is detected but not required: ETSI type 2 (call waiting) and some networks send only the mark.
  */
@@ -37,14 +42,15 @@
 #define FSK_OSC 80                    /* 1700 Hz at 8000 Hz: 17/80 of a cycle per sample, period 80 */
 #define FSK_FC 1700.0
 #define FSK_BIT ((float) CTID_RATE / 1200.0f)   /* 6.667 samples per bit (1200 bit/s, GR-30 and V.23) */
-#define FSK_W 0.75f                   /* half-width of the bit integration window, samples (the decision
-                                         variable is already low-passed; narrow windows tolerate timing error
-                                         best: tuned on noisy signals, see tests) */
+#define FSK_W 1.25f                   /* half-width of the bit integration window, samples (the decision
+                                         variable is already low-passed; a narrow window tolerates timing
+                                         error best: tuned on noisy signals, see tests) */
 #define PLL_GAIN 0.15f                /* share of a transition's timing error corrected at once */
 #define PLL_WIN 0.4f                  /* only transitions within 0.4 bit of a bit boundary count */
 #define MARK_MIN 25                   /* bits of mark before a message type byte is accepted. GR-30 sends
                                          180 mark bits, EN 300 659-1 80 +- 25: 25 leaves room for a late
                                          carrier detect */
+#define MAVG_K (1.0f / 64.0f)         /* mark-run mean: time constant 64 samples (10 bits) */
 #define GAP_MAX 40                    /* bit-times of mark tolerated between characters inside a message */
 #define ES_SHIFT 32.0f                /* envelope smoothing, samples */
 #define OFF_DB 6.0                    /* carrier off hysteresis below threshold */
@@ -79,6 +85,7 @@ typedef struct {
     float prev;          /* previous decision value (edge detection) */
     float es_ref;        /* carrier power when the message started */
     int mark;            /* samples spent hunting since the last character (mark run / gap) */
+    float mavg;          /* leaky mean of the decision variable while hunting (is the mark run a mark?) */
     int seizure;         /* 0x55 characters in this carrier burst */
     int n, need;
     uint8_t buf[CTID_CID_MAX_MSG];
@@ -106,6 +113,7 @@ struct ctid_fsk_rx {
     float cf[NC][CTID_TILE];          /* filter coefficients, broadcast to the lanes of a tile */
     float osc_c[FSK_OSC], osc_s[FSK_OSC];
     float es_on, es_off;
+    float mark_lo, mark_hi;           /* accepted range of the mark-run mean of the decision variable */
     float *st;                        /* (stride / CTID_TILE) tiles x NS x CTID_TILE */
     fsk_lane_t *lane;
     float *dbuf, *ebuf, *zib, *zqb;   /* FSK_CHUNK x CTID_TILE scratch */
@@ -241,6 +249,15 @@ ctid_fsk_rx_t *ctid_fsk_rx_new(int nlanes, const ctid_fsk_rx_params_t *p)
         s->osc_c[k] = (float) cos(ph);
         s->osc_s[k] = (float) sin(ph);
     }
+    /* A steady mark tone gives the decision variable 3 sin(2 pi (f_mark - 1700) / 8000) (3-tap sum):
+       -1.148 (Bell 202), -0.927 (V.23). Accept a mark-run mean from half to 1.6 times that (noise shrinks it,
+       a tone between mark and the band edge enlarges it). */
+    {
+        const double m0 = 3.0 * sin(2.0 * CTID_PI * ((p->modem == CTID_FSK_V23 ? 1300.0 : 1200.0) - FSK_FC)
+                                    / CTID_RATE);
+        s->mark_hi = (float) (0.5 * m0);
+        s->mark_lo = (float) (1.6 * m0);
+    }
     /* A sine of mean-square power P at a tone in the pass band gives |z|^2 = P / 2 after the mixer. */
     thr = p->threshold_dbm0;
     s->es_on = (float) (ctid_dbm0_to_power(thr) / 2.0);
@@ -324,7 +341,7 @@ CTID_HOT static void fsk_filter(const float (*cf)[CTID_TILE], float *st, const f
     st8(st + S_Q4 * CTID_TILE, q4);
 }
 
-/* Pass 2: discriminator Im(z[n] conj z[n-1]), its 3-tap moving sum (the decision variable, to dbuf), the
+/* Pass 2: discriminator Im(z[n] conj z[n-1]) / |z[n]|^2, its 3-tap moving sum (the decision variable, to dbuf), the
    smoothed envelope power (to ebuf) and each lane's peak envelope power (emax). */
 CTID_HOT static void fsk_detect(float *st, int nframes, const float *zib, const float *zqb, float *dbuf,
                                 float *ebuf, float *emax)
@@ -337,8 +354,8 @@ CTID_HOT static void fsk_detect(float *st, int nframes, const float *zib, const 
 
     for (n = 0; n < nframes; n++) {
         const v8sf zi = ld8(zib + n * CTID_TILE), zq = ld8(zqb + n * CTID_TILE);
-        const v8sf d = zq * pi - zi * pq;
         const v8sf e = zi * zi + zq * zq;
+        const v8sf d = (zq * pi - zi * pq) / (e + 1.0f);     /* sin(dphi); +1 (int16 units^2) only guards 0/0 */
         pi = zi;
         pq = zq;
         es += alpha * (e - es);
@@ -401,10 +418,41 @@ static int known_type(int t)
     }
 }
 
+/* Structure of the known message types (a good checksum alone is a 1-in-256 chance on garbage):
+   GR-30 SDMF 0x04: MMDDHHMM in ASCII digits, then the number; SDMF 0x06 (message waiting): 3 bytes;
+   MDMF-class (0x80..): parameters (type, length, value) that tile the body exactly. */
+static int well_formed(const uint8_t *m, int n)
+{
+    const int len = m[1];
+    int i;
+    if (m[0] == 0x04) {
+        if (len < 9)
+            return 0;
+        for (i = 2; i < 10; i++) {
+            if (m[i] < '0' || m[i] > '9')
+                return 0;
+        }
+        return 1;
+    }
+    if (m[0] == 0x06)
+        return len == 3;
+    if (m[0] & 0x80) {
+        i = 2;
+        while (i < 2 + len) {
+            if (i + 2 > 2 + len || i + 2 + m[i + 1] > 2 + len)
+                return 0;
+            i += 2 + m[i + 1];
+        }
+        return 1;
+    }
+    (void) n;
+    return 1;
+}
+
 static void lane_abort(fsk_lane_t *L, int mode)
 {
-    if (L->mode == M_MSG)
-        L->bad++;
+    if (L->mode == M_MSG && L->n >= 2)
+        L->bad++;                 /* counted once the length byte is in: a lone type byte is just noise */
     L->mode = mode;
     L->inchar = 0;
     L->mark = 0;
@@ -412,10 +460,13 @@ static void lane_abort(fsk_lane_t *L, int mode)
     L->need = 0;
 }
 
-static void lane_char(fsk_lane_t *L, int c, uint64_t t, int lane, ctid_evbuf_t *out)
+static void lane_char(const ctid_fsk_rx_t *s, fsk_lane_t *L, int c, uint64_t t, int lane, ctid_evbuf_t *out)
 {
     if (L->mode == M_PRE) {
-        if (L->mark >= (int) (MARK_MIN * FSK_BIT) && known_type(c)) {
+        /* a message opens after MARK_MIN bits of mark at (about) the mark frequency: speech that merely
+           sits below 1700 Hz for a while does not count */
+        if (L->mark >= (int) (MARK_MIN * FSK_BIT) && L->mavg <= s->mark_hi && L->mavg >= s->mark_lo
+            && known_type(c)) {
             L->mode = M_MSG;
             L->buf[0] = (uint8_t) c;
             L->n = 1;
@@ -440,7 +491,7 @@ static void lane_char(fsk_lane_t *L, int c, uint64_t t, int lane, ctid_evbuf_t *
         int i;
         for (i = 0; i < L->n; i++)
             sum += L->buf[i];
-        if ((sum & 0xFF) == 0) {
+        if ((sum & 0xFF) == 0 && well_formed(L->buf, L->n)) {
             memcpy(L->msg, L->buf, (size_t) L->n);
             L->msglen = L->n;
             ctid_emit(out, t, lane, CTID_EV_CID, CTID_EVT_MSG, L->n, 0, 0.0f, 0.0f);
@@ -481,6 +532,7 @@ static void lane_run(const ctid_fsk_rx_t *s, fsk_lane_t *L, const float *dbuf, c
             L->mode = M_PRE;
             L->inchar = 0;
             L->mark = 0;
+            L->mavg = 0.0f;
             L->seizure = 0;
             prev = d[n * CTID_TILE];
             n++;
@@ -492,6 +544,7 @@ static void lane_run(const ctid_fsk_rx_t *s, fsk_lane_t *L, const float *dbuf, c
             int limit = nframes, stop = 0, start;
             if (L->mode == M_MSG && n + (gap_max - L->mark + 1) < limit)
                 limit = n + (gap_max - L->mark + 1);      /* where the inter-character gap runs out */
+            float mavg = L->mavg;
             start = n;
             for (; n < limit; n++) {
                 const float v = d[n * CTID_TILE];
@@ -504,7 +557,9 @@ static void lane_run(const ctid_fsk_rx_t *s, fsk_lane_t *L, const float *dbuf, c
                     break;
                 }
                 prev = v;
+                mavg += MAVG_K * (v - mavg);
             }
+            L->mavg = mavg;
             L->mark = L->mark + (n - start) < (1 << 30) ? L->mark + (n - start) : (1 << 30);
             if (stop == 1) {
                 lane_abort(L, M_IDLE);                    /* carrier lost */
@@ -595,14 +650,14 @@ static void lane_run(const ctid_fsk_rx_t *s, fsk_lane_t *L, const float *dbuf, c
                                stop bit is not waited for (the checksum protects the message) */
                             L->inchar = 0;
                             done = 1;
-                            lane_char(L, (int) shift, t0 + (uint64_t) n + 1, lane, out);
+                            lane_char(s, L, (int) shift, t0 + (uint64_t) n + 1, lane, out);
                             L->mark = 0;
                         }
                     } else {
                         L->inchar = 0;
                         done = 1;
                         if (mark)
-                            lane_char(L, (int) shift, t0 + (uint64_t) n + 1, lane, out);
+                            lane_char(s, L, (int) shift, t0 + (uint64_t) n + 1, lane, out);
                         else if (L->mode == M_MSG)
                             lane_abort(L, M_PRE);         /* framing error inside a message */
                         L->mark = 0;

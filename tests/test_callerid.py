@@ -44,24 +44,31 @@ def amp(dbm0: float) -> float:
     return PEAK0 * 10 ** (dbm0 / 20)
 
 
-def frame_bits(msg: bytes, seizure: int = 300, mark: int = 180) -> np.ndarray:
-    """GR-30 on-hook transmission as bits: seizure 0101..., mark 1s, then start 0 / 8 data LSB first / stop 1."""
+def frame_bits(msg: bytes, seizure: int = 300, mark: int = 180, gaps=None) -> np.ndarray:
+    """GR-30 on-hook transmission as bits: seizure 0101..., mark 1s, then start 0 / 8 data LSB first / stop 1
+    (and gaps[i] extra mark bits after character i, if given)."""
     bits = [i & 1 for i in range(seizure)] + [1] * mark
-    for b in msg:
+    for i, b in enumerate(msg):
         bits += [0] + [(b >> k) & 1 for k in range(8)] + [1]
+        if gaps is not None:
+            bits += [1] * int(gaps[i])
     return np.array(bits, dtype=np.int8)
 
 
 def synth_fsk(msg: bytes, modem="bell202", level=-13.5, seizure=300, mark=180, rate=1200.0, foff=0.0,
-              phase=0.0) -> np.ndarray:
-    """Independent continuous-phase FSK (numpy): instantaneous frequency per sample, integrated phase."""
+              phase=0.0, mark_off=0.0, space_off=0.0, twist_db=0.0, gaps=None) -> np.ndarray:
+    """Independent continuous-phase FSK (numpy): instantaneous frequency per sample, integrated phase.
+
+    ``foff`` shifts both tones, ``mark_off``/``space_off`` each one; ``twist_db`` is the mark level minus the
+    space level (``level`` is the mark level)."""
     f_mark, f_space = MODEM_FREQS[modem]
-    bits = frame_bits(msg, seizure, mark)
+    bits = frame_bits(msg, seizure, mark, gaps)
     n = int(np.ceil(len(bits) * FS / rate))
     k = np.minimum((np.arange(n) * rate / FS).astype(int), len(bits) - 1)
-    f = np.where(bits[k] == 1, f_mark, f_space) + foff
+    is_mark = bits[k] == 1
+    f = np.where(is_mark, f_mark + mark_off, f_space + space_off) + foff
     ph = phase + 2 * np.pi * np.concatenate([[0.0], np.cumsum(f)[:-1]]) / FS
-    return amp(level) * np.sin(ph)
+    return amp(level) * np.where(is_mark, 1.0, 10 ** (-twist_db / 20)) * np.sin(ph)
 
 
 def white(n: int, level_dbm0: float, snr_db: float, rng) -> np.ndarray:
@@ -454,10 +461,12 @@ def test_levels(modem, level):
 
 @pytest.mark.parametrize("modem", ["bell202", "v23"])
 def test_below_threshold_is_ignored_and_threshold_is_settable(modem):
+    # TIA/EIA-716 / ETS 300 778-1 (as tabulated in the Zarlink MT88E45 data sheet): signals below about
+    # -48 dBm must be rejected. Default threshold -44 dBm0.
     msg = build_message(number="88888888", time="01010101")
-    x = np.concatenate([np.zeros(400), synth_fsk(msg, modem, level=-50.0), np.zeros(400)])
-    assert run_bank([x], modem=modem) == []                          # default threshold -44 dBm0
-    ev = run_bank([x], modem=modem, threshold=-56.0)
+    x = np.concatenate([np.zeros(400), synth_fsk(msg, modem, level=-48.0), np.zeros(400)])
+    assert run_bank([x], modem=modem) == []
+    ev = run_bank([x], modem=modem, threshold=-54.0)
     assert [raw_of(e) for e in ev] == [msg]
 
 
@@ -475,6 +484,54 @@ def test_independent_fsk_rate_and_frequency_offsets(modem, rate, foff):
             for i, m in enumerate(msgs)]
     ev = run_bank(sigs, modem=modem)
     assert sorted((e.channel, raw_of(e)) for e in ev) == list(enumerate(msgs))
+
+
+@pytest.mark.parametrize("modem", ["bell202", "v23"])
+@pytest.mark.parametrize("pct", [1.0, 1.5])
+def test_independent_fsk_tone_tolerance(modem, pct):
+    # Each tone off by the tolerance in opposite directions (deviation shrunk or widened): TIA/EIA-716 asks
+    # +-1 % for Bell 202, ETS 300 778-1 +-1.5 % for V.23; both modems are tested at both.
+    f_mark, f_space = MODEM_FREQS[modem]
+    msgs = [build_message(number="13700000000", name="TOLERANCE", time="02020202") for _ in range(4)]
+    cases = [(+1, -1), (-1, +1), (+1, +1), (-1, -1)]
+    sigs = [np.concatenate([np.zeros(200 + 71 * i), synth_fsk(m, modem, -25.0, mark_off=a * f_mark * pct / 100,
+                                                              space_off=b * f_space * pct / 100), np.zeros(400)])
+            for i, (m, (a, b)) in enumerate(zip(msgs, cases))]
+    ev = run_bank(sigs, modem=modem)
+    assert sorted((e.channel, raw_of(e)) for e in ev) == list(enumerate(msgs))
+
+
+@pytest.mark.parametrize("modem", ["bell202", "v23"])
+@pytest.mark.parametrize("twist", [-10.0, -6.0, 6.0, 10.0])
+def test_twist(modem, twist):
+    # Mark and space at different levels (TIA/EIA-716: -6..+10 dB; ETS 300 778-1: +-6 dB), with noise
+    # 20 dB under the weaker tone and the weaker tone down to -36 dBm0.
+    rng = np.random.default_rng(int(twist) + 50)
+    msgs, sigs = [], []
+    for i, lvl in enumerate((-10.0, -20.0, -26.0)):
+        m = build_message(number=f"0{rng.integers(10**9, 10**10)}", name=f"TWIST {i}", time="07070707")
+        x = synth_fsk(m, modem, lvl, twist_db=twist, phase=rng.uniform(0, 6.3))
+        x = np.concatenate([np.zeros(300 + 100 * i), x, np.zeros(400)])
+        msgs.append(m)
+        sigs.append(x + white(len(x), lvl - max(twist, 0.0), 20.0, rng))
+    ev = run_bank(sigs, modem=modem)
+    assert sorted((e.channel, raw_of(e)) for e in ev) == list(enumerate(msgs))
+
+
+@pytest.mark.parametrize("modem", ["bell202", "v23"])
+def test_marks_between_characters(modem):
+    # Bellcore: successive characters may be separated by 0 to 16.7 ms of mark (0-20 bits); we allow 40.
+    rng = np.random.default_rng(21)
+    msg = build_message(number="01087654321", name="GAPS BETWEEN", time="09090909")
+    sigs = [synth_fsk(msg, modem, -20.0, gaps=rng.integers(0, 21, len(msg))) for _ in range(3)]
+    sigs.append(synth_fsk(msg, modem, -20.0, gaps=[20] * len(msg)))
+    long_gap = [0] * len(msg)
+    long_gap[5] = 60                                   # 50 ms inside a message: it is abandoned and counted
+    sigs.append(synth_fsk(msg, modem, -20.0, gaps=long_gap))
+    rx = DirectRx(len(sigs), modem)
+    out = rx.process([np.concatenate([np.zeros(300), x, np.zeros(300)]) for x in sigs])
+    assert sorted((c, m) for _, c, m, _ in out) == [(c, msg) for c in range(4)]
+    assert [rx.bad(c) for c in range(5)] == [0, 0, 0, 0, 1]
 
 
 @pytest.mark.parametrize("modem", ["bell202", "v23"])
@@ -571,6 +628,27 @@ def test_corrupted_byte_gives_no_message_and_counts(modem):
     assert lib.ctid_fsk_rx_message(rx.rx, 2, ffi.new("uint8_t[]", 8), 8) == lib.CTID_ERR_SIZE
     lib.ctid_fsk_rx_reset(rx.rx, 0)
     assert rx.bad(0) == 0 and rx.bad(1) == 1
+
+
+def with_checksum(body: bytes) -> bytes:
+    return body + bytes([(-sum(body)) & 0xFF])
+
+
+@pytest.mark.parametrize("modem", ["bell202", "v23"])
+def test_message_structure_is_checked(modem):
+    # A good checksum is a 1-in-256 chance on garbage, so the receiver also checks the structure of the
+    # known types: MDMF parameters must tile the body, SDMF starts with 8 ASCII digits, SDMF MWI has 3 bytes.
+    msgs = [
+        with_checksum(bytes([0x80, 0x03, 0x02, 0x05, 0x31])),            # parameter runs past the body
+        with_checksum(bytes([0x04, 0x09]) + b"0101A200" + b"5"),         # date is not digits
+        with_checksum(bytes([0x06, 0x02, 0x42, 0x42])),                  # SDMF MWI of 2 bytes
+        with_checksum(bytes([0x82, 0x03, 0x0B, 0x01, 0xFF])),            # MDMF MWI, visual indicator on
+        with_checksum(bytes([0x06, 0x03, 0x42, 0x42, 0x42])),            # GR-30 SDMF MWI on
+    ]
+    rx = DirectRx(len(msgs), modem)
+    out = rx.process([np.concatenate([np.zeros(300), synth_fsk(m, modem, -20.0), np.zeros(300)]) for m in msgs])
+    assert sorted((c, m) for _, c, m, _ in out) == [(3, msgs[3]), (4, msgs[4])]
+    assert [rx.bad(c) for c in range(len(msgs))] == [1, 1, 1, 0, 0]
 
 
 @pytest.mark.parametrize("modem", ["bell202", "v23"])
