@@ -350,12 +350,18 @@ CTID_HOT static void fsk_detect(float *st, int nframes, const float *zib, const 
     v8sf d1 = ld8(st + S_D1 * CTID_TILE), d2 = ld8(st + S_D2 * CTID_TILE);
     v8sf es = ld8(st + S_ES * CTID_TILE), em = { 0 };
     const float alpha = 1.0f / ES_SHIFT;
+    const v8si magic = { 0x7EF311C7, 0x7EF311C7, 0x7EF311C7, 0x7EF311C7, 0x7EF311C7, 0x7EF311C7, 0x7EF311C7,
+                         0x7EF311C7 };                       /* reciprocal seed: exponent/mantissa bit trick */
     int n;
 
     for (n = 0; n < nframes; n++) {
         const v8sf zi = ld8(zib + n * CTID_TILE), zq = ld8(zqb + n * CTID_TILE);
         const v8sf e = zi * zi + zq * zq;
-        const v8sf d = (zq * pi - zi * pq) / (e + 1.0f);     /* sin(dphi); +1 (int16 units^2) only guards 0/0 */
+        const v8sf den = e + 1.0f;                          /* +1 (int16 units^2) only guards 0/0 */
+        v8sf r = (v8sf) (magic - (v8si) den), d;            /* 1/den to ~12 %, then two Newton steps (2e-4) */
+        r = r * (2.0f - den * r);
+        r = r * (2.0f - den * r);
+        d = (zq * pi - zi * pq) * r;                        /* sin(dphi) */
         pi = zi;
         pq = zq;
         es += alpha * (e - es);
