@@ -127,8 +127,10 @@ void ctid_fsk_rx_defaults(ctid_fsk_rx_params_t *p)
         return;
     memset(p, 0, sizeof(*p));
     p->modem = CTID_FSK_BELL202;
-    /* Operating range -40..0 dBm0 (see tests). GR-30 receivers must accept -32..-2 dBm (ETSI EN 300 659-1
-       similar); -44 dBm0 keeps 4 dB of margin below the weakest level we promise. */
+    /* Operating range -40..0 dBm0 (tests). Receiver ranges asked of CPE (ANSI/TIA/EIA-716 for Bell 202:
+       -4.2..-36.2 dBm; ETS 300 778-1 for V.23: -5.8..-37.8 dBm; both reject below about -48 dBm, as
+       tabulated in the Zarlink MT88E45 data sheet) span 32 dB; the threshold sits 4 dB under our range and
+       4 dB over the reject level. */
     p->threshold_dbm0 = -44.0f;
 }
 
