@@ -242,6 +242,13 @@ def test_absence_and_unknown_params():
     mwi += bytes([(-sum(mwi)) & 0xFF])
     d = parse_message(mwi)
     assert d["format"] == "mdmf" and d["type"] == 0x82 and d["unknown"] == [(0x0B, b"\xff")]
+    assert build_message(**d) == mwi
+    # other message types keep their raw body (GR-30 SDMF message waiting 0x06: 0x42 0x42 0x42 = on)
+    sd_mwi = bytes([0x06, 0x03, 0x42, 0x42, 0x42])
+    sd_mwi += bytes([(-sum(sd_mwi)) & 0xFF])
+    d = parse_message(sd_mwi)
+    assert d["format"] == "other" and d["type"] == 0x06 and d["body"] == b"BBB"
+    assert build_message(**d) == sd_mwi
 
 
 @pytest.mark.parametrize("kw", [
@@ -261,6 +268,10 @@ def test_absence_and_unknown_params():
     dict(number="1", unknown=[(0x02, b"x")]),       # raw parameter of a known type
     dict(number="1", unknown=[(0x20, b"x" * 256)]),
     dict(number="1", unknown=[(0x20, b"x" * 251)]),  # body 3 + 253 = 256 > 255 bytes
+    dict(fmt="other", msg_type=0x80, body=b"x"),    # raw bodies are for types we do not decode
+    dict(fmt="other", msg_type=0x06),
+    dict(fmt="other", msg_type=0x06, body=b""),
+    dict(number="1", body=b"x"),
 ])
 def test_build_rejects(kw):
     with pytest.raises(ValueError):

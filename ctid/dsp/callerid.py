@@ -94,7 +94,7 @@ def _printable(text, what: str, limit: int) -> bytes:
 
 
 def _format_time(time) -> bytes:
-    if isinstance(time, (_dt.datetime, _dt.date)) and not isinstance(time, _dt.datetime):
+    if isinstance(time, _dt.date) and not isinstance(time, _dt.datetime):
         time = _dt.datetime(time.year, time.month, time.day)
     if isinstance(time, _dt.datetime):
         return time.strftime("%m%d%H%M").encode("ascii")
@@ -133,6 +133,7 @@ def build_message(
     unknown: Iterable = (),
     format: Optional[str] = None,
     type: Optional[int] = None,
+    body: Optional[bytes] = None,
 ) -> bytes:
     """Build a caller ID message (type, length, body, checksum).
 
@@ -140,10 +141,21 @@ def build_message(
     are ``'O'`` (unavailable) or ``'P'`` (private). MDMF parameters go out in the order date/time, number (or
     its absence), name (or its absence), then ``unknown`` ``(type, bytes)`` pairs. ``format``/``type`` are
     accepted as aliases of ``fmt``/``msg_type`` so that ``build_message(**parse_message(raw))`` rebuilds a
-    canonical message. Raises :class:`ValueError` for anything that cannot be encoded.
+    canonical message. ``fmt="other"`` frames a raw ``body`` under ``msg_type`` (what :func:`parse_message`
+    returns for types it does not decode). Raises :class:`ValueError` for anything that cannot be encoded.
     """
     fmt = format if format is not None else fmt
     msg_type = type if type is not None else msg_type
+    if fmt == "other":
+        if not isinstance(msg_type, int) or not (0 <= msg_type <= 255) or msg_type == MSG_SDMF or msg_type & 0x80:
+            raise ValueError(f"fmt='other' needs a message type that is neither SDMF nor MDMF, not {msg_type!r}")
+        if not isinstance(body, (bytes, bytearray)) or not 1 <= len(body) <= 255:
+            raise ValueError("fmt='other' needs a body of 1..255 bytes")
+        if any(v is not None for v in (number, name, time, number_absent, name_absent)) or list(unknown):
+            raise ValueError("fmt='other' carries only a raw body")
+        return _Frame.build(dict(data=dict(value=dict(type=msg_type, body=bytes(body)))))
+    if body is not None:
+        raise ValueError("a raw body goes with fmt='other' only")
     if number is not None and number_absent is not None:
         raise ValueError("give either a number or a reason for its absence, not both")
     if name is not None and name_absent is not None:
@@ -194,7 +206,7 @@ def build_message(
             raise ValueError("an MDMF message needs at least one parameter")
         body = b"".join(_Param.build(dict(type=t, value=v)) for t, v in params)
     else:
-        raise ValueError(f"fmt must be 'mdmf' or 'sdmf', not {fmt!r}")
+        raise ValueError(f"fmt must be 'mdmf', 'sdmf' or 'other', not {fmt!r}")
     if len(body) > 255:
         raise ValueError(f"message body is {len(body)} bytes; the length byte allows 255")
     return _Frame.build(dict(data=dict(value=dict(type=mtype, body=body))))
