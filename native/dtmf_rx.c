@@ -34,15 +34,23 @@
 #define GAIN_TAB 1024          /* window gain table over |delta| in [0, GAIN_MAX] rad/sample */
 #define GAIN_MAX 0.25f
 
-/* Balance: the energy of each half block must be within this ratio of the other half. A tone filling at
-   least ~78 % of the block passes (a full block of two tones beats by at most +-1 dB); a block filled
-   by 70 % or less (as both blocks of an 18 ms tone necessarily are in at least one of the two) fails. */
-#define BALANCE_MIN 0.56f      /* -2.5 dB */
+/* Stationarity: the mean energy of each quarter block (26, 25, 26, 25 samples) must be at least QBAL_MIN
+   of the largest. A block only partly filled by a tone has a quarter (nearly) without it; both blocks of
+   a tone of 144 samples (18 ms) or less hold at most 72 samples in one of them, i.e. an empty quarter,
+   so they cannot both qualify. Simulated full blocks (random digits and phases, twist 8/-4 dB, white
+   noise): min/max quarter ratio below 0.3 in < 0.1 % of blocks at 3 dB S/N per tone; blocks filled 78 %
+   stay below 0.33 without noise. */
+#define QBAL_MIN 0.3f          /* -5.2 dB */
 /* Dominance of the best bin over the rest of its group (raw windowed powers). With the Hann window the
    adjacent row bin (73..89 Hz away) sees a tone 2.5 % off nominal only 2.4 dB below the right bin;
    columns are at least 127 Hz apart (7.9 dB at 2.5 %). */
 #define DOM_ROW 0.70f          /* 1.5 dB */
 #define DOM_COL 0.3f           /* 5.2 dB */
+/* Minimum tone duration when hits_to_begin >= 2: 30 ms, between Q.24's (AT&T column) non-operate
+   duration 23 ms and operate duration 40 ms (ETSI ES 201 235-3: < 20 ms shall not, > 40 ms shall).
+   Two qualifying blocks need >= ~20 ms of tone; when they hold less than MIN_ON the digit is confirmed
+   only once the tone's measured duration (start and end estimates) reaches it. */
+#define MIN_ON 240
 
 static const double dtmf_freq[NB] = { 697.0, 770.0, 852.0, 941.0, 1209.0, 1336.0, 1477.0, 1633.0 };
 static const char dtmf_key[4][4] = {
@@ -51,13 +59,18 @@ static const char dtmf_key[4][4] = {
 
 typedef float v8 __attribute__((vector_size(32)));
 typedef float v8u __attribute__((vector_size(32), aligned(4)));
+typedef int v8i __attribute__((vector_size(32)));
 
 /* Per tile: Goertzel states [bin][lane], energy, the half-block snapshot, and the previous block's
    final states (for the start-time estimate). */
 typedef struct {
-    float s1[NB][T], s2[NB][T], e[T];
-    float m1[NB][T], m2[NB][T], me[T];
+    float s1[NB][T], s2[NB][T];
+    float eq[4][T];            /* unwindowed energy per quarter block */
+    float m1[NB][T], m2[NB][T];
     float q1[NB][T], q2[NB][T];
+    float eqp[4][T];           /* the previous block's quarter energies */
+    float pthr[T];             /* per lane: raw tone power prefilter (thr * pre) */
+    float ppur[T];             /* per lane: raw purity prefilter factor (min_purity * pre / N) */
 } tile_t;
 
 typedef struct {
@@ -80,9 +93,14 @@ typedef struct {
     /* run of qualifying blocks (candidate) */
     int cand, hits;
     uint64_t first_start;      /* first sample of the run's first block */
+    int64_t estart;            /* start from the quarter energies (-1: not usable) */
     float first_pow;           /* its power */
     float yfirst[2][2], yq[2][2]; /* its DFTs and the preceding block's (row, column) */
     float ref_pow, ref_pr, ref_pc; /* strongest block of the run: power, corrected tone powers */
+    /* digit waiting for its duration (MIN_ON) to be confirmed */
+    int pend;
+    uint64_t pend_start;
+    float pend_level, pend_twist, pend_ref;
     /* digit in progress */
     int on, misses, end_set;
     uint64_t on_start, end_est;
@@ -152,8 +170,10 @@ static float gain_at(const struct ctid_dtmf_rx *s, float delta)
     return s->gain[i] + a * (s->gain[i + 1] - s->gain[i]);
 }
 
-static void derive(const struct ctid_dtmf_rx *s, lparam_t *l, const ctid_dtmf_rx_params_t *p)
+static void derive(struct ctid_dtmf_rx *s, int lane, const ctid_dtmf_rx_params_t *p)
 {
+    lparam_t *l = &s->lp[lane];
+    tile_t *t = &s->tiles[lane / T];
     float gmin;
     l->p = *p;
     l->thr = (float) ctid_dbm0_to_power(p->threshold_dbm0);
@@ -166,6 +186,8 @@ static void derive(const struct ctid_dtmf_rx *s, lparam_t *l, const ctid_dtmf_rx
     l->pre = gmin * 0.9f;
     /* a bin's power is at most 2x the block's mean square; both tones must reach pre * thr */
     l->gate_e = l->thr * l->pre * 0.5f;
+    t->pthr[lane % T] = l->thr * l->pre;
+    t->ppur[lane % T] = p->min_purity * l->pre * s->einv;
 }
 
 static void lane_clear(struct ctid_dtmf_rx *s, int lane)
@@ -177,7 +199,8 @@ static void lane_clear(struct ctid_dtmf_rx *s, int lane)
         t->m1[k][j] = t->m2[k][j] = 0.0f;
         t->q1[k][j] = t->q2[k][j] = 0.0f;
     }
-    t->e[j] = t->me[j] = 0.0f;
+    for (k = 0; k < 4; k++)
+        t->eq[k][j] = t->eqp[k][j] = 0.0f;
     memset(&s->ls[lane], 0, sizeof(lstate_t));
     /* restarted mid-block: that block is partial for this lane and is not evaluated */
     s->ls[lane].skip = s->started && s->next_t % DN != 0;
@@ -211,6 +234,8 @@ ctid_dtmf_rx_t *ctid_dtmf_rx_new(int nlanes, const ctid_dtmf_rx_params_t *p)
         return NULL;
     }
     memset(s->tiles, 0, sizeof(tile_t) * (size_t) s->ntiles);
+    for (i = 0; i < s->ntiles * T; i++)
+        s->tiles[i / T].pthr[i % T] = 3.0e38f;   /* padding lanes never qualify */
 
     for (k = 0; k < NB; k++) {
         double w = 2.0 * CTID_PI * dtmf_freq[k] / CTID_RATE;
@@ -258,7 +283,7 @@ ctid_dtmf_rx_t *ctid_dtmf_rx_new(int nlanes, const ctid_dtmf_rx_params_t *p)
             s->gain[i] = 1e-6f;
     }
     for (i = 0; i < nlanes; i++) {
-        derive(s, &s->lp[i], p);
+        derive(s, i, p);
     }
     s->started = 0;
     return s;
@@ -274,11 +299,11 @@ int ctid_dtmf_rx_set_params(ctid_dtmf_rx_t *s, int lane, const ctid_dtmf_rx_para
     if (!valid_params(p))
         return CTID_ERR_ARG;
     if (lane >= 0) {
-        derive(s, &s->lp[lane], p);
+        derive(s, lane, p);
         return CTID_OK;
     }
     for (i = 0; i < s->nlanes; i++)
-        derive(s, &s->lp[i], p);
+        derive(s, i, p);
     return CTID_OK;
 }
 
@@ -307,35 +332,115 @@ void ctid_dtmf_rx_free(ctid_dtmf_rx_t *s)
 
 /* ------------------------------------------------------------------------------------------ hot path */
 
-/* Run one tile over len frames (all within one half block). x points at the tile's first lane in frame 0. */
-CTID_HOT static void tile_run(tile_t *t, const float *x, int stride, int len, const float *win,
-                              const float *coef)
+/* Run one tile over len frames (all within one quarter block). x points at the tile's first lane in
+   frame 0, win at the window value of frame 0. Two passes of four bins each (rows, with the energy; then
+   columns) so that the eight Goertzel states, the coefficients, the sample and the windowed sample of a
+   pass stay in the 16 AVX2 registers; the loop is unrolled by two so the state pairs swap roles instead
+   of being copied. */
+#define LOADV(p) (*(const v8u *) (p))
+#define GSTEP(a, b, c, w) b = (c) * (a) + ((w) - (b))
+
+CTID_HOT static void tile_run_rows(tile_t *t, float *eacc, const float *x, size_t stride, int len,
+                                   const float *win, const float *coef)
 {
-    v8 a1[NB], a2[NB], e;
-    int n, k;
-    for (k = 0; k < NB; k++) {
-        a1[k] = *(const v8 *) t->s1[k];
-        a2[k] = *(const v8 *) t->s2[k];
+    v8 a0 = *(const v8 *) t->s1[0], b0 = *(const v8 *) t->s2[0];
+    v8 a1 = *(const v8 *) t->s1[1], b1 = *(const v8 *) t->s2[1];
+    v8 a2 = *(const v8 *) t->s1[2], b2 = *(const v8 *) t->s2[2];
+    v8 a3 = *(const v8 *) t->s1[3], b3 = *(const v8 *) t->s2[3];
+    v8 e0 = *(const v8 *) eacc, e1 = e0 - e0;
+    const float c0 = coef[0], c1 = coef[1], c2 = coef[2], c3 = coef[3];
+    int n = 0;
+    for (; n + 1 < len; n += 2) {
+        v8 x0 = LOADV(x + (size_t) n * stride), x1 = LOADV(x + (size_t) (n + 1) * stride);
+        v8 w0 = x0 * win[n], w1 = x1 * win[n + 1];
+        e0 += x0 * x0;
+        e1 += x1 * x1;
+        GSTEP(a0, b0, c0, w0);
+        GSTEP(a1, b1, c1, w0);
+        GSTEP(a2, b2, c2, w0);
+        GSTEP(a3, b3, c3, w0);
+        GSTEP(b0, a0, c0, w1);
+        GSTEP(b1, a1, c1, w1);
+        GSTEP(b2, a2, c2, w1);
+        GSTEP(b3, a3, c3, w1);
     }
-    e = *(const v8 *) t->e;
-    for (n = 0; n < len; n++) {
-        v8 xv = *(const v8u *) (x + (size_t) n * stride);
-        v8 xw = xv * win[n];
-        e += xv * xv;
-        for (k = 0; k < NB; k++) {
-            v8 s0 = coef[k] * a1[k] + (xw - a2[k]);
-            a2[k] = a1[k];
-            a1[k] = s0;
-        }
+    if (n < len) {
+        v8 x0 = LOADV(x + (size_t) n * stride), w0 = x0 * win[n], tmp;
+        e0 += x0 * x0;
+        GSTEP(a0, b0, c0, w0);
+        GSTEP(a1, b1, c1, w0);
+        GSTEP(a2, b2, c2, w0);
+        GSTEP(a3, b3, c3, w0);
+        tmp = a0; a0 = b0; b0 = tmp;
+        tmp = a1; a1 = b1; b1 = tmp;
+        tmp = a2; a2 = b2; b2 = tmp;
+        tmp = a3; a3 = b3; b3 = tmp;
     }
-    for (k = 0; k < NB; k++) {
-        *(v8 *) t->s1[k] = a1[k];
-        *(v8 *) t->s2[k] = a2[k];
+    *(v8 *) t->s1[0] = a0; *(v8 *) t->s2[0] = b0;
+    *(v8 *) t->s1[1] = a1; *(v8 *) t->s2[1] = b1;
+    *(v8 *) t->s1[2] = a2; *(v8 *) t->s2[2] = b2;
+    *(v8 *) t->s1[3] = a3; *(v8 *) t->s2[3] = b3;
+    *(v8 *) eacc = e0 + e1;
+}
+
+CTID_HOT static void tile_run_cols(tile_t *t, const float *x, size_t stride, int len, const float *win,
+                                   const float *coef)
+{
+    v8 a0 = *(const v8 *) t->s1[4], b0 = *(const v8 *) t->s2[4];
+    v8 a1 = *(const v8 *) t->s1[5], b1 = *(const v8 *) t->s2[5];
+    v8 a2 = *(const v8 *) t->s1[6], b2 = *(const v8 *) t->s2[6];
+    v8 a3 = *(const v8 *) t->s1[7], b3 = *(const v8 *) t->s2[7];
+    const float c0 = coef[4], c1 = coef[5], c2 = coef[6], c3 = coef[7];
+    int n = 0;
+    for (; n + 1 < len; n += 2) {
+        v8 w0 = LOADV(x + (size_t) n * stride) * win[n];
+        v8 w1 = LOADV(x + (size_t) (n + 1) * stride) * win[n + 1];
+        GSTEP(a0, b0, c0, w0);
+        GSTEP(a1, b1, c1, w0);
+        GSTEP(a2, b2, c2, w0);
+        GSTEP(a3, b3, c3, w0);
+        GSTEP(b0, a0, c0, w1);
+        GSTEP(b1, a1, c1, w1);
+        GSTEP(b2, a2, c2, w1);
+        GSTEP(b3, a3, c3, w1);
     }
-    *(v8 *) t->e = e;
+    if (n < len) {
+        v8 w0 = LOADV(x + (size_t) n * stride) * win[n], tmp;
+        GSTEP(a0, b0, c0, w0);
+        GSTEP(a1, b1, c1, w0);
+        GSTEP(a2, b2, c2, w0);
+        GSTEP(a3, b3, c3, w0);
+        tmp = a0; a0 = b0; b0 = tmp;
+        tmp = a1; a1 = b1; b1 = tmp;
+        tmp = a2; a2 = b2; b2 = tmp;
+        tmp = a3; a3 = b3; b3 = tmp;
+    }
+    *(v8 *) t->s1[4] = a0; *(v8 *) t->s2[4] = b0;
+    *(v8 *) t->s1[5] = a1; *(v8 *) t->s2[5] = b1;
+    *(v8 *) t->s1[6] = a2; *(v8 *) t->s2[6] = b2;
+    *(v8 *) t->s1[7] = a3; *(v8 *) t->s2[7] = b3;
 }
 
 /* ------------------------------------------------------------------------------------------ decisions */
+
+/* atan2 to within 2e-4 rad (minimax polynomial on [0, 1] plus octant folding); plenty for phase
+   differences judged against tolerances of 0.1 rad and more. */
+static inline float fast_atan2f(float y, float x)
+{
+    float ax = fabsf(x), ay = fabsf(y);
+    float mx = ax > ay ? ax : ay, mn = ax > ay ? ay : ax;
+    float a, q, r;
+    if (!(mx > 0.0f))
+        return 0.0f;
+    a = mn / mx;
+    q = a * a;
+    r = ((-0.0464964749f * q + 0.15931422f) * q - 0.327622764f) * q * a + a;
+    if (ay > ax)
+        r = 1.57079637f - r;
+    if (x < 0.0f)
+        r = 3.14159274f - r;
+    return y < 0.0f ? -r : r;
+}
 
 static inline float fsq(float re, float im)
 {
@@ -404,13 +509,138 @@ static void emit_off(ctid_evbuf_t *out, int lane, lstate_t *l, uint64_t end)
     l->end_set = 0;
 }
 
+static void digit_bins(int digit, int bins[2])
+{
+    int r, c;
+    bins[0] = 0;
+    bins[1] = 4;
+    for (r = 0; r < 4; r++)
+        for (c = 0; c < 4; c++)
+            if (dtmf_key[r][c] == digit) {
+                bins[0] = r;
+                bins[1] = c + 4;
+            }
+}
+
+/* Tone edges from the unwindowed quarter-block energies of the previous and the current block (the Hann
+   window hides samples near block edges from the DFTs; energy sees every sample alike). e[0..7] are the
+   mean energies per sample of the eight quarters in time order. The tone level comes from quarters known
+   to be full, the floor from one known to be empty; the edge lies in the first (rising) / last (falling)
+   quarter reaching the midpoint, and the partial quarters' levels place it inside (a beat between the two
+   tones moves a quarter's energy by at most +-19 %, i.e. +-5 samples). Returns -1 when the quarters do
+   not look like a tone edge over a quiet floor (e.g. the next digit without a pause). */
+static const int qlen[8] = { 26, 25, 26, 25, 26, 25, 26, 25 };
+static const int qend[8] = { 26, 51, 77, 102, 128, 153, 179, 204 };
+
+static void quarters(const tile_t *t, int j, float e[8])
+{
+    int k;
+    for (k = 0; k < 4; k++) {
+        e[k] = t->eqp[k][j] / (float) qlen[k];
+        e[k + 4] = t->eq[k][j] / (float) qlen[k];
+    }
+}
+
+static int rise_edge(const float e[8])
+{
+    float hi = 0.5f * (e[6] + e[7]), lo = e[0], mid, f0, f1;
+    int i;
+    if (!(hi > 0.0f) || lo > 0.3f * hi)
+        return -1;
+    mid = 0.5f * (lo + hi);
+    for (i = 1; i < 8 && e[i] < mid; i++)
+        ;
+    if (i >= 8)
+        return -1;
+    f1 = clamp01((e[i] - lo) / (hi - lo));
+    f0 = clamp01((e[i - 1] - lo) / (hi - lo));
+    return (int) lrintf((float) qend[i] - f1 * (float) qlen[i] - f0 * (float) qlen[i - 1]);
+}
+
+static int fall_edge(const float e[8])
+{
+    float hi = 0.5f * (e[0] + e[1]), lo = e[7], mid, f0, f1;
+    int i;
+    if (!(hi > 0.0f) || lo > 0.3f * hi)
+        return -1;
+    mid = 0.5f * (lo + hi);
+    for (i = 6; i >= 0 && e[i] < mid; i--)
+        ;
+    if (i < 0)
+        return -1;
+    f0 = clamp01((e[i] - lo) / (hi - lo));
+    f1 = clamp01((e[i + 1] - lo) / (hi - lo));
+    return (int) lrintf((float) (qend[i] - qlen[i]) + f0 * (float) qlen[i] + f1 * (float) qlen[i + 1]);
+}
+
+/* End of a tone whose last qualifying block was the previous one (DFTs l->py, power l->ppow, offsets
+   l->pdel), seen from this block's final Goertzel states. ref is the power of a whole block of the tone.
+   The tone ended either in this block (a_miss = window share of its head, measured coherently) or in the
+   previous one (1 - a_last = share of its missing tail): the stronger cue decides. */
+static uint64_t end_estimate(const struct ctid_dtmf_rx *s, const tile_t *t, int j, const lstate_t *l,
+                             int digit, float ref, uint64_t blk_start)
+{
+    int bins[2];
+    float ym[2][2], a_last, a_miss, proj, fwd, e[8];
+    int64_t en;
+    int edge;
+    quarters(t, j, e);
+    edge = fall_edge(e);
+    if (edge >= 0)
+        return blk_start - DN + (uint64_t) edge;
+    digit_bins(digit, bins);
+    if (!(ref > 0.0f))
+        ref = l->ppow > 0.0f ? l->ppow : 1.0f;
+    a_last = clamp01(sqrtf(l->ppow / ref));
+    ycalc(s, bins[0], t->s1[bins[0]][j], t->s2[bins[0]][j], ym[0]);
+    ycalc(s, bins[1], t->s1[bins[1]][j], t->s2[bins[1]][j], ym[1]);
+    proj = coherent(s, (const float (*)[2]) ym, (const float (*)[2]) l->py, bins, l->pdel, 1);
+    a_miss = clamp01(proj / sqrtf(l->ppow * ref + 1e-30f));
+    fwd = a_miss >= 1.0f - a_last ? fill_samples(s, a_miss) : -fill_samples(s, 1.0f - a_last);
+    en = (int64_t) blk_start + (int64_t) lrintf(fwd);
+    return en < 0 ? 0 : (uint64_t) en;
+}
+
+/* Start of the tone of the current run: it began either in the block before the run (a_prev = window
+   share of its tail, measured coherently with the tone's phase advance) or inside the run's first block
+   (1 - a_first = share of its missing head). del: the tone offsets (rad/sample). */
+static uint64_t start_estimate(const struct ctid_dtmf_rx *s, const lstate_t *l, const int bins[2],
+                               const float del[2])
+{
+    float ref = l->ref_pow > 0.0f ? l->ref_pow : 1.0f;
+    float a_first = clamp01(sqrtf(l->first_pow / ref));
+    float proj = coherent(s, (const float (*)[2]) l->yq, (const float (*)[2]) l->yfirst, bins, del, -1);
+    float a_prev = clamp01(proj / sqrtf(l->first_pow * ref + 1e-30f));
+    float back = a_prev >= 1.0f - a_first ? fill_samples(s, a_prev) : -fill_samples(s, 1.0f - a_first);
+    int64_t st = (int64_t) l->first_start - (int64_t) lrintf(back);
+    if (l->estart >= 0)
+        st = l->estart;
+    return st < 0 ? 0 : (uint64_t) st;
+}
+
+static void begin_digit(ctid_evbuf_t *out, int lane, lstate_t *l, int digit, uint64_t start, float level,
+                        float twist, float ref)
+{
+    if (l->on) {
+        /* replaced by another digit without a (long enough) gap */
+        uint64_t end = l->end_set && l->end_est < start ? l->end_est : start;
+        emit_off(out, lane, l, end);
+    }
+    l->on = digit;
+    l->on_start = start;
+    l->on_ref = ref;
+    l->misses = 0;
+    l->end_set = 0;
+    ctid_emit(out, start, lane, CTID_EV_DTMF, CTID_EVT_ON, digit, 0, level, twist);
+}
+
 /* Block end for one lane: t is the tile, j the lane in it, blk_start the block's first sample. */
 static void lane_block(struct ctid_dtmf_rx *s, tile_t *t, int j, int lane, const float *pw, float etot,
-                       float ehalf, uint64_t blk_start, ctid_evbuf_t *out)
+                       float qratio, uint64_t blk_start, ctid_evbuf_t *out)
 {
     const lparam_t *lp = &s->lp[lane];
     lstate_t *l = &s->ls[lane];
-    int hit = 0, digit = 0, paired = 0, r = 0, c = 4, k;
+    int hit = 0, digit = 0, paired = 0, miss_done = 0, r = 0, c = 4, k;
     float y[2][2] = { { 0, 0 }, { 0, 0 } }, dc[2] = { 0, 0 }, del[2] = { 0, 0 };
     float prc = 0.0f, pcc = 0.0f, pow_raw = 0.0f;
     float e = etot * s->einv;
@@ -431,7 +661,6 @@ static void lane_block(struct ctid_dtmf_rx *s, tile_t *t, int j, int lane, const
             c = k;
     {
         float pr = pw[r], pc = pw[c];
-        float ea = ehalf, eb = etot - ehalf;
         int bins[2];
         float ya[2][2];
         if (pr < lp->thr * lp->pre || pc < lp->thr * lp->pre)
@@ -445,7 +674,7 @@ static void lane_block(struct ctid_dtmf_rx *s, tile_t *t, int j, int lane, const
             if (k != c && pw[k] > DOM_COL * pc)
                 goto decide;
         /* stationarity over the block: energy of the two halves */
-        if (ea < BALANCE_MIN * eb || eb < BALANCE_MIN * ea)
+        if (qratio < QBAL_MIN)
             goto decide;
         digit = dtmf_key[r][c - 4];
         bins[0] = r;
@@ -460,7 +689,7 @@ static void lane_block(struct ctid_dtmf_rx *s, tile_t *t, int j, int lane, const
             bi = s->r51c[b] * y[k][1] + s->r51s[b] * y[k][0] - ya[k][1];
             zr = br * ya[k][0] + bi * ya[k][1];
             zi = bi * ya[k][0] - br * ya[k][1];
-            dc[k] = atan2f(zi, zr) / s->coarse_b;
+            dc[k] = fast_atan2f(zi, zr) / s->coarse_b;
             del[k] = dc[k];
         }
         pow_raw = fsq(y[0][0], y[0][1]) + fsq(y[1][0], y[1][1]);
@@ -471,7 +700,7 @@ static void lane_block(struct ctid_dtmf_rx *s, tile_t *t, int j, int lane, const
                 float ar = y[k][0] * l->py[k][0] + y[k][1] * l->py[k][1];
                 float ai = y[k][1] * l->py[k][0] - y[k][0] * l->py[k][1];
                 float zr = ar * s->rnc[b] - ai * s->rns[b], zi = ar * s->rns[b] + ai * s->rnc[b];
-                float th = atan2f(zi, zr);
+                float th = fast_atan2f(zi, zr);
                 float dcm = 0.5f * (dc[k] + l->pdc[k]);
                 float m = rintf((dcm * DN - th) / (float) (2.0 * CTID_PI));
                 del[k] = (th + m * (float) (2.0 * CTID_PI)) / DN;
@@ -500,15 +729,23 @@ decide_nohit:
     hit = 0;
 
 decide:
+    /* the run of consecutive qualifying blocks of one digit (each pair passing the fine check) */
     if (hit) {
         if (!(l->cand == digit && paired)) {
-            /* a new run starts at this block; how much of the tone was already in the previous block */
+            /* a new run starts at this block; keep the DFTs of the block before it for the start time */
             ycalc(s, r, t->q1[r][j], t->q2[r][j], l->yq[0]);
             ycalc(s, c, t->q1[c][j], t->q2[c][j], l->yq[1]);
             memcpy(l->yfirst, y, sizeof(y));
             l->cand = digit;
             l->hits = 0;
             l->first_start = blk_start;
+            {
+                float e[8];
+                int edge;
+                quarters(t, j, e);
+                edge = rise_edge(e);
+                l->estart = edge >= 0 ? (int64_t) blk_start - DN + edge : -1;
+            }
             l->first_pow = pow_raw;
             l->ref_pow = 0.0f;
         }
@@ -518,85 +755,69 @@ decide:
             l->ref_pr = prc;
             l->ref_pc = pcc;
         }
-        if (l->on == digit) {
+    } else {
+        l->cand = 0;
+        l->hits = 0;
+    }
+
+    /* a digit whose run is long enough, waiting for its tone to prove MIN_ON long */
+    if (l->pend) {
+        int d = l->pend;
+        l->pend = 0;
+        if (hit && digit == d) {
+            begin_digit(out, lane, l, d, l->pend_start, l->pend_level, l->pend_twist, l->pend_ref);
+        } else {
+            uint64_t end = end_estimate(s, t, j, l, d, l->pend_ref, blk_start);
+            if (end >= l->pend_start + MIN_ON) {
+                begin_digit(out, lane, l, d, l->pend_start, l->pend_level, l->pend_twist, l->pend_ref);
+                /* and this block is already its first miss */
+                l->misses = 1;
+                l->end_est = end;
+                l->end_set = 1;
+                miss_done = 1;
+                if (l->misses >= lp->p.misses_to_end)
+                    emit_off(out, lane, l, end);
+            }
+        }
+    }
+
+    /* the digit in progress */
+    if (l->on) {
+        if (hit && digit == l->on) {
             l->misses = 0;
             l->end_set = 0;
             if (pow_raw > l->on_ref)
                 l->on_ref = pow_raw;
-        } else if (l->hits >= lp->p.hits_to_begin) {
-            /* start: the run's first block holds fill(a_first) samples at its end, the block before it
-               fill(a_prev) at its end */
-            /* the tone's phase advance per block from the latest (fine when paired) offsets */
-            int bins[2] = { r, c };
-            float ref = l->ref_pow > 0.0f ? l->ref_pow : 1.0f;
-            float a_first = clamp01(sqrtf(l->first_pow / ref));
-            float proj = coherent(s, (const float (*)[2]) l->yq, (const float (*)[2]) l->yfirst, bins, del, -1);
-            float a_prev = clamp01(proj / sqrtf(l->first_pow * ref + 1e-30f));
-            /* the tone began either in the block before the run (a_prev = share of its tail) or inside
-               the run's first block (1 - a_first = share of its missing head): take the stronger cue */
-            float back = a_prev >= 1.0f - a_first ? fill_samples(s, a_prev)
-                                                   : -fill_samples(s, 1.0f - a_first);
-            int64_t st = (int64_t) l->first_start - (int64_t) lrintf(back);
-            uint64_t start = st < 0 ? 0 : (uint64_t) st;
-            float lr = to_db(l->ref_pr), lc = to_db(l->ref_pc);
-            if (l->on) {
-                uint64_t end = l->end_set && l->end_est < start ? l->end_est : start;
-                emit_off(out, lane, l, end);
+        } else if (!miss_done) {
+            if (l->misses == 0) {
+                /* first miss: the tone ended in the previous (qualifying) block or in this one */
+                l->end_est = l->prev_digit == l->on ? end_estimate(s, t, j, l, l->on, l->on_ref, blk_start)
+                                                    : blk_start;
+                l->end_set = 1;
             }
-            l->on = digit;
-            l->on_start = start;
-            l->on_ref = l->ref_pow;
-            l->misses = 0;
-            l->end_set = 0;
-            ctid_emit(out, start, lane, CTID_EV_DTMF, CTID_EVT_ON, digit, 0, 0.5f * (lr + lc), lc - lr);
-        } else if (l->on) {
-            goto count_miss;
+            l->misses++;
+            if (l->misses >= lp->p.misses_to_end)
+                emit_off(out, lane, l, l->end_est);
         }
-    } else {
-        l->cand = 0;
-        l->hits = 0;
-        if (l->on)
-            goto count_miss;
     }
-    goto save_prev;
 
-count_miss:
-    if (l->misses == 0 && l->prev_digit == l->on) {
-        /* first miss after a qualifying block of the digit: the tone ended in that block or in this one */
-        int rr = -1, cc = -1, bins[2];
-        float ym[2][2];
-        for (k = 0; k < 4; k++)
-            for (int q = 0; q < 4; q++)
-                if (dtmf_key[k][q] == l->on) {
-                    rr = k;
-                    cc = q + 4;
-                }
-        if (rr >= 0) {
-            float ref = l->on_ref > 0.0f ? l->on_ref : 1.0f;
-            float a_last = clamp01(sqrtf(l->ppow / ref));
-            float proj, a_miss, fwd;
-            bins[0] = rr;
-            bins[1] = cc;
-            ycalc(s, rr, t->s1[rr][j], t->s2[rr][j], ym[0]);
-            ycalc(s, cc, t->s1[cc][j], t->s2[cc][j], ym[1]);
-            proj = coherent(s, (const float (*)[2]) ym, (const float (*)[2]) l->py, bins, l->pdel, 1);
-            a_miss = clamp01(proj / sqrtf(l->ppow * ref + 1e-30f));
-            fwd = a_miss >= 1.0f - a_last ? fill_samples(s, a_miss) : -fill_samples(s, 1.0f - a_last);
-            {
-                int64_t en = (int64_t) blk_start + (int64_t) lrintf(fwd);
-                l->end_est = en < 0 ? 0 : (uint64_t) en;
-            }
-            l->end_set = 1;
+    /* a new digit */
+    if (hit && digit != l->on && !l->pend && l->hits >= lp->p.hits_to_begin) {
+        int bins[2] = { r, c };
+        uint64_t start = start_estimate(s, l, bins, del);
+        float lr = to_db(l->ref_pr), lc = to_db(l->ref_pc);
+        if (lp->p.hits_to_begin < 2 || blk_start + DN >= start + MIN_ON) {
+            begin_digit(out, lane, l, digit, start, 0.5f * (lr + lc), lc - lr, l->ref_pow);
+        } else {
+            l->pend = digit;
+            l->pend_start = start;
+            l->pend_level = 0.5f * (lr + lc);
+            l->pend_twist = lc - lr;
+            l->pend_ref = l->ref_pow;
         }
-    } else if (l->misses == 0) {
-        l->end_est = blk_start;
-        l->end_set = 1;
     }
-    l->misses++;
-    if (l->misses >= lp->p.misses_to_end)
-        emit_off(out, lane, l, l->end_set ? l->end_est : blk_start);
 
-save_prev:
+    /* remember this block for the next one's fine frequency check and end estimate */
     if (hit) {
         l->prev_digit = digit;
         memcpy(l->py, y, sizeof(y));
@@ -610,31 +831,54 @@ save_prev:
     }
 }
 
+static inline __attribute__((always_inline)) v8 vmax(v8 a, v8 b)
+{
+    v8i m = a > b;
+    return (v8) (((v8i) a & m) | ((v8i) b & ~m));
+}
+
 static void tile_block_end(struct ctid_dtmf_rx *s, int ti, const uint8_t *enabled, uint64_t blk_end,
                            ctid_evbuf_t *out)
 {
     tile_t *t = &s->tiles[ti];
-    float pw[NB][T];
+    float pw[NB][T], etot[T];
     int k, j;
     const v8 zero = { 0, 0, 0, 0, 0, 0, 0, 0 };
+    v8 et, rmax, cmax;
+    v8i cand;
+    et = *(const v8 *) t->eq[0] + *(const v8 *) t->eq[1] + *(const v8 *) t->eq[2] + *(const v8 *) t->eq[3];
+    *(v8 *) etot = et;
     for (k = 0; k < NB; k++) {
         v8 a = *(const v8 *) t->s1[k], b = *(const v8 *) t->s2[k];
         *(v8 *) pw[k] = (a * a + b * b - s->coef[k] * a * b) * s->pscale;
     }
+    /* vector prefilter: both groups' best bins above the threshold and enough of the energy in them
+       (allowing for the window's attenuation within the frequency tolerance) */
+    rmax = vmax(vmax(*(v8 *) pw[0], *(v8 *) pw[1]), vmax(*(v8 *) pw[2], *(v8 *) pw[3]));
+    cmax = vmax(vmax(*(v8 *) pw[4], *(v8 *) pw[5]), vmax(*(v8 *) pw[6], *(v8 *) pw[7]));
+    cand = (rmax >= *(const v8 *) t->pthr) & (cmax >= *(const v8 *) t->pthr)
+           & (rmax + cmax >= *(const v8 *) t->ppur * et);
     for (j = 0; j < T; j++) {
         int lane = ti * T + j;
-        lstate_t *l;
-        float p8[NB];
+        const lstate_t *l;
+        float p8[NB], q0, q1, q2, q3, qmin, qmax, qratio;
         if (lane >= s->nlanes || (enabled != NULL && !enabled[lane]))
             continue;
         l = &s->ls[lane];
-        /* idle lanes below the energy gate: nothing to do */
-        if (!l->skip && !l->on && !l->hits && !l->prev_digit
-            && t->e[j] * s->einv < s->lp[lane].gate_e)
+        /* idle lanes without a candidate: nothing to do */
+        if (!cand[j] && !l->skip && !l->on && !l->hits && !l->prev_digit && !l->pend)
             continue;
         for (k = 0; k < NB; k++)
             p8[k] = pw[k][j];
-        lane_block(s, t, j, lane, p8, t->e[j], t->me[j], blk_end - DN, out);
+        /* mean energy per sample of each quarter (26, 25, 26, 25 samples) */
+        q0 = t->eq[0][j] * (1.0f / 26);
+        q1 = t->eq[1][j] * (1.0f / 25);
+        q2 = t->eq[2][j] * (1.0f / 26);
+        q3 = t->eq[3][j] * (1.0f / 25);
+        qmin = fminf(fminf(q0, q1), fminf(q2, q3));
+        qmax = fmaxf(fmaxf(q0, q1), fmaxf(q2, q3));
+        qratio = qmax > 0.0f ? qmin / qmax : 0.0f;
+        lane_block(s, t, j, lane, p8, etot[j], qratio, blk_end - DN, out);
     }
     for (k = 0; k < NB; k++) {
         *(v8 *) t->q1[k] = *(const v8 *) t->s1[k];
@@ -642,14 +886,16 @@ static void tile_block_end(struct ctid_dtmf_rx *s, int ti, const uint8_t *enable
         *(v8 *) t->s1[k] = zero;
         *(v8 *) t->s2[k] = zero;
     }
-    *(v8 *) t->e = zero;
+    for (k = 0; k < 4; k++) {
+        *(v8 *) t->eqp[k] = *(const v8 *) t->eq[k];
+        *(v8 *) t->eq[k] = zero;
+    }
 }
 
 static void tile_snapshot(tile_t *t)
 {
     memcpy(t->m1, t->s1, sizeof(t->m1));
     memcpy(t->m2, t->s2, sizeof(t->m2));
-    memcpy(t->me, t->e, sizeof(t->me));
 }
 
 void ctid_dtmf_rx_process(ctid_dtmf_rx_t *s, const float *x, int nframes, int stride,
@@ -666,7 +912,7 @@ void ctid_dtmf_rx_process(ctid_dtmf_rx_t *s, const float *x, int nframes, int st
             tile_t *t = &s->tiles[ti];
             memset(t->s1, 0, sizeof(t->s1));
             memset(t->s2, 0, sizeof(t->s2));
-            memset(t->e, 0, sizeof(t->e));
+            memset(t->eq, 0, sizeof(t->eq));
         }
         for (i = 0; i < s->nlanes; i++) {
             s->ls[i].prev_digit = 0;
@@ -685,9 +931,13 @@ void ctid_dtmf_rx_process(ctid_dtmf_rx_t *s, const float *x, int nframes, int st
         if (!any)
             continue;
         while (n < nframes) {
-            int end = pos < DH ? DH : DN;
+            /* segments end at the quarter boundaries 26, 51 (also the Goertzel snapshot), 77, 102 */
+            int q = pos < 26 ? 0 : pos < DH ? 1 : pos < 77 ? 2 : 3;
+            int end = q == 0 ? 26 : q == 1 ? DH : q == 2 ? 77 : DN;
             int len = end - pos < nframes - n ? end - pos : nframes - n;
-            tile_run(t, x + (size_t) n * stride + (size_t) ti * T, stride, len, s->win + pos, s->coef);
+            const float *xt = x + (size_t) n * stride + (size_t) ti * T;
+            tile_run_rows(t, t->eq[q], xt, (size_t) stride, len, s->win + pos, s->coef);
+            tile_run_cols(t, xt, (size_t) stride, len, s->win + pos, s->coef);
             n += len;
             pos += len;
             if (pos == DH)
@@ -699,4 +949,5 @@ void ctid_dtmf_rx_process(ctid_dtmf_rx_t *s, const float *x, int nframes, int st
         }
     }
 }
+
 
