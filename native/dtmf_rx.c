@@ -97,22 +97,23 @@ typedef struct {
     float py[2][2];            /* its DFTs (re, im) for the row and column bin */
     float pdc[2];              /* its coarse offsets, rad/sample */
     float pdel[2];             /* its best offsets */
-    float ppow;                /* |Y_row|^2 + |Y_col|^2 */
+    float pp[2];               /* |Y_row|^2, |Y_col|^2 */
     /* run of qualifying blocks (candidate) */
     int cand, hits;
     uint64_t first_start;      /* first sample of the run's first block */
     int64_t estart;            /* start from the quarter energies (-1: not usable) */
-    float first_pow;           /* its power */
+    float fp[2];               /* its |Y|^2 per tone */
     float yfirst[2][2], yq[2][2]; /* its DFTs and the preceding block's (row, column) */
-    float ref_pow, ref_pr, ref_pc; /* strongest block of the run: power, corrected tone powers */
+    float ref_pow, rp[2];      /* strongest block of the run: |Y_row|^2 + |Y_col|^2, and per tone */
+    float ref_pr, ref_pc;      /* its corrected tone powers (level, twist) */
     /* digit waiting for its duration (MIN_ON) to be confirmed */
     int pend;
     uint64_t pend_start;
-    float pend_level, pend_twist, pend_ref;
+    float pend_level, pend_twist, pend_rp[2];
     /* digit in progress */
     int on, misses, end_set;
     uint64_t on_start, end_est;
-    float on_ref;              /* strongest block power of the digit */
+    float on_ref, on_rp[2];    /* strongest block of the digit: power, and per tone */
 } lstate_t;
 
 struct ctid_dtmf_rx {
@@ -505,21 +506,28 @@ static float to_db(float pw)
     return (float) ctid_power_to_dbm0(pw);
 }
 
-/* Coherent share of tone in block b (DFT yb) predicted from block a (DFT ya) one block away in
-   direction dir (+1: b after a, -1: b before a), tone offsets del[] (rad/sample). */
-static float coherent(const struct ctid_dtmf_rx *s, const float yb[2][2], const float ya[2][2],
-                      const int bins[2], const float del[2], int dir)
+/* Per tone: the component of block b's DFT yb along the tone as predicted from block a's DFT ya one
+   block away (dir +1: b after a, -1: b before), in amplitude units: |yb| cos(phase error). del[] are the
+   tone offsets (rad/sample). Noise averages out of it instead of adding a bias as |yb| would. */
+static void coherent(const struct ctid_dtmf_rx *s, const float yb[2][2], const float ya[2][2],
+                     const int bins[2], const float del[2], int dir, float c[2])
 {
-    float proj = 0.0f;
     int t;
     for (t = 0; t < 2; t++) {
         float ph = (float) dir * (s->omega[bins[t]] + del[t]) * DN;
-        float c = cosf(ph), sn = sinf(ph);
-        /* predicted = ya * e^{i ph} */
-        float pr = ya[t][0] * c - ya[t][1] * sn, pi = ya[t][0] * sn + ya[t][1] * c;
-        proj += yb[t][0] * pr + yb[t][1] * pi;
+        float cs = cosf(ph), sn = sinf(ph);
+        float pr = ya[t][0] * cs - ya[t][1] * sn, pi = ya[t][0] * sn + ya[t][1] * cs;
+        float m = sqrtf(pr * pr + pi * pi);
+        c[t] = m > 0.0f ? (yb[t][0] * pr + yb[t][1] * pi) / m : 0.0f;
     }
-    return proj;
+}
+
+/* share (0..1) of a block's amplitude against a whole block's, per tone; the digit's is the smaller */
+static float min_share(const float num[2], const float ref[2])
+{
+    float a0 = ref[0] > 0.0f ? clamp01(num[0] / sqrtf(ref[0])) : 0.0f;
+    float a1 = ref[1] > 0.0f ? clamp01(num[1] / sqrtf(ref[1])) : 0.0f;
+    return a0 < a1 ? a0 : a1;
 }
 
 static void emit_off(ctid_evbuf_t *out, int lane, lstate_t *l, uint64_t end)
@@ -601,10 +609,10 @@ static int fall_edge(const float e[8])
    The tone ended either in this block (a_miss = window share of its head, measured coherently) or in the
    previous one (1 - a_last = share of its missing tail): the stronger cue decides. */
 static uint64_t end_estimate(const struct ctid_dtmf_rx *s, const tile_t *t, int j, const lstate_t *l,
-                             int digit, float ref, uint64_t blk_start)
+                             int digit, const float ref_in[2], uint64_t blk_start)
 {
-    int bins[2];
-    float ym[2][2], a_last, a_miss, proj, fwd, e[8];
+    int bins[2], k;
+    float ym[2][2], ref[2], amp[2], c[2], a_last, a_miss, fwd, e[8];
     int64_t en;
     int edge;
     quarters(t, j, e);
@@ -612,37 +620,42 @@ static uint64_t end_estimate(const struct ctid_dtmf_rx *s, const tile_t *t, int 
     if (edge >= 0)
         return blk_start - DN + (uint64_t) edge;
     digit_bins(digit, bins);
-    if (!(ref > 0.0f))
-        ref = l->ppow > 0.0f ? l->ppow : 1.0f;
-    a_last = clamp01(sqrtf(l->ppow / ref));
+    for (k = 0; k < 2; k++) {
+        ref[k] = ref_in[k] > 0.0f ? ref_in[k] : l->pp[k];
+        amp[k] = sqrtf(l->pp[k]);
+    }
+    /* the digit ends when its first tone does */
+    a_last = min_share(amp, ref);
     ycalc(s, bins[0], t->s1[bins[0]][j], t->s2[bins[0]][j], ym[0]);
     ycalc(s, bins[1], t->s1[bins[1]][j], t->s2[bins[1]][j], ym[1]);
-    proj = coherent(s, (const float (*)[2]) ym, (const float (*)[2]) l->py, bins, l->pdel, 1);
-    a_miss = clamp01(proj / sqrtf(l->ppow * ref + 1e-30f));
+    coherent(s, (const float (*)[2]) ym, (const float (*)[2]) l->py, bins, l->pdel, 1, c);
+    a_miss = min_share(c, ref);
     fwd = a_miss >= 1.0f - a_last ? fill_samples(s, a_miss) : -fill_samples(s, 1.0f - a_last);
     en = (int64_t) blk_start + (int64_t) lrintf(fwd);
     return en < 0 ? 0 : (uint64_t) en;
 }
 
-/* Start of the tone of the current run: it began either in the block before the run (a_prev = window
-   share of its tail, measured coherently with the tone's phase advance) or inside the run's first block
-   (1 - a_first = share of its missing head). del: the tone offsets (rad/sample). */
+/* Start of the tone of the current run: from the quarter energies when they show a clean edge, else it
+   began either in the block before the run (a_prev = window share of its tail, measured coherently with
+   the tone's phase advance) or inside the run's first block (1 - a_first = share of its missing head);
+   the digit begins when its second tone does. del: the tone offsets (rad/sample). */
 static uint64_t start_estimate(const struct ctid_dtmf_rx *s, const lstate_t *l, const int bins[2],
                                const float del[2])
 {
-    float ref = l->ref_pow > 0.0f ? l->ref_pow : 1.0f;
-    float a_first = clamp01(sqrtf(l->first_pow / ref));
-    float proj = coherent(s, (const float (*)[2]) l->yq, (const float (*)[2]) l->yfirst, bins, del, -1);
-    float a_prev = clamp01(proj / sqrtf(l->first_pow * ref + 1e-30f));
-    float back = a_prev >= 1.0f - a_first ? fill_samples(s, a_prev) : -fill_samples(s, 1.0f - a_first);
-    int64_t st = (int64_t) l->first_start - (int64_t) lrintf(back);
+    float amp[2] = { sqrtf(l->fp[0]), sqrtf(l->fp[1]) }, c[2], a_first, a_prev, back;
+    int64_t st;
     if (l->estart >= 0)
-        st = l->estart;
+        return (uint64_t) l->estart;
+    a_first = min_share(amp, l->rp);
+    coherent(s, (const float (*)[2]) l->yq, (const float (*)[2]) l->yfirst, bins, del, -1, c);
+    a_prev = min_share(c, l->rp);
+    back = a_prev >= 1.0f - a_first ? fill_samples(s, a_prev) : -fill_samples(s, 1.0f - a_first);
+    st = (int64_t) l->first_start - (int64_t) lrintf(back);
     return st < 0 ? 0 : (uint64_t) st;
 }
 
 static void begin_digit(ctid_evbuf_t *out, int lane, lstate_t *l, int digit, uint64_t start, float level,
-                        float twist, float ref)
+                        float twist, const float ref[2])
 {
     if (l->on) {
         /* replaced by another digit without a (long enough) gap */
@@ -651,7 +664,8 @@ static void begin_digit(ctid_evbuf_t *out, int lane, lstate_t *l, int digit, uin
     }
     l->on = digit;
     l->on_start = start;
-    l->on_ref = ref;
+    l->on_rp[0] = ref[0];
+    l->on_rp[1] = ref[1];
     l->misses = 0;
     l->end_set = 0;
     ctid_emit(out, start, lane, CTID_EV_DTMF, CTID_EVT_ON, digit, 0, level, twist);
@@ -881,12 +895,15 @@ decide:
                 edge = rise_edge(e);
                 l->estart = edge >= 0 ? (int64_t) blk_start - DN + edge : -1;
             }
-            l->first_pow = pow_raw;
+            l->fp[0] = fsq(y[0][0], y[0][1]);
+            l->fp[1] = fsq(y[1][0], y[1][1]);
             l->ref_pow = 0.0f;
         }
         l->hits++;
         if (pow_raw >= l->ref_pow) {
             l->ref_pow = pow_raw;
+            l->rp[0] = fsq(y[0][0], y[0][1]);
+            l->rp[1] = fsq(y[1][0], y[1][1]);
             l->ref_pr = prc;
             l->ref_pc = pcc;
         }
@@ -900,11 +917,11 @@ decide:
         int d = l->pend;
         l->pend = 0;
         if (hit && digit == d) {
-            begin_digit(out, lane, l, d, l->pend_start, l->pend_level, l->pend_twist, l->pend_ref);
+            begin_digit(out, lane, l, d, l->pend_start, l->pend_level, l->pend_twist, l->pend_rp);
         } else {
-            uint64_t end = end_estimate(s, t, j, l, d, l->pend_ref, blk_start);
+            uint64_t end = end_estimate(s, t, j, l, d, l->pend_rp, blk_start);
             if (end >= l->pend_start + MIN_ON) {
-                begin_digit(out, lane, l, d, l->pend_start, l->pend_level, l->pend_twist, l->pend_ref);
+                begin_digit(out, lane, l, d, l->pend_start, l->pend_level, l->pend_twist, l->pend_rp);
                 /* and this block is already its first miss */
                 l->misses = 1;
                 l->end_est = end;
@@ -921,12 +938,15 @@ decide:
         if (hit && digit == l->on) {
             l->misses = 0;
             l->end_set = 0;
-            if (pow_raw > l->on_ref)
+            if (pow_raw > l->on_ref) {
                 l->on_ref = pow_raw;
+                l->on_rp[0] = fsq(y[0][0], y[0][1]);
+                l->on_rp[1] = fsq(y[1][0], y[1][1]);
+            }
         } else if (!miss_done) {
             if (l->misses == 0) {
                 /* first miss: the tone ended in the previous (qualifying) block or in this one */
-                l->end_est = l->prev_digit == l->on ? end_estimate(s, t, j, l, l->on, l->on_ref, blk_start)
+                l->end_est = l->prev_digit == l->on ? end_estimate(s, t, j, l, l->on, l->on_rp, blk_start)
                                                     : blk_start;
                 l->end_set = 1;
             }
@@ -942,13 +962,14 @@ decide:
         uint64_t start = start_estimate(s, l, bins, del);
         float lr = to_db(l->ref_pr), lc = to_db(l->ref_pc);
         if (lp->p.hits_to_begin < 2 || blk_start + DN >= start + MIN_ON) {
-            begin_digit(out, lane, l, digit, start, 0.5f * (lr + lc), lc - lr, l->ref_pow);
+            begin_digit(out, lane, l, digit, start, 0.5f * (lr + lc), lc - lr, l->rp);
         } else {
             l->pend = digit;
             l->pend_start = start;
             l->pend_level = 0.5f * (lr + lc);
             l->pend_twist = lc - lr;
-            l->pend_ref = l->ref_pow;
+            l->pend_rp[0] = l->rp[0];
+            l->pend_rp[1] = l->rp[1];
         }
     }
 
@@ -960,17 +981,15 @@ decide:
         l->pdc[1] = dc[1];
         l->pdel[0] = del[0];
         l->pdel[1] = del[1];
-        l->ppow = pow_raw;
+        l->pp[0] = fsq(y[0][0], y[0][1]);
+        l->pp[1] = fsq(y[1][0], y[1][1]);
     } else {
         l->prev_digit = 0;
     }
 }
 
-static inline __attribute__((always_inline)) v8 vmax(v8 a, v8 b)
-{
-    v8i m = a > b;
-    return (v8) (((v8i) a & m) | ((v8i) b & ~m));
-}
+/* lane-wise max of two v8 (a macro: no vector-typed function boundary outside the AVX clones) */
+#define VMAX(a, b) ((v8) ((((v8i) (a)) & ((a) > (b))) | (((v8i) (b)) & ~((a) > (b)))))
 
 static void tile_block_end(struct ctid_dtmf_rx *s, int ti, const uint8_t *enabled, uint64_t blk_end,
                            ctid_evbuf_t *out)
@@ -989,8 +1008,13 @@ static void tile_block_end(struct ctid_dtmf_rx *s, int ti, const uint8_t *enable
     }
     /* vector prefilter: both groups' best bins above the threshold and enough of the energy in them
        (allowing for the window's attenuation within the frequency tolerance) */
-    rmax = vmax(vmax(*(v8 *) pw[0], *(v8 *) pw[1]), vmax(*(v8 *) pw[2], *(v8 *) pw[3]));
-    cmax = vmax(vmax(*(v8 *) pw[4], *(v8 *) pw[5]), vmax(*(v8 *) pw[6], *(v8 *) pw[7]));
+    {
+        v8 p0 = *(v8 *) pw[0], p1 = *(v8 *) pw[1], p2 = *(v8 *) pw[2], p3 = *(v8 *) pw[3];
+        v8 p4 = *(v8 *) pw[4], p5 = *(v8 *) pw[5], p6 = *(v8 *) pw[6], p7 = *(v8 *) pw[7];
+        v8 m01 = VMAX(p0, p1), m23 = VMAX(p2, p3), m45 = VMAX(p4, p5), m67 = VMAX(p6, p7);
+        rmax = VMAX(m01, m23);
+        cmax = VMAX(m45, m67);
+    }
     cand = (rmax >= *(const v8 *) t->pthr) & (cmax >= *(const v8 *) t->pthr)
            & (rmax + cmax >= *(const v8 *) t->ppur * et);
     for (j = 0; j < T; j++) {
