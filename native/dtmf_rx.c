@@ -41,11 +41,10 @@
    noise): min/max quarter ratio below 0.3 in < 0.1 % of blocks at 3 dB S/N per tone; blocks filled 78 %
    stay below 0.33 without noise. */
 #define QBAL_MIN 0.3f          /* -5.2 dB */
-/* Dominance of the best bin over the rest of its group (raw windowed powers). With the Hann window the
-   adjacent row bin (73..89 Hz away) sees a tone 2.5 % off nominal only 2.4 dB below the right bin;
-   columns are at least 127 Hz apart (7.9 dB at 2.5 %). */
-#define DOM_ROW 0.70f          /* 1.5 dB */
-#define DOM_COL 0.3f           /* 5.2 dB */
+/* Dominance: every other bin of a group must stay below the best one by the margin a tone at the
+   frequency tolerance would still leave (computed per lane in derive(): with the Hann window a row tone
+   2.5 % off towards its neighbour is only 2.4 dB above it, a column tone 7.9 dB), less DOM_SLACK_DB. */
+#define DOM_SLACK_DB 1.0
 /* Minimum tone duration when hits_to_begin >= 2: 30 ms, between Q.24's (AT&T column) non-operate
    duration 23 ms and operate duration 40 ms (ETSI ES 201 235-3: < 20 ms shall not, > 40 ms shall).
    Two qualifying blocks need >= ~20 ms of tone; when they hold less than MIN_ON the digit is confirmed
@@ -88,6 +87,7 @@ typedef struct {
     float pre;                 /* raw-power prefilter factor (max window attenuation within tolerance) */
     float tw_norm, tw_rev;     /* power ratios */
     float tol, tol_coarse;     /* fractions of the nominal frequency */
+    float dom_row, dom_col;    /* max power of another bin of the group relative to the best */
 } lparam_t;
 
 typedef struct {
@@ -113,6 +113,7 @@ typedef struct {
     /* digit in progress */
     int on, misses, end_set;
     uint64_t on_start, end_est;
+    uint64_t last_off;         /* time of the last OFF event (a following digit starts no earlier) */
     float on_ref, on_rp[2];    /* strongest block of the digit: power, and per tone */
 } lstate_t;
 
@@ -193,6 +194,33 @@ static void derive(struct ctid_dtmf_rx *s, int lane, const ctid_dtmf_rx_params_t
     l->tw_rev = powf(10.0f, (p->twist_reverse_db + TWIST_MARGIN_DB) / 10.0f);
     l->tol = p->freq_tolerance_pct / 100.0f;
     l->tol_coarse = l->tol + 0.015f;
+    /* dominance: worst neighbour/own power ratio of a tone at the tolerance, moved towards a neighbour */
+    {
+        int g, k;
+        for (g = 0; g < 2; g++) {
+            double worst = 0.0;
+            for (k = 4 * g; k < 4 * g + 4; k++) {
+                int nb;
+                for (nb = k - 1; nb <= k + 1; nb += 2) {
+                    double f, own, other;
+                    if (nb < 4 * g || nb >= 4 * g + 4)
+                        continue;
+                    f = dtmf_freq[k] * (1.0 + (nb > k ? 1.0 : -1.0) * l->tol);
+                    own = gain_at(s, (float) (2.0 * CTID_PI * (f - dtmf_freq[k]) / CTID_RATE));
+                    other = gain_at(s, (float) (2.0 * CTID_PI * (f - dtmf_freq[nb]) / CTID_RATE));
+                    if (other / own > worst)
+                        worst = other / own;
+                }
+            }
+            worst *= pow(10.0, DOM_SLACK_DB / 10.0);
+            if (worst > 1.0)
+                worst = 1.0;
+            if (g == 0)
+                l->dom_row = (float) worst;
+            else
+                l->dom_col = (float) worst;
+        }
+    }
     /* largest window attenuation a tone accepted by the coarse check can have: at the top bin */
     gmin = gain_at(s, l->tol_coarse * s->omega[NB - 1]);
     l->pre = gmin * 0.9f;
@@ -535,6 +563,7 @@ static void emit_off(ctid_evbuf_t *out, int lane, lstate_t *l, uint64_t end)
     if (end <= l->on_start)
         end = l->on_start + 1;
     ctid_emit(out, end, lane, CTID_EV_DTMF, CTID_EVT_OFF, l->on, (int) (end - l->on_start), 0.0f, 0.0f);
+    l->last_off = end;
     l->on = 0;
     l->misses = 0;
     l->end_set = 0;
@@ -662,6 +691,8 @@ static void begin_digit(ctid_evbuf_t *out, int lane, lstate_t *l, int digit, uin
         uint64_t end = l->end_set && l->end_est < start ? l->end_est : start;
         emit_off(out, lane, l, end);
     }
+    if (start < l->last_off)
+        start = l->last_off;
     l->on = digit;
     l->on_start = start;
     l->on_rp[0] = ref[0];
@@ -806,10 +837,10 @@ static void lane_block(struct ctid_dtmf_rx *s, tile_t *t, int j, int lane, const
         if (pr + pc < lp->p.min_purity * lp->pre * e)
             goto decide;
         for (k = 0; k < 4; k++)
-            if (k != r && pw[k] > DOM_ROW * pr)
+            if (k != r && pw[k] > lp->dom_row * pr)
                 goto decide;
         for (k = 4; k < 8; k++)
-            if (k != c && pw[k] > DOM_COL * pc)
+            if (k != c && pw[k] > lp->dom_col * pc)
                 goto decide;
         /* stationarity over the block: energy of the two halves */
         if (qratio < QBAL_MIN)

@@ -1,8 +1,9 @@
 /*
  * DTMF generator: a queue of digits, each sent as on_ms of the two tones then off_ms of silence.
  *
- * Synthesis uses two double-precision phase accumulators (low and high group) that keep running across
- * digits, so back-to-back digits (off_ms = 0) change frequency without a phase jump. Each tone is a
+ * Synthesis uses two double-precision phase accumulators (low and high group, both 0 after new/reset)
+ * that keep running across digits, so back-to-back digits (off_ms = 0) change frequency without a
+ * phase jump. Each tone is a
  * sine of the requested dBm0 level (A-law convention, ctid_dbm0_to_peak); the sum is saturated to int16.
  * Defaults follow ITU-T Q.23 practice: low group -10 dBm0, high group 2 dB louder (the high group is sent
  * louder to offset the line's high-frequency loss), 80 ms on / 80 ms off.
