@@ -94,6 +94,7 @@ typedef struct {
     int skip;                  /* ignore the next block end (states restarted mid-block) */
     /* previous block, if it qualified */
     int prev_digit;
+    int pfine;                 /* its offsets came from the fine (paired) estimate */
     float py[2][2];            /* its DFTs (re, im) for the row and column bin */
     float pdc[2];              /* its coarse offsets, rad/sample */
     float pdel[2];             /* its best offsets */
@@ -128,6 +129,7 @@ struct ctid_dtmf_rx {
     float coef[NB], cosw[NB], sinw[NB], omega[NB];
     cpx rot50[NB], rot101[NB]; /* e^{-i w 50}, e^{-i w 101}: Goertzel outputs -> DFTs from sample 0 */
     cpx wa[WA_TAB + 1];        /* first-half window transform Wa(theta), theta in [-pi, pi] */
+    cpx wf[WA_TAB + 1];        /* whole-window transform W(theta) */
     float rnc[NB], rns[NB];    /* e^{-i w N} */
     float win[DN];
     float fill[DN + 1];        /* share of the window sum in the k samples at one end of the block */
@@ -322,6 +324,12 @@ ctid_dtmf_rx_t *ctid_dtmf_rx_new(int nlanes, const ctid_dtmf_rx_params_t *p)
         }
         s->wa[i].re = (float) re;
         s->wa[i].im = (float) im;
+        for (n = DH; n < DN; n++) {
+            re += s->win[n] * cos(th * n);
+            im += s->win[n] * sin(th * n);
+        }
+        s->wf[i].re = (float) re;
+        s->wf[i].im = (float) im;
     }
     /* window power gain vs offset: |sum w[n] e^{i d n}|^2 / (sum w)^2 */
     for (i = 0; i <= GAIN_TAB + 1; i++) {
@@ -732,8 +740,8 @@ static inline cpx cadd(cpx a, cpx b)
     return r;
 }
 
-/* Wa(theta): the first-half window's transform, by table (linear interpolation). */
-static cpx wa_at(const struct ctid_dtmf_rx *s, float th)
+/* A window transform by table (linear interpolation), theta wrapped to [-pi, pi]. */
+static cpx tab_at(const cpx *tab, float th)
 {
     float u;
     int i;
@@ -746,17 +754,13 @@ static cpx wa_at(const struct ctid_dtmf_rx *s, float th)
     if (i >= WA_TAB)
         i = WA_TAB - 1;
     u -= (float) i;
-    r.re = s->wa[i].re + u * (s->wa[i + 1].re - s->wa[i].re);
-    r.im = s->wa[i].im + u * (s->wa[i + 1].im - s->wa[i].im);
+    r.re = tab[i].re + u * (tab[i + 1].re - tab[i].re);
+    r.im = tab[i].im + u * (tab[i + 1].im - tab[i].im);
     return r;
 }
 
-/* W(theta) of the whole (symmetric) window: Wa + e^{i 101 theta} conj(Wa). */
-static cpx w_at(const struct ctid_dtmf_rx *s, float th)
-{
-    cpx a = wa_at(s, th), e = { cosf(th * (DN - 1)), sinf(th * (DN - 1)) };
-    return cadd(a, cmul(e, cconj(a)));
-}
+#define wa_at(s, th) tab_at((s)->wa, (th))   /* first half: sum_{n<51} w[n] e^{i theta n} */
+#define w_at(s, th) tab_at((s)->wf, (th))    /* whole window */
 
 /* Coarse offsets (rad/sample) of the two tones from the phase advance between the two windowed half
    blocks. The halves end sharply at the middle, so the other tone leaks into them (at 8 dB twist the
@@ -810,7 +814,7 @@ static void lane_block(struct ctid_dtmf_rx *s, tile_t *t, int j, int lane, const
     const lparam_t *lp = &s->lp[lane];
     lstate_t *l = &s->ls[lane];
     int hit = 0, digit = 0, paired = 0, miss_done = 0, r = 0, c = 4, k;
-    float y[2][2] = { { 0, 0 }, { 0, 0 } }, dc[2] = { 0, 0 }, del[2] = { 0, 0 };
+    float y[2][2] = { { 0, 0 }, { 0, 0 } }, dc[2] = { 0, 0 }, del[2] = { 0, 0 }, ref[2];
     float prc = 0.0f, pcc = 0.0f, pow_raw = 0.0f;
     float e = etot * s->einv;
 
@@ -848,12 +852,20 @@ static void lane_block(struct ctid_dtmf_rx *s, tile_t *t, int j, int lane, const
         digit = dtmf_key[r][c - 4];
         bins[0] = r;
         bins[1] = c;
-        {
+        for (k = 0; k < 2; k++)
+            ycalc(s, bins[k], t->s1[bins[k]][j], t->s2[bins[k]][j], y[k]);
+        pow_raw = fsq(y[0][0], y[0][1]) + fsq(y[1][0], y[1][1]);
+        if (l->prev_digit == digit && l->pfine) {
+            /* the run's offsets are known (fine) from the previous pair: they pick the branch below */
+            ref[0] = l->pdel[0];
+            ref[1] = l->pdel[1];
+            dc[0] = l->pdc[0];
+            dc[1] = l->pdc[1];
+        } else {
             cpx xf[2], xh[2];
             for (k = 0; k < 2; k++) {
                 int b = bins[k];
                 cpx yy, yh;
-                ycalc(s, b, t->s1[b][j], t->s2[b][j], y[k]);
                 ycalc(s, b, t->m1[b][j], t->m2[b][j], ya[k]);
                 yy.re = y[k][0];
                 yy.im = y[k][1];
@@ -863,20 +875,21 @@ static void lane_block(struct ctid_dtmf_rx *s, tile_t *t, int j, int lane, const
                 xh[k] = cmul(yh, s->rot50[b]);
             }
             coarse_offsets(s, bins, xf, xh, dc);
-            del[0] = dc[0];
-            del[1] = dc[1];
+            for (k = 0; k < 2; k++)
+                ref[k] = l->prev_digit == digit ? 0.5f * (dc[k] + l->pdc[k]) : dc[k];
         }
-        pow_raw = fsq(y[0][0], y[0][1]) + fsq(y[1][0], y[1][1]);
+        del[0] = dc[0];
+        del[1] = dc[1];
         if (l->prev_digit == digit) {
-            /* fine: phase advance of the whole-block DFT from the previous block, branch from coarse */
+            /* fine: phase advance of the whole-block DFT from the previous block; it is ambiguous by
+               multiples of 2 pi / N (78.4 Hz), and the reference offsets pick the branch */
             for (k = 0; k < 2; k++) {
                 int b = bins[k];
                 float ar = y[k][0] * l->py[k][0] + y[k][1] * l->py[k][1];
                 float ai = y[k][1] * l->py[k][0] - y[k][0] * l->py[k][1];
                 float zr = ar * s->rnc[b] - ai * s->rns[b], zi = ar * s->rns[b] + ai * s->rnc[b];
                 float th = fast_atan2f(zi, zr);
-                float dcm = 0.5f * (dc[k] + l->pdc[k]);
-                float m = rintf((dcm * DN - th) / (float) (2.0 * CTID_PI));
+                float m = rintf((ref[k] * DN - th) / (float) (2.0 * CTID_PI));
                 del[k] = (th + m * (float) (2.0 * CTID_PI)) / DN;
                 if (fabsf(del[k]) > lp->tol * s->omega[b])
                     goto decide_nohit;
@@ -1012,6 +1025,7 @@ decide:
         l->pdc[1] = dc[1];
         l->pdel[0] = del[0];
         l->pdel[1] = del[1];
+        l->pfine = paired;
         l->pp[0] = fsq(y[0][0], y[0][1]);
         l->pp[1] = fsq(y[1][0], y[1][1]);
     } else {

@@ -622,3 +622,19 @@ def test_generator_into_receiver_alaw_many_channels():
         truth.append(ds)
     per = run_bank(sigs, law="alaw")
     assert [digits(ev) for ev in per] == truth
+
+
+def test_single_block_mode():
+    """hits_to_begin=1 decides on one block, with the coarse (half-block) frequency estimate and its 1.5 %
+    extra allowance: 1.5 % deviations operate, 5 % ones do not (5 % keeps every tone at least 4.9 % from
+    the neighbouring nominal frequencies too), and a 20 ms tone can operate."""
+    rng = np.random.default_rng(27)
+    p = DtmfParams(hits_to_begin=1)
+    trials = per_tone_trials(1.5, 1, rng) + per_tone_trials(-1.5, 1, rng)
+    sigs = [burst(d, int(rng.integers(0, BLOCK)), 480, rng=rng, **kw) for d, kw in trials]
+    assert [digits(ev) for ev in run_bank(sigs, params=p)] == [d for d, _ in trials]
+    trials = per_tone_trials(5.0, 2, rng) + per_tone_trials(-5.0, 2, rng)
+    sigs = [burst(d, int(rng.integers(0, BLOCK)), 480, rng=rng, **kw) for d, kw in trials]
+    assert all(digits(ev) == "" for ev in run_bank(sigs, params=p))
+    sigs = [burst(d, 300, 160, rng=rng) for d in DIGITS]     # aligned: fills one block
+    assert [digits(ev) for ev in run_bank(sigs, params=p)] == list(DIGITS)
