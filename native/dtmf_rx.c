@@ -73,12 +73,18 @@ typedef struct {
 typedef struct {
     float s1[NB][T], s2[NB][T];
     float eq[4][T];            /* unwindowed energy per quarter block */
-    float m1[NB][T], m2[NB][T];
-    float q1[NB][T], q2[NB][T];
-    float eqp[4][T];           /* the previous block's quarter energies */
+} __attribute__((aligned(32))) gstate_t;
+
+typedef struct {
+    gstate_t g[2];             /* Goertzel states and energies: this block's (g[cur]) and the previous */
+    float m1[NB][T], m2[NB][T];/* this block's states at the half block */
     float pthr[T];             /* per lane: raw tone power prefilter (thr * pre) */
     float ppur[T];             /* per lane: raw purity prefilter factor (min_purity * pre / N) */
-} tile_t;
+    int cur;
+} __attribute__((aligned(64))) tile_t;
+
+#define CUR(t) (&(t)->g[(t)->cur])
+#define PRV(t) (&(t)->g[(t)->cur ^ 1])
 
 typedef struct {
     ctid_dtmf_rx_params_t p;
@@ -125,6 +131,7 @@ struct ctid_dtmf_rx {
     lstate_t *ls;
     uint64_t next_t;
     int started;
+    int k8;                    /* use the one-pass AVX-512VL kernel */
     /* constants */
     float coef[NB], cosw[NB], sinw[NB], omega[NB];
     cpx rot50[NB], rot101[NB]; /* e^{-i w 50}, e^{-i w 101}: Goertzel outputs -> DFTs from sample 0 */
@@ -237,12 +244,11 @@ static void lane_clear(struct ctid_dtmf_rx *s, int lane)
     tile_t *t = &s->tiles[lane / T];
     int j = lane % T, k;
     for (k = 0; k < NB; k++) {
-        t->s1[k][j] = t->s2[k][j] = 0.0f;
+        t->g[0].s1[k][j] = t->g[0].s2[k][j] = t->g[1].s1[k][j] = t->g[1].s2[k][j] = 0.0f;
         t->m1[k][j] = t->m2[k][j] = 0.0f;
-        t->q1[k][j] = t->q2[k][j] = 0.0f;
     }
     for (k = 0; k < 4; k++)
-        t->eq[k][j] = t->eqp[k][j] = 0.0f;
+        t->g[0].eq[k][j] = t->g[1].eq[k][j] = 0.0f;
     memset(&s->ls[lane], 0, sizeof(lstate_t));
     /* restarted mid-block: that block is partial for this lane and is not evaluated */
     s->ls[lane].skip = s->started && s->next_t % DN != 0;
@@ -352,6 +358,11 @@ ctid_dtmf_rx_t *ctid_dtmf_rx_new(int nlanes, const ctid_dtmf_rx_params_t *p)
         derive(s, i, p);
     }
     s->started = 0;
+#ifdef DTMF_HAVE_K8
+    __builtin_cpu_init();
+    s->k8 = __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512f")
+            && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && getenv("CTID_NO_AVX512") == NULL;
+#endif
     return s;
 }
 
@@ -398,94 +409,134 @@ void ctid_dtmf_rx_free(ctid_dtmf_rx_t *s)
 
 /* ------------------------------------------------------------------------------------------ hot path */
 
-/* Run one tile over len frames (all within one quarter block). x points at the tile's first lane in
-   frame 0, win at the window value of frame 0. Two passes of four bins each (rows, with the energy; then
-   columns) so that the eight Goertzel states, the coefficients, the sample and the windowed sample of a
-   pass stay in the 16 AVX2 registers; the loop is unrolled by two so the state pairs swap roles instead
-   of being copied. */
+/* The Goertzel kernels. One call runs one tile over frames [pos, pos + len) of the current block
+   (pos + len <= N); x points at the tile's first lane in frame pos. The states stay in registers for the
+   whole call; the unwindowed energy goes to the accumulator of each quarter block, and at the half block
+   the states are stored as the snapshot. The loop is unrolled by two so the state pairs swap roles
+   instead of being copied. AVX2 has 16 vector registers: two passes of four bins (rows with the energy,
+   then columns), each holding 8 states, the sample and the windowed sample. With AVX-512VL (32 registers)
+   one pass holds all 16 states and the 8 coefficients. */
 #define LOADV(p) (*(const v8u *) (p))
+#define VLD(p) (*(const v8 *) (p))
+#define VST(p, v) (*(v8 *) (p) = (v))
 #define GSTEP(a, b, c, w) b = (c) * (a) + ((w) - (b))
 
-CTID_HOT static void tile_run_rows(tile_t *t, float *eacc, const float *x, size_t stride, int len,
-                                   const float *win, const float *coef)
+static const int quarter_end[4] = { 26, DH, 77, DN };
+static const int quarter_start[4] = { 0, 26, DH, 77 };
+#define VLDF(p) (fresh ? zero8 : VLD(p))   /* a block's first frame starts the states from zero */
+
+static inline int quarter_of(int p)
 {
-    v8 a0 = *(const v8 *) t->s1[0], b0 = *(const v8 *) t->s2[0];
-    v8 a1 = *(const v8 *) t->s1[1], b1 = *(const v8 *) t->s2[1];
-    v8 a2 = *(const v8 *) t->s1[2], b2 = *(const v8 *) t->s2[2];
-    v8 a3 = *(const v8 *) t->s1[3], b3 = *(const v8 *) t->s2[3];
-    v8 e0 = *(const v8 *) eacc, e1 = e0 - e0;
-    const float c0 = coef[0], c1 = coef[1], c2 = coef[2], c3 = coef[3];
-    int n = 0;
-    for (; n + 1 < len; n += 2) {
-        v8 x0 = LOADV(x + (size_t) n * stride), x1 = LOADV(x + (size_t) (n + 1) * stride);
-        v8 w0 = x0 * win[n], w1 = x1 * win[n + 1];
-        e0 += x0 * x0;
-        e1 += x1 * x1;
-        GSTEP(a0, b0, c0, w0);
-        GSTEP(a1, b1, c1, w0);
-        GSTEP(a2, b2, c2, w0);
-        GSTEP(a3, b3, c3, w0);
-        GSTEP(b0, a0, c0, w1);
-        GSTEP(b1, a1, c1, w1);
-        GSTEP(b2, a2, c2, w1);
-        GSTEP(b3, a3, c3, w1);
-    }
-    if (n < len) {
-        v8 x0 = LOADV(x + (size_t) n * stride), w0 = x0 * win[n], tmp;
-        e0 += x0 * x0;
-        GSTEP(a0, b0, c0, w0);
-        GSTEP(a1, b1, c1, w0);
-        GSTEP(a2, b2, c2, w0);
-        GSTEP(a3, b3, c3, w0);
-        tmp = a0; a0 = b0; b0 = tmp;
-        tmp = a1; a1 = b1; b1 = tmp;
-        tmp = a2; a2 = b2; b2 = tmp;
-        tmp = a3; a3 = b3; b3 = tmp;
-    }
-    *(v8 *) t->s1[0] = a0; *(v8 *) t->s2[0] = b0;
-    *(v8 *) t->s1[1] = a1; *(v8 *) t->s2[1] = b1;
-    *(v8 *) t->s1[2] = a2; *(v8 *) t->s2[2] = b2;
-    *(v8 *) t->s1[3] = a3; *(v8 *) t->s2[3] = b3;
-    *(v8 *) eacc = e0 + e1;
+    return p < 26 ? 0 : p < DH ? 1 : p < 77 ? 2 : 3;
 }
 
-CTID_HOT static void tile_run_cols(tile_t *t, const float *x, size_t stride, int len, const float *win,
-                                   const float *coef)
-{
-    v8 a0 = *(const v8 *) t->s1[4], b0 = *(const v8 *) t->s2[4];
-    v8 a1 = *(const v8 *) t->s1[5], b1 = *(const v8 *) t->s2[5];
-    v8 a2 = *(const v8 *) t->s1[6], b2 = *(const v8 *) t->s2[6];
-    v8 a3 = *(const v8 *) t->s1[7], b3 = *(const v8 *) t->s2[7];
-    const float c0 = coef[4], c1 = coef[5], c2 = coef[6], c3 = coef[7];
-    int n = 0;
-    for (; n + 1 < len; n += 2) {
-        v8 w0 = LOADV(x + (size_t) n * stride) * win[n];
-        v8 w1 = LOADV(x + (size_t) (n + 1) * stride) * win[n + 1];
-        GSTEP(a0, b0, c0, w0);
-        GSTEP(a1, b1, c1, w0);
-        GSTEP(a2, b2, c2, w0);
-        GSTEP(a3, b3, c3, w0);
-        GSTEP(b0, a0, c0, w1);
-        GSTEP(b1, a1, c1, w1);
-        GSTEP(b2, a2, c2, w1);
-        GSTEP(b3, a3, c3, w1);
-    }
-    if (n < len) {
-        v8 w0 = LOADV(x + (size_t) n * stride) * win[n], tmp;
-        GSTEP(a0, b0, c0, w0);
-        GSTEP(a1, b1, c1, w0);
-        GSTEP(a2, b2, c2, w0);
-        GSTEP(a3, b3, c3, w0);
-        tmp = a0; a0 = b0; b0 = tmp;
-        tmp = a1; a1 = b1; b1 = tmp;
-        tmp = a2; a2 = b2; b2 = tmp;
-        tmp = a3; a3 = b3; b3 = tmp;
-    }
-    *(v8 *) t->s1[4] = a0; *(v8 *) t->s2[4] = b0;
-    *(v8 *) t->s1[5] = a1; *(v8 *) t->s2[5] = b1;
-    *(v8 *) t->s1[6] = a2; *(v8 *) t->s2[6] = b2;
-    *(v8 *) t->s1[7] = a3; *(v8 *) t->s2[7] = b3;
+#define SWAP(a, b) do { v8 tmp_ = a; a = b; b = tmp_; } while (0)
+
+/* four bins starting at bin O (0: rows, 4: columns); E: also accumulate the energy */
+#define KERNEL4(NAME, O, E)                                                                              \
+CTID_HOT static void NAME(tile_t *t, const float *x, size_t stride, int pos, int len, const float *win,   \
+                          const float *coef)                                                             \
+{                                                                                                        \
+    gstate_t *g = CUR(t);                                                                                \
+    const int fresh = pos == 0;                                                                          \
+    const v8 zero8 = { 0, 0, 0, 0, 0, 0, 0, 0 };                                                         \
+    v8 a0 = VLDF(g->s1[O]), b0 = VLDF(g->s2[O]), a1 = VLDF(g->s1[O + 1]), b1 = VLDF(g->s2[O + 1]);           \
+    v8 a2 = VLDF(g->s1[O + 2]), b2 = VLDF(g->s2[O + 2]), a3 = VLDF(g->s1[O + 3]), b3 = VLDF(g->s2[O + 3]);   \
+    const float c0 = coef[O], c1 = coef[O + 1], c2 = coef[O + 2], c3 = coef[O + 3];                      \
+    int n = 0;                                                                                           \
+    while (n < len) {                                                                                    \
+        int p = pos + n, q = quarter_of(p), seg = quarter_end[q] - p, i = 0;                             \
+        v8 e = p == quarter_start[q] ? zero8 : VLD(g->eq[q]);                                                                            \
+        if (seg > len - n)                                                                               \
+            seg = len - n;                                                                               \
+        for (; i + 1 < seg; i += 2) {                                                                    \
+            v8 x0 = LOADV(x + (size_t) (n + i) * stride), w0 = x0 * win[p + i], x1, w1;                  \
+            if (E)                                                                                       \
+                e += x0 * x0;                                                                            \
+            GSTEP(a0, b0, c0, w0); GSTEP(a1, b1, c1, w0); GSTEP(a2, b2, c2, w0); GSTEP(a3, b3, c3, w0);  \
+            x1 = LOADV(x + (size_t) (n + i + 1) * stride);                                               \
+            w1 = x1 * win[p + i + 1];                                                                    \
+            if (E)                                                                                       \
+                e += x1 * x1;                                                                            \
+            GSTEP(b0, a0, c0, w1); GSTEP(b1, a1, c1, w1); GSTEP(b2, a2, c2, w1); GSTEP(b3, a3, c3, w1);  \
+        }                                                                                                \
+        if (i < seg) {                                                                                   \
+            v8 x0 = LOADV(x + (size_t) (n + i) * stride), w0 = x0 * win[p + i];                          \
+            if (E)                                                                                       \
+                e += x0 * x0;                                                                            \
+            GSTEP(a0, b0, c0, w0); GSTEP(a1, b1, c1, w0); GSTEP(a2, b2, c2, w0); GSTEP(a3, b3, c3, w0);  \
+            SWAP(a0, b0); SWAP(a1, b1); SWAP(a2, b2); SWAP(a3, b3);                                      \
+        }                                                                                                \
+        if (E)                                                                                           \
+            VST(g->eq[q], e);                                                                            \
+        n += seg;                                                                                        \
+        if (pos + n == DH) {                                                                             \
+            VST(t->m1[O], a0); VST(t->m2[O], b0); VST(t->m1[O + 1], a1); VST(t->m2[O + 1], b1);          \
+            VST(t->m1[O + 2], a2); VST(t->m2[O + 2], b2); VST(t->m1[O + 3], a3); VST(t->m2[O + 3], b3);  \
+        }                                                                                                \
+    }                                                                                                    \
+    VST(g->s1[O], a0); VST(g->s2[O], b0); VST(g->s1[O + 1], a1); VST(g->s2[O + 1], b1);                  \
+    VST(g->s1[O + 2], a2); VST(g->s2[O + 2], b2); VST(g->s1[O + 3], a3); VST(g->s2[O + 3], b3);          \
 }
+
+KERNEL4(tile_run_rows, 0, 1)
+KERNEL4(tile_run_cols, 4, 0)
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(CTID_NO_CLONES)
+#define DTMF_HAVE_K8 1
+/* all eight bins in one pass: AVX-512VL gives the 32 registers this needs (the vectors stay 256-bit) */
+__attribute__((target("arch=x86-64-v4"))) static void tile_run_all(tile_t *t, const float *x, size_t stride,
+                                                                   int pos, int len, const float *win,
+                                                                   const float *coef)
+{
+    gstate_t *g = CUR(t);
+    const int fresh = pos == 0;
+    const v8 zero8 = { 0, 0, 0, 0, 0, 0, 0, 0 };
+    v8 a0 = VLDF(g->s1[0]), b0 = VLDF(g->s2[0]), a1 = VLDF(g->s1[1]), b1 = VLDF(g->s2[1]);
+    v8 a2 = VLDF(g->s1[2]), b2 = VLDF(g->s2[2]), a3 = VLDF(g->s1[3]), b3 = VLDF(g->s2[3]);
+    v8 a4 = VLDF(g->s1[4]), b4 = VLDF(g->s2[4]), a5 = VLDF(g->s1[5]), b5 = VLDF(g->s2[5]);
+    v8 a6 = VLDF(g->s1[6]), b6 = VLDF(g->s2[6]), a7 = VLDF(g->s1[7]), b7 = VLDF(g->s2[7]);
+    const float c0 = coef[0], c1 = coef[1], c2 = coef[2], c3 = coef[3];
+    const float c4 = coef[4], c5 = coef[5], c6 = coef[6], c7 = coef[7];
+    int n = 0, k;
+    while (n < len) {
+        int p = pos + n, q = quarter_of(p), seg = quarter_end[q] - p, i = 0;
+        v8 e = p == quarter_start[q] ? zero8 : VLD(g->eq[q]);
+        if (seg > len - n)
+            seg = len - n;
+        for (; i + 1 < seg; i += 2) {
+            v8 x0 = LOADV(x + (size_t) (n + i) * stride), x1 = LOADV(x + (size_t) (n + i + 1) * stride);
+            v8 w0 = x0 * win[p + i], w1 = x1 * win[p + i + 1];
+            e += x0 * x0 + x1 * x1;
+            GSTEP(a0, b0, c0, w0); GSTEP(a1, b1, c1, w0); GSTEP(a2, b2, c2, w0); GSTEP(a3, b3, c3, w0);
+            GSTEP(a4, b4, c4, w0); GSTEP(a5, b5, c5, w0); GSTEP(a6, b6, c6, w0); GSTEP(a7, b7, c7, w0);
+            GSTEP(b0, a0, c0, w1); GSTEP(b1, a1, c1, w1); GSTEP(b2, a2, c2, w1); GSTEP(b3, a3, c3, w1);
+            GSTEP(b4, a4, c4, w1); GSTEP(b5, a5, c5, w1); GSTEP(b6, a6, c6, w1); GSTEP(b7, a7, c7, w1);
+        }
+        if (i < seg) {
+            v8 x0 = LOADV(x + (size_t) (n + i) * stride), w0 = x0 * win[p + i];
+            e += x0 * x0;
+            GSTEP(a0, b0, c0, w0); GSTEP(a1, b1, c1, w0); GSTEP(a2, b2, c2, w0); GSTEP(a3, b3, c3, w0);
+            GSTEP(a4, b4, c4, w0); GSTEP(a5, b5, c5, w0); GSTEP(a6, b6, c6, w0); GSTEP(a7, b7, c7, w0);
+            SWAP(a0, b0); SWAP(a1, b1); SWAP(a2, b2); SWAP(a3, b3);
+            SWAP(a4, b4); SWAP(a5, b5); SWAP(a6, b6); SWAP(a7, b7);
+        }
+        VST(g->eq[q], e);
+        n += seg;
+        if (pos + n == DH) {
+            VST(t->m1[0], a0); VST(t->m2[0], b0); VST(t->m1[1], a1); VST(t->m2[1], b1);
+            VST(t->m1[2], a2); VST(t->m2[2], b2); VST(t->m1[3], a3); VST(t->m2[3], b3);
+            VST(t->m1[4], a4); VST(t->m2[4], b4); VST(t->m1[5], a5); VST(t->m2[5], b5);
+            VST(t->m1[6], a6); VST(t->m2[6], b6); VST(t->m1[7], a7); VST(t->m2[7], b7);
+        }
+    }
+    VST(g->s1[0], a0); VST(g->s2[0], b0); VST(g->s1[1], a1); VST(g->s2[1], b1);
+    VST(g->s1[2], a2); VST(g->s2[2], b2); VST(g->s1[3], a3); VST(g->s2[3], b3);
+    VST(g->s1[4], a4); VST(g->s2[4], b4); VST(g->s1[5], a5); VST(g->s2[5], b5);
+    VST(g->s1[6], a6); VST(g->s2[6], b6); VST(g->s1[7], a7); VST(g->s2[7], b7);
+    (void) k;
+}
+#endif
 
 /* ------------------------------------------------------------------------------------------ decisions */
 
@@ -506,6 +557,12 @@ static inline float fast_atan2f(float y, float x)
     if (x < 0.0f)
         r = 3.14159274f - r;
     return y < 0.0f ? -r : r;
+}
+
+/* round to nearest (half away from zero), inline on every target; |v| is small here */
+static inline int round_int(float v)
+{
+    return (int) (v >= 0.0f ? v + 0.5f : v - 0.5f);
 }
 
 static inline float fsq(float re, float im)
@@ -610,8 +667,8 @@ static void quarters(const tile_t *t, int j, float e[8])
 {
     int k;
     for (k = 0; k < 4; k++) {
-        e[k] = t->eqp[k][j] / (float) qlen[k];
-        e[k + 4] = t->eq[k][j] / (float) qlen[k];
+        e[k] = PRV(t)->eq[k][j] / (float) qlen[k];
+        e[k + 4] = CUR(t)->eq[k][j] / (float) qlen[k];
     }
 }
 
@@ -628,7 +685,7 @@ static int rise_edge(const float e[8])
         return -1;
     f1 = clamp01((e[i] - lo) / (hi - lo));
     f0 = clamp01((e[i - 1] - lo) / (hi - lo));
-    return (int) lrintf((float) qend[i] - f1 * (float) qlen[i] - f0 * (float) qlen[i - 1]);
+    return (int) round_int((float) qend[i] - f1 * (float) qlen[i] - f0 * (float) qlen[i - 1]);
 }
 
 static int fall_edge(const float e[8])
@@ -644,7 +701,7 @@ static int fall_edge(const float e[8])
         return -1;
     f0 = clamp01((e[i] - lo) / (hi - lo));
     f1 = clamp01((e[i + 1] - lo) / (hi - lo));
-    return (int) lrintf((float) (qend[i] - qlen[i]) + f0 * (float) qlen[i] + f1 * (float) qlen[i + 1]);
+    return (int) round_int((float) (qend[i] - qlen[i]) + f0 * (float) qlen[i] + f1 * (float) qlen[i + 1]);
 }
 
 /* End of a tone whose last qualifying block was the previous one (DFTs l->py, power l->ppow, offsets
@@ -669,12 +726,12 @@ static uint64_t end_estimate(const struct ctid_dtmf_rx *s, const tile_t *t, int 
     }
     /* the digit ends when its first tone does */
     a_last = min_share(amp, ref);
-    ycalc(s, bins[0], t->s1[bins[0]][j], t->s2[bins[0]][j], ym[0]);
-    ycalc(s, bins[1], t->s1[bins[1]][j], t->s2[bins[1]][j], ym[1]);
+    ycalc(s, bins[0], CUR(t)->s1[bins[0]][j], CUR(t)->s2[bins[0]][j], ym[0]);
+    ycalc(s, bins[1], CUR(t)->s1[bins[1]][j], CUR(t)->s2[bins[1]][j], ym[1]);
     coherent(s, (const float (*)[2]) ym, (const float (*)[2]) l->py, bins, l->pdel, 1, c);
     a_miss = min_share(c, ref);
     fwd = a_miss >= 1.0f - a_last ? fill_samples(s, a_miss) : -fill_samples(s, 1.0f - a_last);
-    en = (int64_t) blk_start + (int64_t) lrintf(fwd);
+    en = (int64_t) blk_start + (int64_t) round_int(fwd);
     return en < 0 ? 0 : (uint64_t) en;
 }
 
@@ -693,7 +750,7 @@ static uint64_t start_estimate(const struct ctid_dtmf_rx *s, const lstate_t *l, 
     coherent(s, (const float (*)[2]) l->yq, (const float (*)[2]) l->yfirst, bins, del, -1, c);
     a_prev = min_share(c, l->rp);
     back = a_prev >= 1.0f - a_first ? fill_samples(s, a_prev) : -fill_samples(s, 1.0f - a_first);
-    st = (int64_t) l->first_start - (int64_t) lrintf(back);
+    st = (int64_t) l->first_start - (int64_t) round_int(back);
     return st < 0 ? 0 : (uint64_t) st;
 }
 
@@ -752,7 +809,15 @@ static cpx tab_at(const cpx *tab, float th)
     float u;
     int i;
     cpx r;
-    th -= (float) (2.0 * CTID_PI) * rintf(th * (float) (0.5 / CTID_PI));
+    /* arguments stay within +-3 pi: two conditional wraps (no libm call on the baseline target) */
+    if (th > (float) CTID_PI)
+        th -= (float) (2.0 * CTID_PI);
+    if (th > (float) CTID_PI)
+        th -= (float) (2.0 * CTID_PI);
+    if (th < (float) -CTID_PI)
+        th += (float) (2.0 * CTID_PI);
+    if (th < (float) -CTID_PI)
+        th += (float) (2.0 * CTID_PI);
     u = (th + (float) CTID_PI) * (float) (WA_TAB / (2.0 * CTID_PI));
     i = (int) u;
     if (i < 0)
@@ -852,7 +917,7 @@ static void lane_block(struct ctid_dtmf_rx *s, tile_t *t, int j, int lane, const
         bins[0] = r;
         bins[1] = c;
         for (k = 0; k < 2; k++)
-            ycalc(s, bins[k], t->s1[bins[k]][j], t->s2[bins[k]][j], y[k]);
+            ycalc(s, bins[k], CUR(t)->s1[bins[k]][j], CUR(t)->s2[bins[k]][j], y[k]);
         pow_raw = fsq(y[0][0], y[0][1]) + fsq(y[1][0], y[1][1]);
         if (l->prev_digit == digit && l->pfine) {
             /* the run's offsets are known (fine) from the previous pair: they pick the branch below */
@@ -888,7 +953,7 @@ static void lane_block(struct ctid_dtmf_rx *s, tile_t *t, int j, int lane, const
                 float ai = y[k][1] * l->py[k][0] - y[k][0] * l->py[k][1];
                 float zr = ar * s->rnc[b] - ai * s->rns[b], zi = ar * s->rns[b] + ai * s->rnc[b];
                 float th = fast_atan2f(zi, zr);
-                float m = rintf((ref[k] * DN - th) / (float) (2.0 * CTID_PI));
+                float m = (float) round_int((ref[k] * DN - th) * (float) (0.5 / CTID_PI));
                 del[k] = (th + m * (float) (2.0 * CTID_PI)) / DN;
                 if (fabsf(del[k]) > lp->tol * s->omega[b])
                     goto decide_nohit;
@@ -925,8 +990,8 @@ decide:
     if (hit) {
         if (!(l->cand == digit && paired)) {
             /* a new run starts at this block; keep the DFTs of the block before it for the start time */
-            ycalc(s, r, t->q1[r][j], t->q2[r][j], l->yq[0]);
-            ycalc(s, c, t->q1[c][j], t->q2[c][j], l->yq[1]);
+            ycalc(s, r, PRV(t)->s1[r][j], PRV(t)->s2[r][j], l->yq[0]);
+            ycalc(s, c, PRV(t)->s1[c][j], PRV(t)->s2[c][j], l->yq[1]);
             memcpy(l->yfirst, y, sizeof(y));
             l->cand = digit;
             l->hits = 0;
@@ -1035,19 +1100,19 @@ decide:
 /* lane-wise max of two v8 (a macro: no vector-typed function boundary outside the AVX clones) */
 #define VMAX(a, b) ((v8) ((((v8i) (a)) & ((a) > (b))) | (((v8i) (b)) & ~((a) > (b)))))
 
-static void tile_block_end(struct ctid_dtmf_rx *s, int ti, const uint8_t *enabled, uint64_t blk_end,
+CTID_HOT static void tile_block_end(struct ctid_dtmf_rx *s, int ti, const uint8_t *enabled, uint64_t blk_end,
                            ctid_evbuf_t *out)
 {
     tile_t *t = &s->tiles[ti];
+    const gstate_t *g = CUR(t);
     float pw[NB][T], etot[T];
     int k, j;
-    const v8 zero = { 0, 0, 0, 0, 0, 0, 0, 0 };
     v8 et, rmax, cmax;
     v8i cand;
-    et = *(const v8 *) t->eq[0] + *(const v8 *) t->eq[1] + *(const v8 *) t->eq[2] + *(const v8 *) t->eq[3];
+    et = VLD(g->eq[0]) + VLD(g->eq[1]) + VLD(g->eq[2]) + VLD(g->eq[3]);
     *(v8 *) etot = et;
     for (k = 0; k < NB; k++) {
-        v8 a = *(const v8 *) t->s1[k], b = *(const v8 *) t->s2[k];
+        v8 a = VLD(g->s1[k]), b = VLD(g->s2[k]);
         *(v8 *) pw[k] = (a * a + b * b - s->coef[k] * a * b) * s->pscale;
     }
     /* vector prefilter: both groups' best bins above the threshold and enough of the energy in them
@@ -1074,31 +1139,21 @@ static void tile_block_end(struct ctid_dtmf_rx *s, int ti, const uint8_t *enable
         for (k = 0; k < NB; k++)
             p8[k] = pw[k][j];
         /* mean energy per sample of each quarter (26, 25, 26, 25 samples) */
-        q0 = t->eq[0][j] * (1.0f / 26);
-        q1 = t->eq[1][j] * (1.0f / 25);
-        q2 = t->eq[2][j] * (1.0f / 26);
-        q3 = t->eq[3][j] * (1.0f / 25);
-        qmin = fminf(fminf(q0, q1), fminf(q2, q3));
-        qmax = fmaxf(fmaxf(q0, q1), fmaxf(q2, q3));
+        q0 = g->eq[0][j] * (1.0f / 26);
+        q1 = g->eq[1][j] * (1.0f / 25);
+        q2 = g->eq[2][j] * (1.0f / 26);
+        q3 = g->eq[3][j] * (1.0f / 25);
+        qmin = q0 < q1 ? q0 : q1;
+        qmin = q2 < qmin ? q2 : qmin;
+        qmin = q3 < qmin ? q3 : qmin;
+        qmax = q0 > q1 ? q0 : q1;
+        qmax = q2 > qmax ? q2 : qmax;
+        qmax = q3 > qmax ? q3 : qmax;
         qratio = qmax > 0.0f ? qmin / qmax : 0.0f;
         lane_block(s, t, j, lane, p8, etot[j], qratio, blk_end - DN, out);
     }
-    for (k = 0; k < NB; k++) {
-        *(v8 *) t->q1[k] = *(const v8 *) t->s1[k];
-        *(v8 *) t->q2[k] = *(const v8 *) t->s2[k];
-        *(v8 *) t->s1[k] = zero;
-        *(v8 *) t->s2[k] = zero;
-    }
-    for (k = 0; k < 4; k++) {
-        *(v8 *) t->eqp[k] = *(const v8 *) t->eq[k];
-        *(v8 *) t->eq[k] = zero;
-    }
-}
-
-static void tile_snapshot(tile_t *t)
-{
-    memcpy(t->m1, t->s1, sizeof(t->m1));
-    memcpy(t->m2, t->s2, sizeof(t->m2));
+    /* this block becomes the previous one; the kernel starts the next from zero */
+    t->cur ^= 1;
 }
 
 void ctid_dtmf_rx_process(ctid_dtmf_rx_t *s, const float *x, int nframes, int stride,
@@ -1113,9 +1168,7 @@ void ctid_dtmf_rx_process(ctid_dtmf_rx_t *s, const float *x, int nframes, int st
         int i;
         for (ti = 0; ti < s->ntiles; ti++) {
             tile_t *t = &s->tiles[ti];
-            memset(t->s1, 0, sizeof(t->s1));
-            memset(t->s2, 0, sizeof(t->s2));
-            memset(t->eq, 0, sizeof(t->eq));
+            memset(t->g, 0, sizeof(t->g));
         }
         for (i = 0; i < s->nlanes; i++) {
             s->ls[i].prev_digit = 0;
@@ -1134,18 +1187,21 @@ void ctid_dtmf_rx_process(ctid_dtmf_rx_t *s, const float *x, int nframes, int st
         if (!any)
             continue;
         while (n < nframes) {
-            /* segments end at the quarter boundaries 26, 51 (also the Goertzel snapshot), 77, 102 */
-            int q = pos < 26 ? 0 : pos < DH ? 1 : pos < 77 ? 2 : 3;
-            int end = q == 0 ? 26 : q == 1 ? DH : q == 2 ? 77 : DN;
-            int len = end - pos < nframes - n ? end - pos : nframes - n;
+            /* run to the end of the block (or of the call) */
+            int len = DN - pos < nframes - n ? DN - pos : nframes - n;
             const float *xt = x + (size_t) n * stride + (size_t) ti * T;
-            tile_run_rows(t, t->eq[q], xt, (size_t) stride, len, s->win + pos, s->coef);
-            tile_run_cols(t, xt, (size_t) stride, len, s->win + pos, s->coef);
+#ifdef DTMF_HAVE_K8
+            if (s->k8)
+                tile_run_all(t, xt, (size_t) stride, pos, len, s->win, s->coef);
+            else
+#endif
+            {
+                tile_run_rows(t, xt, (size_t) stride, pos, len, s->win, s->coef);
+                tile_run_cols(t, xt, (size_t) stride, pos, len, s->win, s->coef);
+            }
             n += len;
             pos += len;
-            if (pos == DH)
-                tile_snapshot(t);
-            else if (pos == DN) {
+            if (pos == DN) {
                 tile_block_end(s, ti, enabled, t0 + (uint64_t) n, out);
                 pos = 0;
             }
