@@ -1,29 +1,32 @@
 /*
  * DTMF receiver, multi-lane (all channels of a span in one call).
  *
- * Design
- *  - Blocks of N = 102 samples (12.75 ms) aligned on the global sample count. Each block, per lane, a
- *    Hann-windowed Goertzel on the 8 DTMF frequencies plus the block's unwindowed energy, vectorised
- *    across lanes in tiles of CTID_TILE lanes (the tile's states live in registers for the inner loop).
- *    The Hann window keeps the leakage of the other group's tone below -41 dB (rectangular 102-sample
- *    blocks leak -21 dB between 941 and 1209 Hz, which at 8 dB twist moves the measured twist by +-2 dB).
- *  - At the half block (sample 51) the Goertzel states and the energy are snapshotted (a store, no
- *    extra arithmetic). From them, at the block end and only for lanes whose bins hold enough energy:
- *      * energy balance of the two halves (a tone filling the block is stationary; a block only partly
- *        filled by a tone is not): this is what rejects tones shorter than 20 ms (ETSI ES 201 235-3);
- *      * a coarse frequency estimate per tone from the phase advance between the two windowed halves
- *        (baseline 30.3 samples, unambiguous to +-132 Hz);
- *      * a fine estimate from the phase advance of the whole-block DFT between consecutive blocks
- *        (baseline 102 samples, ambiguous every 78.4 Hz; the coarse estimate picks the branch).
- *    Q.24 requires operation within +-1.5 % and none beyond +-3.5 %; the default limit is 2.5 %.
- *  - Tone powers are corrected for the window's attenuation at the estimated offset, then checked:
- *    level >= threshold, twist (Q.24: 8 dB normal, 4 dB reverse), the best bin dominating its group,
- *    and purity: the two tones' power >= min_purity of the block's energy.
- *  - A digit begins after hits_to_begin consecutive qualifying blocks (each consecutive pair also passing
- *    the fine frequency check) and ends after misses_to_end consecutive failing blocks.
- *  - Start and end times are estimated to a few samples from the (window-weighted) share of the tone in
- *    the partially filled block next to the first / last qualifying block, measured coherently (the
- *    partial block's DFT projected on the tone's predicted phase, so noise does not bias it).
+ * Hot path
+ *  - Blocks of N = 102 samples (12.75 ms) aligned on the global sample count. Per block and lane: a
+ *    Hann-windowed Goertzel on the 8 DTMF frequencies and the unwindowed energy of each quarter block,
+ *    vectorised across the CTID_TILE lanes of a tile (states in registers for a whole block span; AVX2:
+ *    two passes of four bins, AVX-512VL: one pass). At the half block the Goertzel states are stored.
+ *    The Hann window keeps the other group's tone below -41 dB in a bin (a rectangular 102-sample block
+ *    leaks -21 dB between 941 and 1209 Hz, which at 8 dB twist moves the measured twist by +-2 dB).
+ *  - At the block end the 8 bin powers and a prefilter (both groups' best bins above the threshold, enough
+ *    of the energy in them) are computed for the whole tile; only lanes passing it, or with a digit in
+ *    progress, go on to the scalar decision.
+ *
+ * Decision, per lane and block
+ *  - best row and column; each must dominate its group; stationarity: no quarter block much weaker than
+ *    another (rejects blocks only partly filled by a tone);
+ *  - frequency: a fine estimate of each tone's offset from the phase advance of its whole-block DFT since
+ *    the previous block (baseline 102 samples, ambiguous every 78.4 Hz), the branch picked by the offsets
+ *    already known for the run or, for a run's first pair, by a coarse estimate from the phase advance
+ *    between the two half blocks (baseline 30.3 samples) after subtracting the other tone's leakage into
+ *    the sharply cut halves. Q.24: operate within +-1.5 %, not beyond +-3.5 %; the default limit is 2.5 %.
+ *  - tone powers corrected for the window's attenuation at that offset: level >= threshold, twist within
+ *    the limits (Q.24: 8 dB normal, 4 dB reverse), purity: both tones >= min_purity of the block energy.
+ *  - a digit begins after hits_to_begin consecutive qualifying blocks (each pair passing the fine check)
+ *    holding at least 30 ms of tone (MIN_ON), and ends after misses_to_end failing blocks.
+ *  - start and end times from the quarter-block energies around the edge (to a few samples); when those
+ *    do not show a clean edge over a quiet floor (the next digit follows at once), from the window-weighted
+ *    share of the tone in the partial block next to the run, measured coherently.
  */
 #include "internal.h"
 
@@ -68,8 +71,8 @@ typedef struct {
 
 #define WA_TAB 4096            /* table of the first-half window transform over [-pi, pi] */
 
-/* Per tile: Goertzel states [bin][lane], energy, the half-block snapshot, and the previous block's
-   final states (for the start-time estimate). */
+/* Per tile, [bin][lane]: Goertzel states and quarter energies of this block and of the previous one
+   (start-time estimate), the half-block snapshot, and per-lane prefilter constants. */
 typedef struct {
     float s1[NB][T], s2[NB][T];
     float eq[4][T];            /* unwindowed energy per quarter block */
@@ -150,7 +153,7 @@ void ctid_dtmf_rx_defaults(ctid_dtmf_rx_params_t *p)
 {
     if (p == NULL)
         return;
-    p->threshold_dbm0 = -40.0f;     /* dynamic range: Q.24 asks 0 .. -25 dBm0 at least; we go to -40 */
+    p->threshold_dbm0 = -40.0f;     /* per tone; with full scale at +3 dBm0 a dynamic range >= 35 dB needs <= -32 */
     p->twist_normal_db = 8.0f;      /* Q.24 (AT&T column): 8 dB normal */
     p->twist_reverse_db = 4.0f;     /* Q.24: 4 dB reverse */
     p->freq_tolerance_pct = 2.5f;   /* Q.24: operate within 1.5 %, not beyond 3.5 % */
