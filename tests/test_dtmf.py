@@ -638,3 +638,18 @@ def test_single_block_mode():
     assert all(digits(ev) == "" for ev in run_bank(sigs, params=p))
     sigs = [burst(d, 300, 160, rng=rng) for d in DIGITS]     # aligned: fills one block
     assert [digits(ev) for ev in run_bank(sigs, params=p)] == list(DIGITS)
+
+
+def test_avx2_and_avx512_kernels_agree(monkeypatch):
+    """Where the CPU has AVX-512VL the one-pass kernel runs; CTID_NO_AVX512 forces the two-pass AVX2 one
+    (read when a bank is created). Both must report the same digits at the same times."""
+    rng = np.random.default_rng(28)
+    sigs, truth = multi_channel_signals(19, rng)
+    sigs = [x + noise(len(x), -40.0, rng) for x in sigs]
+    monkeypatch.delenv("CTID_NO_AVX512", raising=False)
+    a = run_bank(sigs, law="alaw")
+    monkeypatch.setenv("CTID_NO_AVX512", "1")
+    b = run_bank(sigs, law="alaw")
+    assert [digits(ev) for ev in a] == [digits(ev) for ev in b] == truth
+    for ea, eb in zip(a, b):
+        assert all(abs(x.t - y.t) <= 1 for x, y in zip(ea, eb))
