@@ -856,8 +856,9 @@ static void coarse_offsets(const struct ctid_dtmf_rx *s, const int bins[2], cons
         w = w_at(s, dc[t]);
         m = w.re * w.re + w.im * w.im;
         half_amp[t] = cmulc(x[t], w);
-        half_amp[t].re /= m;
-        half_amp[t].im /= m;
+        m = m > 1e-6f ? 1.0f / m : 0.0f;
+        half_amp[t].re *= m;
+        half_amp[t].im *= m;
     }
     for (t = 0; t < 2; t++) {
         int o = 1 - t;
@@ -913,7 +914,7 @@ static void lane_block(struct ctid_dtmf_rx *s, tile_t *t, int j, int lane, const
         for (k = 4; k < 8; k++)
             if (k != c && pw[k] > lp->dom_col * pc)
                 goto decide;
-        /* stationarity over the block: energy of the two halves */
+        /* stationarity over the block: no quarter much weaker than another */
         if (qratio < QBAL_MIN)
             goto decide;
         digit = dtmf_key[r][c - 4];
