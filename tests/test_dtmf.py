@@ -653,3 +653,21 @@ def test_avx2_and_avx512_kernels_agree(monkeypatch):
     assert [digits(ev) for ev in a] == [digits(ev) for ev in b] == truth
     for ea, eb in zip(a, b):
         assert all(abs(x.t - y.t) <= 1 for x, y in zip(ea, eb))
+
+
+@pytest.mark.slow
+def test_10000_digits_in_white_noise_alaw():
+    """Soak: 10 000 random digits, 50/50 ms, S/N 6 dB per tone, through the A-law path: all exactly once."""
+    rng = np.random.default_rng(29)
+    nch, per_ch, level, snr = 250, 40, -13.0, 6.0
+    sigs, truth = [], []
+    for _ in range(nch):
+        ds = "".join(rng.choice(list(DIGITS), per_ch))
+        parts = [np.zeros(int(rng.integers(200, 600)))]
+        for d in ds:
+            parts += [tone_pair(d, 400, level_dbm0=level, rng=rng), np.zeros(400)]
+        x = np.concatenate(parts + [np.zeros(400)])
+        sigs.append(x + noise(len(x), level - snr, rng))
+        truth.append(ds)
+    per = run_bank(sigs, law="alaw")
+    assert [digits(ev) for ev in per] == truth
