@@ -83,6 +83,7 @@ typedef struct {
     float m1[NB][T], m2[NB][T];/* this block's states at the half block */
     float pthr[T];             /* per lane: raw tone power prefilter (thr * pre) */
     float ppur[T];             /* per lane: raw purity prefilter factor (min_purity * pre / N) */
+    uint8_t busy[T];           /* per lane: state to update even without a candidate (see lane_busy) */
     int cur;
 } __attribute__((aligned(64))) tile_t;
 
@@ -255,6 +256,7 @@ static void lane_clear(struct ctid_dtmf_rx *s, int lane)
     memset(&s->ls[lane], 0, sizeof(lstate_t));
     /* restarted mid-block: that block is partial for this lane and is not evaluated */
     s->ls[lane].skip = s->started && s->next_t % DN != 0;
+    t->busy[j] = (uint8_t) s->ls[lane].skip;
 }
 
 ctid_dtmf_rx_t *ctid_dtmf_rx_new(int nlanes, const ctid_dtmf_rx_params_t *p)
@@ -1099,6 +1101,8 @@ decide:
     } else {
         l->prev_digit = 0;
     }
+    /* a lane with nothing in progress needs no visit until the prefilter finds a candidate */
+    t->busy[j] = (uint8_t) (l->skip || l->on || l->hits || l->prev_digit || l->pend);
 }
 
 /* lane-wise max of two v8 (a macro: no vector-typed function boundary outside the AVX clones) */
@@ -1132,13 +1136,11 @@ CTID_HOT static void tile_block_end(struct ctid_dtmf_rx *s, int ti, const uint8_
            & (rmax + cmax >= *(const v8 *) t->ppur * et);
     for (j = 0; j < T; j++) {
         int lane = ti * T + j;
-        const lstate_t *l;
         float p8[NB], q0, q1, q2, q3, qmin, qmax, qratio;
         if (lane >= s->nlanes || (enabled != NULL && !enabled[lane]))
             continue;
-        l = &s->ls[lane];
         /* idle lanes without a candidate: nothing to do */
-        if (!cand[j] && !l->skip && !l->on && !l->hits && !l->prev_digit && !l->pend)
+        if (!cand[j] && !t->busy[j])
             continue;
         for (k = 0; k < NB; k++)
             p8[k] = pw[k][j];
@@ -1176,8 +1178,10 @@ void ctid_dtmf_rx_process(ctid_dtmf_rx_t *s, const float *x, int nframes, int st
         }
         for (i = 0; i < s->nlanes; i++) {
             s->ls[i].prev_digit = 0;
-            if (pos0 != 0)
+            if (pos0 != 0) {
                 s->ls[i].skip = 1;
+                s->tiles[i / T].busy[i % T] = 1;
+            }
         }
         s->started = 1;
     }
