@@ -41,7 +41,7 @@ RATE = 8000
 TICK = 160
 CORPUS_VERSION = 2
 CPT_NAMES = ["dial", "busy", "congestion", "ringback", "call_waiting", "vacant", "special_dial"]
-MODES = {"dtmf": "dtmf", "cpt": "cpt", "r2": "r2f", "all": "dtmf,cpt,r2f"}
+MODES = {"dtmf": "dtmf", "cpt": "cpt", "r2": "r2f", "all": "dtmf,cpt,r2f", "decode": ""}
 
 
 # ------------------------------------------------------------------------------------------------ corpus
@@ -168,7 +168,7 @@ def run_spandsp(exe: Path, raw: Path, nchan: int, mode: str):
 
 # ------------------------------------------------------------------------------------------------ report
 def kinds_for(mode):
-    return {"dtmf": ["dtmf"], "cpt": ["cpt"], "r2": ["r2"], "all": ["dtmf", "cpt", "r2"]}[mode]
+    return {"dtmf": ["dtmf"], "cpt": ["cpt"], "r2": ["r2"], "all": ["dtmf", "cpt", "r2"], "decode": []}[mode]
 
 
 def fmt_counts(c, mode):
@@ -180,7 +180,8 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="96 channels x 10 s")
     ap.add_argument("--channels", type=int, default=None)
     ap.add_argument("--seconds", type=float, default=None)
-    ap.add_argument("--modes", default="dtmf,cpt,r2,all")
+    ap.add_argument("--modes", default="decode,dtmf,cpt,r2,all",
+                    help="decode = no detector: the bank's decode plus the Python call overhead (spandsp: gather + decode)")
     ap.add_argument("--bank-sizes", default=None, help="comma list; default: 30 (E1 voice channels) and all")
     ap.add_argument("--no-spandsp", action="store_true")
     args = ap.parse_args(argv)
