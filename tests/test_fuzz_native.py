@@ -42,9 +42,9 @@ def run_driver(args, env_extra=None, timeout=240):
     assert r.stdout.strip().endswith("ok")
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5, 6])
 def test_fuzz_fixed_seed(seed):
-    run_driver(["seed", seed, 30])
+    run_driver(["seed", seed, 40])
 
 
 hypothesis = pytest.importorskip("hypothesis")
