@@ -18,10 +18,11 @@
  * receives no signal (the framer raises LOS) and the board gets HWSIM_EV_CABLE 0. The listening end accepts
  * one peer at a time, without blocking, at the start of each tick; until a peer connects its span sees LOS.
  *
- * Receive-side faults, in line order: cut (no signal: all zeros, G.775 LOS), AIS (all ones), controlled
- * slips (a whole 256-bit frame dropped or repeated), bit errors (positions drawn with a geometric skip, not
- * one random number per bit), then a fixed random delay of 0..255 bits chosen at every connect/restore so
- * the receiving framer must search frame alignment anywhere in the bit stream.
+ * Receive-side faults, in line order: cut (no signal: all zeros, G.775 LOS), AIS (all ones), bit errors
+ * (positions drawn with a geometric skip, not one random number per bit), then a fixed random delay of
+ * 0..255 bits chosen at every connect/restore so the receiving framer must search frame alignment anywhere
+ * in the bit stream. Controlled slips (G.822) happen where a real board makes them, in the receiving span's
+ * elastic store after the framer (world.c); hwsim_fault_slips sets their rate here.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -67,7 +68,7 @@ static double geometric_skip(hwsim_impair_t *im)
     return g > 1e18 ? 1e18 : g;
 }
 
-static double slip_interval(hwsim_impair_t *im)
+double hwsim_slip_interval(hwsim_impair_t *im)
 {
     /* Exponential waiting time in frames for a Poisson process of slips_per_minute (8000 frames/s). */
     double mean = 8000.0 * 60.0 / im->slips_per_minute;
@@ -205,7 +206,7 @@ int hwsim_fault_slips(hwsim_world_t *w, int board, int span, double per_minute)
                          per_minute);
     sp->imp.slips_per_minute = per_minute;
     if (per_minute > 0.0)
-        sp->imp.frames_to_slip = slip_interval(&sp->imp);
+        sp->imp.frames_to_slip = hwsim_slip_interval(&sp->imp);
     return HWSIM_OK;
 }
 
@@ -435,7 +436,7 @@ static void receive_span(hwsim_world_t *w, hwsim_span_t *sp)
     }
     int nb = (im->delay_bits + 7) / 8;
     uint8_t *in = sp->line_pre + nb;
-    int len = HWSIM_LINE_BYTES;
+    const int len = HWSIM_LINE_BYTES;
     memcpy(sp->line_pre, im->tail, (size_t) nb);
     if (src == NULL) {
         memset(in, 0, HWSIM_LINE_BYTES);                 /* no signal: G.775 LOS at the receiver */
@@ -443,27 +444,6 @@ static void receive_span(hwsim_world_t *w, hwsim_span_t *sp)
         memset(in, 0xFF, HWSIM_LINE_BYTES);              /* AIS: unframed all ones (G.775) */
     } else {
         memcpy(in, src, HWSIM_LINE_BYTES);
-    }
-    if (src != NULL && im->slips_per_minute > 0.0) {
-        /* Controlled slips: a whole frame (256 bits) repeated or deleted, as an elastic store does. */
-        im->frames_to_slip -= HWSIM_BLOCK_FRAMES;
-        int nslip = 0;
-        while (im->frames_to_slip <= 0.0 && nslip < HWSIM_SLIP_ROOM / 2) {
-            int nfr = len / 32;
-            int pos = (int) (hwsim_rng_next(&im->rng) % (uint64_t) nfr);
-            if (hwsim_rng_next(&im->rng) & 1) {
-                memmove(in + pos * 32 + 32, in + pos * 32, (size_t) (len - pos * 32));   /* repeat */
-                len += 32;
-            } else {
-                memmove(in + pos * 32, in + pos * 32 + 32, (size_t) (len - pos * 32 - 32)); /* delete */
-                len -= 32;
-            }
-            im->slips++;
-            nslip++;
-            im->frames_to_slip += slip_interval(im);
-        }
-        if (im->frames_to_slip <= 0.0)
-            im->frames_to_slip = slip_interval(im);
     }
     if (src != NULL && im->ber > 0.0) {
         uint64_t nbits = (uint64_t) len * 8;

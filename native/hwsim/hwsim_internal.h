@@ -20,7 +20,8 @@
 
 #define HWSIM_BOARD_MAGIC 0x48575342u        /* "HWSB": catches stale or foreign board handles */
 #define HWSIM_LINE_BYTES (HWSIM_BLOCK_FRAMES * HWSIM_E1_SLOTS)   /* 5120 bytes of line bits per block */
-#define HWSIM_SLIP_ROOM 8                     /* frames of headroom for slips in one block */
+#define HWSIM_SLIP_ROOM 8                     /* frames of headroom in one block's receive buffers */
+#define HWSIM_RX_CHUNK 4                      /* frames fed to the receive framer per call: event time resolution */
 #define HWSIM_RX_MAX_FRAMES (HWSIM_BLOCK_FRAMES + HWSIM_SLIP_ROOM + 4)
 #define HWSIM_EVENT_QUEUE 1024                /* events held per board before OVERRUN */
 #define HWSIM_HDLC_RXQ 256                    /* good frames held per HDLC timeslot before dropping */
@@ -91,10 +92,10 @@ struct hwsim_span {
     uint8_t line_pre[40 + HWSIM_LINE_BYTES + HWSIM_SLIP_ROOM * 32];   /* delay-line tail + faulted input */
     uint8_t line_in[HWSIM_LINE_BYTES + HWSIM_SLIP_ROOM * 32];         /* what the receive framer gets */
     int line_in_len;
-    uint8_t frames[HWSIM_RX_MAX_FRAMES * HWSIM_E1_SLOTS];
-    uint8_t last_frame[HWSIM_E1_SLOTS];
-    int have_last;
-    uint64_t rx_slips;           /* frames repeated or dropped to keep 160 frames per block */
+    uint8_t frames[(HWSIM_RX_MAX_FRAMES + 2) * HWSIM_E1_SLOTS];   /* elastic store + this block's frames */
+    int es_level;                /* frames held over in the elastic store (0..2) */
+    int rx_chunk;                /* frame index in the block being received, for event times */
+    uint64_t rx_slips;           /* controlled slips: frames repeated or deleted by the elastic store */
     int alarms;                  /* last reported */
 };
 
@@ -187,6 +188,8 @@ struct hwsim_capture {
     FILE *f;
     char path[256];
     uint64_t frames;
+    void *pend;                  /* this block's records, written in time order at its end */
+    int npend, cappend;
 };
 
 struct hwsim_world {
@@ -215,6 +218,7 @@ void hwsim_cable_detach(hwsim_span_t *sp, int emit);
 void hwsim_cables_send(hwsim_world_t *w);            /* socket spans: send this block */
 void hwsim_cables_receive(hwsim_world_t *w);         /* every span: fill line_in (with faults) */
 void hwsim_sock_free(hwsim_sock_t *s);
+double hwsim_slip_interval(hwsim_impair_t *im);   /* frames to the next controlled slip */
 
 /* analog.c */
 int hwsim_port_init(hwsim_port_t *p, int kind, int index);
@@ -223,8 +227,9 @@ void hwsim_ports_tick(hwsim_board_t *b, uint64_t t0);   /* far ends: consume txp
 int hwsim_port_board_hook(hwsim_board_t *b, hwsim_port_t *p, int offhook);
 
 /* capture.c */
-void hwsim_capture_frame(hwsim_span_t *sp, int ts, const uint8_t *frame, int len);
+void hwsim_capture_frame(hwsim_span_t *sp, int ts, const uint8_t *frame, int len, uint64_t t);
 void hwsim_capture_close_all(hwsim_world_t *w);
+void hwsim_capture_flush(hwsim_world_t *w);
 void hwsim_capture_forget_span(hwsim_world_t *w, hwsim_span_t *sp);
 
 /* world.c */

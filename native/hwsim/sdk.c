@@ -314,19 +314,20 @@ static void span_on_alarm(void *user, int alarms)
     if (alarms == sp->alarms)
         return;
     sp->alarms = alarms;
-    hwsim_emit(sp->board, HWSIM_EV_ALARM, sp->index, -1, alarms, sp->board->world->time);
+    hwsim_emit(sp->board, HWSIM_EV_ALARM, sp->index, -1, alarms, sp->board->world->time + (uint64_t) sp->rx_chunk);
 }
 
 static void span_on_abcd(void *user, int ts, int abcd)
 {
     hwsim_span_t *sp = user;
-    hwsim_emit(sp->board, HWSIM_EV_ABCD, sp->index, ts, abcd & 15, sp->board->world->time);
+    hwsim_emit(sp->board, HWSIM_EV_ABCD, sp->index, ts, abcd & 15, sp->board->world->time + (uint64_t) sp->rx_chunk);
 }
 
 static void hdlc_on_frame(void *user, const uint8_t *frame, int len, int status)
 {
     hwsim_hdlc_chan_t *c = user;
     hwsim_span_t *sp = c->span;
+    uint64_t t = sp->board->world->time + (uint64_t) sp->rx_chunk;
     switch (status) {
     case LINE_HDLC_GOOD:
         if (len <= 0 || len > LINE_HDLC_MAX) {
@@ -334,7 +335,7 @@ static void hdlc_on_frame(void *user, const uint8_t *frame, int len, int status)
             return;
         }
         c->good++;
-        hwsim_capture_frame(sp, c->ts, frame, len);
+        hwsim_capture_frame(sp, c->ts, frame, len, t);
         if (c->qcount == HWSIM_HDLC_RXQ) {
             c->dropped++;
             return;
@@ -347,7 +348,7 @@ static void hdlc_on_frame(void *user, const uint8_t *frame, int len, int status)
         }
         /* One event when the queue becomes non-empty: the application drains until ERR_AGAIN. */
         if (c->qcount == 1)
-            hwsim_emit(sp->board, HWSIM_EV_HDLC, sp->index, c->ts, len, sp->board->world->time);
+            hwsim_emit(sp->board, HWSIM_EV_HDLC, sp->index, c->ts, len, t);
         break;
     case LINE_HDLC_BAD_FCS:
         c->bad_fcs++;
@@ -394,7 +395,7 @@ static void span_setup_line(hwsim_span_t *sp, const uint8_t *abcd_keep)
         sp->rx.hdlc[t] = sp->hdlc[t] ? &sp->hdlc[t]->rx : NULL;
     }
     sp->alarms = sp->rx.alarms;
-    sp->have_last = 0;
+    sp->es_level = 0;
 }
 
 static int check_span(hwsim_board_t *b, int span)
@@ -463,8 +464,14 @@ int hwsim_board_create(hwsim_world_t *w, int board_id, int nspans, int nports, c
         board_free(b);
         return hwsim_err(HWSIM_ERR_IO, "hwsim_board_create: eventfd: %s", strerror(e));
     }
-    memset(b->tx_block, HWSIM_IDLE_ALAW, bad ? 0 : blk);
-    memset(b->rx_block, 0xFF, bad ? 0 : blk);
+    if (!bad) {
+        memset(b->tx_block, HWSIM_IDLE_ALAW, blk);
+        /* Nothing received yet: all ones on the spans (no alignment), silence on the ports. */
+        memset(b->rx_block, 0xFF, blk);
+        for (int f = 0; f < HWSIM_BLOCK_FRAMES; f++)
+            memset(b->rx_block + (size_t) f * (size_t) b->nch + nspans * HWSIM_E1_SLOTS, HWSIM_IDLE_ALAW,
+                   (size_t) nports);
+    }
     hwsim_rng_seed(&b->noise_rng, w->seed, 0x4E015Eull + (uint64_t) board_id);
     for (int s = 0; s < nspans && !bad; s++) {
         hwsim_span_t *sp = calloc(1, sizeof(*sp));

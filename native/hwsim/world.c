@@ -10,11 +10,12 @@
  *     G.704 frames of line bits. A stopped or dead board sends no signal (all zeros).
  *  4. Cables (cable.c) carry the bits to the far span, through its receive-side faults; socket cables
  *     exchange blocks with the peer process in lock step.
- *  5. Each span's receive framer (line_e1_rx_bits) searches alignment in the bit stream and recovers frames,
- *     ABCD changes, HDLC frames and alarms (through callbacks, as events). The board's read block gets
- *     exactly 160 frames per span: recovered frames; all ones (0xFF, as a framer delivers AIS downstream)
- *     while frame alignment is lost; a repeated or dropped frame (a controlled slip, counted) when the line
- *     delivered one frame fewer or more than a block.
+ *  5. Each span's receive framer (line_e1_rx_bits, fed HWSIM_RX_CHUNK frames at a time so events carry the
+ *     frame they happened in) searches alignment in the bit stream and recovers frames, ABCD changes, HDLC
+ *     frames and alarms (through callbacks, as events). The recovered frames go through an elastic store
+ *     (0..2 frames held over between blocks) that makes the injected controlled slips (G.822: a whole frame
+ *     deleted or repeated) and hands the board exactly 160 frames per span per block; all ones (0xFF, as a
+ *     framer delivers AIS downstream) while frame alignment is lost.
  *  6. Port audio is A-law encoded into the port channels; per-channel noise and attenuation are applied.
  */
 #include <math.h>
@@ -80,39 +81,87 @@ static void fill_frames(hwsim_board_t *b, int span, const uint8_t *frame, int n,
         memcpy(d, frame, HWSIM_E1_SLOTS);
 }
 
+/* Injected controlled slips (G.822) due in this block: a whole frame deleted or repeated in the elastic
+   store. The direction keeps the store between 0 and 2 frames over a block (a real store slips the way
+   its fill forces; here the fill drifts only through the slips themselves). */
+static int elastic_slips(hwsim_span_t *sp, int total)
+{
+    hwsim_impair_t *im = &sp->imp;
+    const int S = HWSIM_E1_SLOTS;
+    if (im->slips_per_minute <= 0.0)
+        return total;
+    im->frames_to_slip -= HWSIM_BLOCK_FRAMES;
+    while (im->frames_to_slip <= 0.0) {
+        im->frames_to_slip += hwsim_slip_interval(im);
+        int rem = total - HWSIM_BLOCK_FRAMES;
+        int repeat = rem <= 0 ? 1 : rem >= 2 ? 0 : (int) (hwsim_rng_next(&im->rng) & 1);
+        int pos = (int) (hwsim_rng_next(&im->rng) % (uint64_t) total);
+        uint8_t *f = sp->frames + pos * S;
+        if (repeat) {
+            memmove(f + S, f, (size_t) (total - pos) * S);
+            total++;
+        } else {
+            memmove(f, f + S, (size_t) (total - pos - 1) * S);
+            total--;
+        }
+        im->slips++;
+        sp->rx_slips++;
+    }
+    return total;
+}
+
 static void span_receive(hwsim_board_t *b, hwsim_span_t *sp)
 {
+    const int N = HWSIM_BLOCK_FRAMES, S = HWSIM_E1_SLOTS;
+    const int cap = HWSIM_RX_MAX_FRAMES + 2 - 1;   /* one frame spare for a repeat slip */
     int was_up = !(sp->rx.alarms & ALARM_DOWN);
-    int n = line_e1_rx_bits(&sp->rx, sp->line_in, (size_t) sp->line_in_len, sp->frames, HWSIM_RX_MAX_FRAMES);
-    if (n < 0)
-        n = 0;
-    int now_up = !(sp->rx.alarms & ALARM_DOWN);
-    const int N = HWSIM_BLOCK_FRAMES;
-    if (n >= N) {
-        put_frames(b, sp->index, sp->frames, N, 0);
-        if (n > N)
-            sp->rx_slips += (uint64_t) (n - N);   /* one frame more than a block: the elastic store drops it */
-    } else if (n == 0) {
-        fill_frames(b, sp->index, NULL, N, 0);
-    } else if (was_up && now_up && sp->have_last) {
-        /* One frame fewer than a block: repeat the last frame (a controlled slip). */
-        put_frames(b, sp->index, sp->frames, n, 0);
-        fill_frames(b, sp->index, sp->frames + (n - 1) * HWSIM_E1_SLOTS, N - n, n);
-        sp->rx_slips += (uint64_t) (N - n);
-    } else if (!was_up) {
-        /* Alignment found during this block: all ones until then. */
-        fill_frames(b, sp->index, NULL, N - n, 0);
-        put_frames(b, sp->index, sp->frames, n, N - n);
-    } else {
-        /* Alignment lost during this block: all ones from then on. */
-        put_frames(b, sp->index, sp->frames, n, 0);
-        fill_frames(b, sp->index, NULL, N - n, n);
+    int held = was_up ? sp->es_level : 0;
+    int n = 0;
+    /* Feed the framer a few frames at a time so events carry the frame at which they happened. */
+    for (int off = 0, i = 0; off < sp->line_in_len; off += HWSIM_RX_CHUNK * S, i += HWSIM_RX_CHUNK) {
+        int len = sp->line_in_len - off < HWSIM_RX_CHUNK * S ? sp->line_in_len - off : HWSIM_RX_CHUNK * S;
+        sp->rx_chunk = i;
+        int k = line_e1_rx_bits(&sp->rx, sp->line_in + off, (size_t) len, sp->frames + (size_t) (held + n) * S,
+                                cap - held - n);
+        if (k > 0)
+            n += k;
     }
-    if (n > 0) {
-        memcpy(sp->last_frame, sp->frames + (n > N ? N - 1 : n - 1) * HWSIM_E1_SLOTS, HWSIM_E1_SLOTS);
-        sp->have_last = 1;
+    sp->rx_chunk = 0;
+    int now_up = !(sp->rx.alarms & ALARM_DOWN);
+    int total = held + n;
+    sp->es_level = 0;
+    if (total == 0) {
+        fill_frames(b, sp->index, NULL, N, 0);
+        return;
+    }
+    if (was_up && now_up)
+        total = elastic_slips(sp, total);
+    if (total >= N) {
+        put_frames(b, sp->index, sp->frames, N, 0);
+        int rem = total - N;
+        if (now_up) {
+            if (rem > 2) {
+                sp->rx_slips += (uint64_t) (rem - 2);   /* overflow: the store deletes the excess */
+                memmove(sp->frames, sp->frames + (size_t) (total - 2) * S, 2 * S);
+                rem = 2;
+            } else if (rem > 0) {
+                memmove(sp->frames, sp->frames + (size_t) N * S, (size_t) rem * S);
+            }
+            sp->es_level = rem;
+        }
+    } else if (!was_up) {
+        /* Alignment found during this block: all ones (AIS downstream) until then. */
+        fill_frames(b, sp->index, NULL, N - total, 0);
+        put_frames(b, sp->index, sp->frames, total, N - total);
+    } else if (!now_up) {
+        /* Alignment lost during this block: all ones from then on. */
+        put_frames(b, sp->index, sp->frames, total, 0);
+        fill_frames(b, sp->index, NULL, N - total, total);
     } else {
-        sp->have_last = 0;
+        /* Underflow: the store repeats its last frame (a controlled slip per repeated frame). */
+        put_frames(b, sp->index, sp->frames, total, 0);
+        fill_frames(b, sp->index, sp->frames + (size_t) (total - 1) * S, N - total, total);
+        sp->rx_slips += (uint64_t) (N - total);
     }
 }
 
@@ -204,6 +253,8 @@ int hwsim_world_tick(hwsim_world_t *w, int nblocks)
             if (b->nchf)
                 hwsim_span_apply_faults(b);
         }
+        if (w->captures)
+            hwsim_capture_flush(w);
         w->time += HWSIM_BLOCK_FRAMES;
     }
     return HWSIM_OK;
