@@ -85,20 +85,6 @@ void hwsim_capture_close_all(hwsim_world_t *w)
     w->captures = NULL;
 }
 
-void hwsim_capture_forget_span(hwsim_world_t *w, hwsim_span_t *sp)
-{
-    hwsim_capture_t **pp = &w->captures;
-    while (*pp) {
-        if ((*pp)->span == sp) {
-            hwsim_capture_t *c = *pp;
-            *pp = c->next;
-            capture_close(c);
-        } else {
-            pp = &(*pp)->next;
-        }
-    }
-}
-
 static void write_record(hwsim_capture_t *c, uint64_t t, int sent, const uint8_t *frame, int len)
 {
     if (c->npend == c->cappend) {

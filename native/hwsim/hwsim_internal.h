@@ -230,7 +230,6 @@ int hwsim_port_board_hook(hwsim_board_t *b, hwsim_port_t *p, int offhook);
 void hwsim_capture_frame(hwsim_span_t *sp, int ts, const uint8_t *frame, int len, uint64_t t);
 void hwsim_capture_close_all(hwsim_world_t *w);
 void hwsim_capture_flush(hwsim_world_t *w);
-void hwsim_capture_forget_span(hwsim_world_t *w, hwsim_span_t *sp);
 
 /* world.c */
 void hwsim_span_apply_faults(hwsim_board_t *b);
