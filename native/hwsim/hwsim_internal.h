@@ -21,7 +21,7 @@
 #define HWSIM_BOARD_MAGIC 0x48575342u        /* "HWSB": catches stale or foreign board handles */
 #define HWSIM_LINE_BYTES (HWSIM_BLOCK_FRAMES * HWSIM_E1_SLOTS)   /* 5120 bytes of line bits per block */
 #define HWSIM_SLIP_ROOM 8                     /* frames of headroom in one block's receive buffers */
-#define HWSIM_RX_CHUNK 4                      /* frames fed to the receive framer per call: event time resolution */
+#define HWSIM_RX_CHUNK 16                     /* frames fed to the receive framer per call (one multiframe): event time resolution 2 ms */
 #define HWSIM_RX_MAX_FRAMES (HWSIM_BLOCK_FRAMES + HWSIM_SLIP_ROOM + 4)
 #define HWSIM_EVENT_QUEUE 1024                /* events held per board before OVERRUN */
 #define HWSIM_HDLC_RXQ 256                    /* good frames held per HDLC timeslot before dropping */
