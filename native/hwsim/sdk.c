@@ -673,7 +673,11 @@ int hwsim_get_abcd(hwsim_board_t *b, int span, int timeslot)
     int r = check_cas(b, span, timeslot, "hwsim_get_abcd");
     if (r < 0)
         return r;
-    return b->spans[span]->rx.abcd[timeslot] & 15;
+    int v = b->spans[span]->rx.abcd[timeslot];
+    if (v > 15)
+        return hwsim_err(HWSIM_ERR_AGAIN, "hwsim_get_abcd: board %d span %d timeslot %d: no ABCD received yet", b->id,
+                         span, timeslot);
+    return v;
 }
 
 /* ---------------------------------------------------------------- HDLC */

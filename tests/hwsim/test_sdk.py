@@ -359,6 +359,7 @@ def test_switching_within_a_board_uses_the_rx_of_a_timeslot(world):
 def test_abcd_round_trip_and_latency(world):
     W = world(9)
     A, B = W.board(1, 1), W.board(2, 1)
+    assert lib.hwsim_get_abcd(B.b, 0, 1) == lib.HWSIM_ERR_AGAIN      # nothing received yet
     W.cable(1, 0, 2, 0)
     # Never 0000 on channels 1-15 (G.732 5.1.3.2: it would imitate the multiframe alignment signal).
     va = {t: 1 + (t * 7) % 15 for t in VOICE_TS}
