@@ -228,10 +228,14 @@ int hwsim_world_tick(hwsim_world_t *w, int nblocks)
             hwsim_board_t *b = w->boards[i];
             if (b->started && !b->dead)
                 build_txp(b);
+            else if (!b->dead && b->nports)   /* a stopped board sends silence to its ports' far ends */
+                memset(b->txp, HWSIM_IDLE_ALAW, (size_t) HWSIM_BLOCK_FRAMES * (size_t) b->nch);
         }
+        /* The far ends (telephones, exchange lines) run on while a board is stopped: an exchange keeps its
+           ring cadence whether or not the board listens. A dead board gets nothing. */
         for (int i = 0; i < w->nboards; i++) {
             hwsim_board_t *b = w->boards[i];
-            if (b->started && !b->dead && b->nports)
+            if (!b->dead && b->nports)
                 hwsim_ports_tick(b, w->time);
         }
         for (int i = 0; i < w->nboards; i++) {
