@@ -12,10 +12,12 @@ import json
 import os
 import re
 import select
+import socket
 import shutil
 import struct
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -1233,3 +1235,72 @@ def test_cross_process_socket_cable(tmp_path):
     extra = res["connect"]["extra"]
     assert [e[2] for e in extra if e[1] == EV_CABLE and e[4] == 0] == [0, 1]
     assert res["connect"]["alarms_end"] & LOS
+
+
+def _recv_exact(conn, n):
+    data = b""
+    while len(data) < n:
+        chunk = conn.recv(n - len(data))
+        if not chunk:
+            raise EOFError
+        data += chunk
+    return data
+
+
+def test_socket_protocol_with_a_python_peer(world, tmp_path, monkeypatch):
+    """The cable protocol as documented in cable.c, spoken by an independent Python peer: a loopback plug at
+    the far end of a socket (it echoes each block), then a peer that goes silent (timeout -> cut), then one
+    that speaks garbage (protocol error -> cut), and the listener accepting a new peer each time."""
+    monkeypatch.setenv("HWSIM_SOCKET_TIMEOUT_MS", "300")
+    W = world(81)
+    A = W.board(1, 1)
+    path = str(tmp_path / "plug.sock")
+    check(lib.hwsim_cable_socket(W.w, 1, 0, path.encode(), 1))
+    W.tick(2)                                   # nobody there yet: LOS, no blocking
+    assert A.status(0)["alarms"] & LOS
+    A.events()
+    mode = {"echo": True}
+
+    def peer():
+        c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        c.connect(path)
+        seq = 0
+        try:
+            while True:
+                hdr = _recv_exact(c, 16)
+                magic, ver, flags, rseq, nbytes = struct.unpack("<4sHHII", hdr)
+                assert (magic, ver, flags, nbytes) == (b"HWSC", 1, 0, 5120) and rseq == seq
+                bits = _recv_exact(c, nbytes)
+                if mode["echo"]:
+                    c.sendall(struct.pack("<4sHHII", b"HWSC", 1, 0, seq, nbytes) + bits)
+                seq += 1
+        except (EOFError, OSError):
+            pass
+        finally:
+            c.close()
+
+    th = threading.Thread(target=peer, daemon=True)
+    th.start()
+    time.sleep(0.05)
+    sent, got = run_voice(W, [A], 12)
+    assert (EV_CABLE, 0, -1, 1) in [e[1:] for e in A.events()]
+    assert A.status(0)["alarms"] == 0            # its own signal, looped at the far end
+    span_lag(got[1], sent[1], 0, VOICE_TS, 4 * N)
+    # The peer stops answering: after the timeout the cable counts as cut.
+    mode["echo"] = False
+    t = time.monotonic()
+    W.tick(2)
+    assert time.monotonic() - t < 5
+    evs = [e[1:] for e in A.events()]
+    assert (EV_CABLE, 0, -1, 0) in evs
+    assert A.status(0)["alarms"] & LOS
+    th.join(5)
+    # A peer speaking garbage is dropped too; the listener then waits for the next one.
+    g = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    g.connect(path)
+    g.sendall(b"GARBAGE!" * 700)
+    W.tick(1)
+    evs = [e[1:] for e in A.events()]
+    assert (EV_CABLE, 0, -1, 1) in evs and (EV_CABLE, 0, -1, 0) in evs
+    assert "protocol error" in last_error()
+    g.close()
