@@ -110,3 +110,23 @@ def test_transcoding_preserves_sign_and_magnitude_order(law):
         a = int(dec_src(bytes([code]))[0])
         b = int(dec_dst(bytes([conv(code)]))[0])
         assert abs(a - b) <= max(16, abs(a) // 16), (code, a, b)
+
+
+@pytest.mark.parametrize("law", ["alaw", "ulaw"])
+def test_bank_vector_decode_equals_g711_for_every_code(law):
+    """The bank's float decode stage agrees with G.711 for all 256 codes and respects the row stride."""
+    from ctid.dsp._native import ffi, lib
+
+    codes = np.tile(np.arange(256, dtype=np.uint8), 3)          # 3 frames of 256 "channels"
+    out = np.full(3 * 264, -1.0, dtype=np.float32)               # stride 264: padding must stay untouched
+    rc = lib.ctid_g711_decode_rows(lib.CTID_LAW_ALAW if law == "alaw" else lib.CTID_LAW_ULAW,
+                                   ffi.from_buffer("uint8_t[]", codes), 256,
+                                   ffi.from_buffer("float[]", out), 264, 3)
+    assert rc == 0
+    ref = (g711.alaw_decode if law == "alaw" else g711.ulaw_decode)(np.arange(256, dtype=np.uint8))
+    rows = out.reshape(3, 264)
+    for r in rows:
+        assert np.array_equal(r[:256], ref.astype(np.float32))
+        assert np.all(r[256:] == -1.0)
+    assert lib.ctid_g711_decode_rows(lib.CTID_LAW_LINEAR16, ffi.from_buffer("uint8_t[]", codes), 256,
+                                     ffi.from_buffer("float[]", out), 264, 1) == lib.CTID_ERR_ARG

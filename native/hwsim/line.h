@@ -29,19 +29,24 @@
 uint16_t line_fcs16(const uint8_t *buf, size_t len);      /* X.25 FCS over buf (value to send, LSB first) */
 
 /* ---------------------------------------------------------------- HDLC transmitter */
+/* Frames are queued with their FCS. The frame on the line is copied to last[] when it starts, so the queue
+   slot is free at once and last[] is what idle repetition repeats. One flag separates consecutive frames
+   (the closing flag of one is the opening flag of the next, ISO 3309 4.2). Zero-bit insertion is done a
+   whole octet at a time from a table indexed by (ones already sent, octet). */
 typedef struct {
-    uint8_t frames[LINE_HDLC_QUEUE][LINE_HDLC_MAX + 2];
-    int lens[LINE_HDLC_QUEUE];
+    uint8_t frames[LINE_HDLC_QUEUE][LINE_HDLC_MAX + 2];  /* queued frames, FCS appended */
+    int lens[LINE_HDLC_QUEUE];        /* FCS included */
     int head, count;
-    uint8_t last[LINE_HDLC_MAX + 2];  /* last frame sent, for idle repetition */
-    int last_len;
+    uint8_t last[LINE_HDLC_MAX + 2];  /* frame on the line / last frame sent (FCS included) */
+    int last_len;                     /* 0: nothing sent yet */
     int idle_repeat;                  /* 1: repeat the last frame when idle (MTP2 FISU), 0: flags */
     /* bit-level state */
     uint32_t bits;                    /* pending output bits, next bit in bit 0 */
     int nbits;
-    int ones;                         /* consecutive ones sent (for zero insertion) */
-    const uint8_t *cur;
-    int cur_len, cur_pos;
+    int ones;                         /* consecutive data ones sent (for zero insertion), 0..4 */
+    int cur_pos;                      /* next octet of last[] to send; -1 between frames */
+    int flag_last;                    /* the last thing on the line was a flag (it may open a frame) */
+    uint64_t frames_sent;             /* frames completed (repetitions included) */
 } line_hdlc_tx_t;
 
 void line_hdlc_tx_init(line_hdlc_tx_t *s);
@@ -53,25 +58,27 @@ uint8_t line_hdlc_tx_octet(line_hdlc_tx_t *s);  /* the next 8 line bits, first b
 #define LINE_HDLC_GOOD 0
 #define LINE_HDLC_BAD_FCS 1
 #define LINE_HDLC_ABORT 2
-#define LINE_HDLC_BAD_LENGTH 3
+#define LINE_HDLC_BAD_LENGTH 3       /* longer than LINE_HDLC_MAX, shorter than the FCS, or not whole octets */
 
 typedef void (*line_hdlc_cb)(void *user, const uint8_t *frame, int len, int status);
 
 typedef struct {
-    uint8_t buf[LINE_HDLC_MAX + 3];
+    uint8_t buf[LINE_HDLC_MAX + 3];  /* frame octets since the opening flag, FCS included */
     int len;
-    int ones;
-    uint8_t octet;
-    int nbits;
-    int in_frame;
-    int overflow;
+    int ones;                        /* consecutive ones received */
+    uint32_t acc;                    /* data bits being assembled, first in bit 0 */
+    int nbits;                       /* data bits in acc since the last octet boundary (0..7) */
+    int in_frame;                    /* a flag has been seen (0: hunting after an abort or at start) */
+    int overflow;                    /* more than LINE_HDLC_MAX + 2 octets: frame will be BAD_LENGTH */
     line_hdlc_cb cb;
     void *user;
+    uint64_t good, bad_fcs, aborts, bad_length;   /* counters */
 } line_hdlc_rx_t;
 
 void line_hdlc_rx_init(line_hdlc_rx_t *s, line_hdlc_cb cb, void *user);
 /* Feed one timeslot octet (first bit in the MSB). Frames are delivered through cb: good ones without the
-   FCS; bad ones (status != GOOD) too so counters can be kept, never as good. */
+   FCS; bad ones (status != GOOD) too so counters can be kept, never as good. For a GOOD frame the two
+   received FCS octets follow it in the buffer (frame[len], frame[len + 1]), for captures with FCS. */
 void line_hdlc_rx_octet(line_hdlc_rx_t *s, uint8_t octet);
 
 /* ---------------------------------------------------------------- E1 transmit framer */
@@ -85,12 +92,12 @@ typedef struct {
     int rai;                     /* send remote alarm (A bit) */
     int ais;                     /* send all ones */
     int mf_alarm;                /* CAS: distant multiframe alarm (Y bit) */
-    uint8_t abcd[32];            /* by timeslot */
+    uint8_t abcd[32];            /* by timeslot (low 4 bits; 0000 is sent as 0001, see line.c) */
     line_hdlc_tx_t *hdlc[32];    /* per timeslot, NULL if none (TS16 in CCS mode must have one) */
-    uint32_t frame;              /* frame counter */
-    uint8_t crc_prev[4];         /* CRC-4 bits computed over the previous sub-multiframe */
-    uint16_t crc_acc;            /* running CRC-4 state */
-    int e_bits;                  /* E bits to send (CRC errors seen by our receiver) */
+    uint32_t frame;              /* frame counter; frame % 16 is the CRC-4 and the CAS multiframe position */
+    uint8_t crc_prev;            /* CRC-4 (C1 in bit 3) of the previous sub-multiframe, sent in this one */
+    uint8_t crc_fold[48];        /* the current sub-multiframe folded modulo 15 octets (see line.c) */
+    int e_bits;                  /* E bits still to send as 0 (errored sub-multiframes our receiver saw) */
 } line_e1_tx_t;
 
 void line_e1_tx_init(line_e1_tx_t *s, int crc4, int ts16);
@@ -103,27 +110,51 @@ void line_e1_tx_frames(line_e1_tx_t *s, const uint8_t *payload, size_t payload_s
 typedef struct {
     int crc4;
     int ts16;
-    /* alignment */
+    /* frame alignment (G.706 4.1) */
     int aligned;                 /* frame alignment found */
-    int bit_offset;              /* alignment within the incoming bit stream */
-    uint8_t carry[64];           /* partial frame bits between calls */
-    int carry_bits;
-    uint32_t frame;              /* frames since alignment */
+    int bit_offset;              /* octets start this many bits into an incoming byte (0..7) */
+    uint8_t ring[128];           /* the last incoming bytes (the parallel FAS search looks 2 frames back) */
+    uint64_t nbytes;             /* bytes received since init (ring index) */
+    uint8_t prev;                /* previous incoming byte (aligned octet extraction) */
+    uint8_t fbuf[32];            /* the frame being assembled */
+    int fpos;
+    uint32_t frame;              /* frames since alignment; even = FAS frame */
     int fas_errors_row;
-    int mf_aligned;              /* CAS multiframe */
-    int mf_pos;
+    int nfas_errors_row;         /* consecutive NFAS frames with bit 2 = 0 */
+    /* CAS multiframe (G.732 5.2) */
+    int mf_aligned;
+    uint32_t mf_base;            /* frame index (mod 16) of CAS multiframe frame 0 */
     int mf_errors_row;
-    int crc_aligned;             /* CRC-4 multiframe */
-    int crc_pos;
+    int ts16_prev;               /* TS16 of the previous frame, -1 if none since alignment */
+    int ts16_zero_run;           /* consecutive all-zero TS16 octets */
+    int mf_remote_alarm;         /* received Y bit */
+    /* CRC-4 multiframe (G.706 4.2, 4.3) */
+    int crc_aligned;
+    uint32_t crc_base;           /* frame index (mod 16) of CRC-4 multiframe frame 0 */
+    uint32_t si_hist;            /* Si bits of the NFAS frames since alignment, newest in bit 0 */
+    int nfas_seen;
+    int64_t mfas_last;           /* frame of the last 001011 seen, -1 none */
+    uint8_t crc_fold[48];        /* the current sub-multiframe folded modulo 15 octets (see line.c) */
+    int crc_acc_valid;           /* crc_fold holds a whole sub-multiframe since its start */
+    uint8_t crc_expect;          /* computed over the previous sub-multiframe */
+    int crc_expect_valid;
+    uint8_t crc_recv;            /* C bits received in the current sub-multiframe */
+    int crc_blocks, crc_block_errors;  /* for G.706 4.3.2 (915 of 1000) */
+    /* alarms */
     int alarms;                  /* HWSIM_ALARM_* bits */
-    int zeros_run;               /* for LOS (G.775) */
-    int ones_window_zeros;       /* for AIS */
-    int ones_window_bits;
-    uint8_t abcd[32];            /* received, by timeslot */
-    uint8_t abcd_candidate[32];  /* debouncing: a change must persist two multiframes? (G.732: 2) */
-    int abcd_count[32];
+    int los, ais, rai;
+    int rai_cand, rai_count;
+    int zeros_run;               /* for LOS (G.775): consecutive zeros */
+    int los_win_ones, los_win_bytes;
+    int ais_win_zeros, ais_win_bytes, ais_bad_row, ais_good_row;
+    /* CAS */
+    uint8_t abcd[32];            /* received, by timeslot (0xFF: nothing yet) */
+    uint8_t abcd_candidate[32];  /* debouncing: a new value is reported after two multiframes that agree */
+    uint8_t abcd_count[32];
     line_hdlc_rx_t *hdlc[32];    /* per timeslot, NULL if none */
-    uint64_t crc_errors, fas_errors;
+    uint8_t hdlc_ts[32];         /* timeslots with an engine, taken from hdlc[] at each line_e1_rx_bits call */
+    int nhdlc;
+    uint64_t crc_errors, fas_errors, e_bit_errors, realignments;
     /* callbacks */
     void (*on_abcd)(void *user, int timeslot, int abcd);
     void (*on_alarm)(void *user, int alarms);

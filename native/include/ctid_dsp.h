@@ -86,9 +86,12 @@ void ctid_alaw_encode(const int16_t *in, uint8_t *out, size_t n);
 void ctid_alaw_decode(const uint8_t *in, int16_t *out, size_t n);
 void ctid_ulaw_encode(const int16_t *in, uint8_t *out, size_t n);
 void ctid_ulaw_decode(const uint8_t *in, int16_t *out, size_t n);
-/* 256-entry float decode tables (int16 scale), used by the bank's decode stage. */
+/* 256-entry float decode tables (int16 scale). */
 const float *ctid_alaw_float_table(void);
 const float *ctid_ulaw_float_table(void);
+/* The bank's vectorised decode stage: nframes rows of nchan codes (law ALAW or ULAW) to float rows of
+   `stride` floats (stride >= nchan; the rest of each row is left untouched). */
+int ctid_g711_decode_rows(int law, const uint8_t *in, int nchan, float *out, int stride, int nframes);
 
 /* ---------------------------------------------------------------- DTMF receiver (dtmf_rx.c) */
 typedef struct {
