@@ -120,6 +120,10 @@ setup(
             "ctid = ctid.cli:main",
             "hwsim = hwsim.cli:main",
         ],
+        # Board driver backends, found by name by ctid.drivers (third-party drivers add their own here).
+        "ctid.drivers": [
+            "hwsim = ctid.drivers.hwsim:HwsimBackend",
+        ],
     },
     include_package_data=True,
     zip_safe=False,

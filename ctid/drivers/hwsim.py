@@ -589,7 +589,7 @@ class HwsimBoard(Board):
         except TypeError:
             raise DriverError(f"hdlc_send: a frame is bytes, not {type(frame).__name__}") from None
         self._call("hwsim_hdlc_send", _int(span, "span"), _int(timeslot, "timeslot"),
-                   self._ffi.from_buffer("uint8_t[]", data) if data else self._ffi.NULL, len(data))
+                   self._ffi.from_buffer("uint8_t[]", data or b"\0"), len(data))
 
     def _hdlc_recv_raw(self, span: int, timeslot: int) -> bytes | None:
         rc = self._lib.hwsim_hdlc_recv(self._h(), span, timeslot, self._hbuf, len(self._hbuf))
