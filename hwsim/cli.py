@@ -36,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--board", type=int, default=0, help="board id in the served world (default 0)")
     sv.add_argument("--seed", type=int, default=0)
     sv.add_argument("--json", action="store_true", help="log events as JSON lines")
+    sv.add_argument("--exit-on-disconnect", action="store_true",
+                    help="stop when a peer that was connected goes away (for scripts and tests)")
     return p
 
 
