@@ -3,6 +3,7 @@
 
 #define BANK_CHUNK 160               /* frames decoded and processed at a time (20 ms) */
 #define BANK_EVENT_LIMIT (1 << 20)   /* events held before new ones are dropped (and counted) */
+#define BANK_MSG_SLOTS 256           /* caller-ID messages kept for their events (a ring) */
 
 struct ctid_bank {
     int nchan;
@@ -20,6 +21,9 @@ struct ctid_bank {
     ctid_fsk_rx_t *fsk;
     ctid_evbuf_t q;
     int head;                        /* first undrained event in q */
+    uint8_t msg[BANK_MSG_SLOTS][CTID_CID_MAX_MSG];  /* caller-ID message bytes, copied when the event is made */
+    int msg_len[BANK_MSG_SLOTS];
+    uint32_t msg_next;               /* id of the next message */
 };
 
 enum { K_DTMF, K_R2F, K_R2B, K_CPT, K_CID, K_COUNT };
@@ -304,8 +308,22 @@ int ctid_bank_process(ctid_bank_t *b, const uint8_t *data, size_t nbytes)
             ctid_r2mf_rx_process(b->r2b, b->x, n, b->stride, b->en[K_R2B], b->time, &b->q);
         if (b->any[K_CPT])
             ctid_cpt_rx_process(b->cpt, b->x, n, b->stride, b->en[K_CPT], b->time, &b->q);
-        if (b->any[K_CID])
+        if (b->any[K_CID]) {
+            int i, from = b->q.n;
             ctid_fsk_rx_process(b->fsk, b->x, n, b->stride, b->en[K_CID], b->time, &b->q);
+            /* A chunk is 20 ms, shorter than any message, so each lane completes at most one per chunk: copy it
+               now and give the event its message id (in `duration`), so later messages cannot replace it. */
+            for (i = from; i < b->q.n; i++) {
+                ctid_event_t *e = &b->q.ev[i];
+                if (e->kind == CTID_EV_CID && e->type == CTID_EVT_MSG) {
+                    uint32_t id = b->msg_next++;
+                    int slot = (int) (id % BANK_MSG_SLOTS);
+                    int len = ctid_fsk_rx_message(b->fsk, (int) e->channel, b->msg[slot], CTID_CID_MAX_MSG);
+                    b->msg_len[slot] = len < 0 ? 0 : len;
+                    e->duration = (int32_t) (id & 0x7FFFFFFF);
+                }
+            }
+        }
         b->time += (uint64_t) n;
         done += (size_t) n;
     }
@@ -353,6 +371,29 @@ int ctid_bank_cid_message(ctid_bank_t *b, int channel, uint8_t *buf, int cap)
     if (channel < 0 || channel >= b->nchan)
         return CTID_ERR_CHANNEL;
     return ctid_fsk_rx_message(b->fsk, channel, buf, cap);
+}
+
+int ctid_bank_message(ctid_bank_t *b, int32_t msg_id, uint8_t *buf, int cap)
+{
+    int slot, len;
+    if (b == NULL || buf == NULL || cap < 0 || msg_id < 0)
+        return CTID_ERR_ARG;
+    /* Only the last BANK_MSG_SLOTS messages are kept. */
+    if ((uint32_t) msg_id >= (b->msg_next & 0x7FFFFFFF) || (b->msg_next & 0x7FFFFFFF) - (uint32_t) msg_id > BANK_MSG_SLOTS)
+        return CTID_ERR_STATE;
+    slot = (int) ((uint32_t) msg_id % BANK_MSG_SLOTS);
+    len = b->msg_len[slot] < cap ? b->msg_len[slot] : cap;
+    memcpy(buf, b->msg[slot], (size_t) len);
+    return len;
+}
+
+int ctid_bank_cid_bad_messages(ctid_bank_t *b, int channel)
+{
+    if (b == NULL)
+        return CTID_ERR_ARG;
+    if (channel < 0 || channel >= b->nchan)
+        return CTID_ERR_CHANNEL;
+    return ctid_fsk_rx_bad_messages(b->fsk, channel);
 }
 
 void ctid_bank_reset(ctid_bank_t *b, int channel)

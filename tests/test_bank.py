@@ -65,3 +65,42 @@ def test_tone_table_errors():
         ToneDef("x", 5000, detect_ms=100)
     with pytest.raises(ValueError, match="at most 32"):
         Bank(1, tones=[ToneDef(f"t{i}", 450, detect_ms=100) for i in range(33)])
+
+
+def test_two_caller_id_messages_in_one_call_keep_their_own_bytes():
+    """A large block can complete two messages on one lane; each event must still decode to its own message."""
+    from ctid.dsp.callerid import cid_signal
+    from ctid.dsp.g711 import alaw_encode
+
+    gap = np.zeros(4000, dtype=np.int16)
+    sig = np.concatenate([gap, cid_signal("111222333", name="FIRST", time="01020304"), gap,
+                          cid_signal("444555666", name="SECOND", time="05060708"), gap])
+    bank = Bank(1)
+    bank.set_mask(0, "cid")
+    events = bank.process(alaw_encode(sig))           # the whole signal in one call
+    got = [(e.value["number"], e.value["name"]) for e in events if e.kind == "cid"]
+    assert got == [("111222333", "FIRST"), ("444555666", "SECOND")]
+    assert bank.cid_bad_messages(0) == 0
+
+
+def test_corrupted_caller_id_is_counted_through_the_bank():
+    from ctid.dsp.callerid import build_message, fsk_generate
+    from ctid.dsp.g711 import alaw_encode
+
+    msg = bytearray(build_message(number="13800138000", time="11231420"))
+    msg[5] ^= 0x01                                   # a wrong digit: the checksum no longer matches
+    bank = Bank(2)
+    bank.set_mask(1, "cid")
+    mono = np.concatenate([np.zeros(800, np.int16), fsk_generate(bytes(msg)), np.zeros(800, np.int16)])
+    frames = np.zeros((len(mono), 2), dtype=np.int16)
+    frames[:, 1] = mono
+    events = []
+    codes = alaw_encode(frames.ravel()).reshape(-1, 2)
+    for i in range(0, len(codes), 160):
+        events += bank.process(codes[i:i + 160])
+    assert [e for e in events if e.kind == "cid"] == []
+    assert bank.cid_bad_messages(1) == 1 and bank.cid_bad_messages(0) == 0
+    with pytest.raises(DspError, match="channel 7"):
+        bank.cid_bad_messages(7)
+    with pytest.raises(DspError, match="message 5"):
+        bank.message(5)

@@ -217,8 +217,18 @@ class Bank:
         return np.concatenate(chunks) if chunks else np.zeros(0, dtype=EVENT_DTYPE)
 
     def cid_message(self, channel: int) -> bytes:
+        """The latest caller-ID message received on a channel (raw bytes: type, length, body, checksum)."""
         n = check(lib.ctid_bank_cid_message(self._b, channel, self._msgbuf, lib.CTID_CID_MAX_MSG), "CID message")
         return bytes(ffi.buffer(self._msgbuf, n))
+
+    def message(self, msg_id: int) -> bytes:
+        """The bytes of the caller-ID message an event refers to (kept for the last 256 messages)."""
+        n = check(lib.ctid_bank_message(self._b, msg_id, self._msgbuf, lib.CTID_CID_MAX_MSG), f"message {msg_id}")
+        return bytes(ffi.buffer(self._msgbuf, n))
+
+    def cid_bad_messages(self, channel: int) -> int:
+        """Caller-ID messages dropped on a channel (bad checksum, framing, lost carrier)."""
+        return check(lib.ctid_bank_cid_bad_messages(self._b, channel), f"channel {channel}")
 
     def _event(self, e) -> Event:
         kind = KIND_NAMES.get(e.kind, str(e.kind))
@@ -229,7 +239,7 @@ class Bank:
         elif kind == "cpt":
             value = self.tone_names[e.value] if 0 <= e.value < len(self.tone_names) else str(e.value)
         elif kind == "cid":
-            raw = self.cid_message(e.channel)
+            raw = self.message(e.duration)
             from .callerid import parse_message
 
             extra["raw"] = raw.hex()
@@ -239,8 +249,9 @@ class Bank:
                 value = {"error": str(exc)}
         else:
             value = e.value
+        duration = 0 if kind == "cid" else int(e.duration)
         return Event(kind, TYPE_NAMES.get(e.type, str(e.type)), int(e.channel), int(e.t_sample), value,
-                     int(e.duration), float(e.level), float(e.aux), extra)
+                     duration, float(e.level), float(e.aux), extra)
 
 
 EVENT_DTYPE = np.dtype(

@@ -58,7 +58,7 @@ typedef struct {
     uint16_t type;       /* CTID_EVT_* */
     int32_t value;       /* DTMF/R2: ASCII signal ('0'-'9','*','#','A'-'D'; R2 '1'-'9','0','B'-'F');
                             CPT: index in the tone table; CID: message length in bytes */
-    int32_t duration;    /* OFF: tone duration in samples; otherwise 0 */
+    int32_t duration;    /* OFF: tone duration in samples; CID MSG: message id (ctid_bank_message); else 0 */
     float level;         /* dBm0: DTMF/R2 mean level of the two tones, CPT tone level; CID 0 */
     float aux;           /* DTMF: twist in dB (high group minus low group); R2: level difference; else 0 */
 } ctid_event_t;
@@ -251,5 +251,9 @@ int ctid_bank_events(ctid_bank_t *b, ctid_event_t *out, int max); /* drains up t
 int ctid_bank_pending(ctid_bank_t *b);
 int ctid_bank_dropped(ctid_bank_t *b);
 uint64_t ctid_bank_time(ctid_bank_t *b);   /* frames processed so far */
-int ctid_bank_cid_message(ctid_bank_t *b, int channel, uint8_t *buf, int cap);
+int ctid_bank_cid_message(ctid_bank_t *b, int channel, uint8_t *buf, int cap); /* the lane's latest */
+/* The bytes of the caller-ID message of a CTID_EV_CID event: its `duration` field is the message id. The last
+   256 messages are kept; an older id gives CTID_ERR_STATE. */
+int ctid_bank_message(ctid_bank_t *b, int32_t msg_id, uint8_t *buf, int cap);
+int ctid_bank_cid_bad_messages(ctid_bank_t *b, int channel);  /* messages dropped for a bad checksum etc. */
 void ctid_bank_reset(ctid_bank_t *b, int channel); /* -1 = all */
