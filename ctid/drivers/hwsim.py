@@ -24,8 +24,10 @@ socket cables opens its boards there, with ``spans=``/``ports=`` to create them 
 from __future__ import annotations
 
 import ctypes.util
+import importlib.machinery
 import importlib.util
 import os
+import sys
 import threading
 import weakref
 from collections import deque
@@ -62,11 +64,21 @@ def find_library() -> str:
         if not os.path.exists(env):
             raise DriverError(f"${LIBRARY_ENV}={env}: no such file")
         return env
+    specs = []
     try:
-        spec = importlib.util.find_spec("hwsim")   # locates the package without importing it
+        specs.append(importlib.util.find_spec("hwsim"))   # locates the package without importing it
     except (ImportError, ValueError):
-        spec = None
-    if spec is not None:
+        pass
+    # Something else may be called "hwsim" first on the path (a test package, say): look further along
+    # sys.path for a hwsim package that holds the library (still without importing anything).
+    for entry in sys.path:
+        try:
+            specs.append(importlib.machinery.PathFinder.find_spec("hwsim", [entry or "."]))
+        except (ImportError, ValueError, OSError):
+            continue
+    for spec in specs:
+        if spec is None:
+            continue
         dirs = list(spec.submodule_search_locations or [])
         if spec.origin:
             dirs.append(os.path.dirname(spec.origin))
