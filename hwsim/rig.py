@@ -84,7 +84,8 @@ class CheckResult:
 
     def line(self) -> str:
         figs = " ".join(f"{k}={_fmt(v)}" for k, v in self.figures.items())
-        return f"{'PASS' if self.ok else 'FAIL'}  {self.name:<16} {figs}" + (f"  -- {self.detail}" if self.detail else "")
+        head = f"{'PASS' if self.ok else 'FAIL'}  {self.name:<16} {figs}"
+        return head + (f"  -- {self.detail}" if self.detail else "")
 
     def as_dict(self) -> dict:
         return {"check": self.name, "result": "PASS" if self.ok else "FAIL", "ok": self.ok, **self.figures,

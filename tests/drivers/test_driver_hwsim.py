@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import ROOT, SO, sub_env
+from conftest import SO, sub_env
 
 from ctid.drivers import (
     VOICE_TIMESLOTS, AbcdEvent, Alarm, AlarmEvent, CableEvent, DriverError, FlashEvent, HdlcEvent, HookEvent,
@@ -357,12 +357,18 @@ def test_hdlc_frames_survive_an_event_overrun(world):
     and still hands over every frame (the SDK announces a link only when its queue becomes non-empty)."""
     a, b = pair(world, spans=2, plan=[SpanConfig(False, "cas"), SpanConfig(False, "ccs")])
     frames = [bytes([i]) * 20 for i in range(10)]
-    for f in frames:
-        a.hdlc_send(1, 16, f)
-    for k in range(40):                      # 30 ABCD changes per tick, never drained: > 1024 events
+
+    def churn(k):                            # 30 ABCD changes per tick on span 0, never drained
         for ts in VOICE_TIMESLOTS:
             a.set_abcd(0, ts, 1 + (k + ts) % 15)
         world.tick()
+
+    for k in range(40):                      # > 1024 events: the board queue is full
+        churn(k)
+    for f in frames:                         # the announcement of these frames is lost with the overflow
+        a.hdlc_send(1, 16, f)
+    for k in range(40, 45):
+        churn(k)
     evs = b.events()
     assert any(isinstance(e, OverrunEvent) and e.lost > 0 for e in evs)
     assert [e.frame for e in evs if isinstance(e, HdlcEvent)] == frames
