@@ -8,6 +8,7 @@ G.706 (frame alignment), G.775 (LOS), ISO 3309 / Q.703 (HDLC, FCS-16).
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -172,6 +173,17 @@ def test_closed_world_and_dead_board_raise(world):
         with pytest.raises(DriverError, match="closed"):
             fn()
     w2.close()   # twice is harmless
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_random_bad_calls_never_crash(seed):
+    """Thousands of random calls with out-of-range ids, spans, timeslots, ports, sizes, NaN rates and a board
+    that dies and comes back: each succeeds or raises DriverError; the process never crashes."""
+    script = str(Path(__file__).with_name("fuzz_driver.py"))
+    r = subprocess.run([sys.executable, script, str(seed), "4000"], env=sub_env(), capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.startswith("ok ") and int(r.stdout.split()[1]) > 1000      # most calls were refused
 
 
 # ---------------------------------------------------------------------------------------------- audio
