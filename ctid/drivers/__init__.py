@@ -19,15 +19,15 @@ from .registry import (  # noqa: F401
 )
 
 
-def watch_board(reactor, board, callback):
-    """Call ``callback(event)`` from ``reactor`` for each event of ``board`` (see :mod:`ctid.drivers.watch`)."""
-    from .watch import watch_board as _watch
 
-    return _watch(reactor, board, callback)
+def __getattr__(name):
+    """Twisted-based helpers, imported on first use (``ctid.drivers`` itself does not need Twisted)."""
+    if name == "Pacer":
+        from .clock import Pacer
 
+        return Pacer
+    if name in ("watch_board", "BoardReader"):
+        from . import watch
 
-def Pacer(world, clock=None, **kw):  # noqa: N802 - a factory that reads like the class
-    """A real-time pacer ticking ``world`` every 20 ms of ``clock`` (see :mod:`ctid.drivers.clock`)."""
-    from .clock import Pacer as _Pacer
-
-    return _Pacer(world, clock, **kw)
+        return getattr(watch, name)
+    raise AttributeError(f"module 'ctid.drivers' has no attribute {name!r}")

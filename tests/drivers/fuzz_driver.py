@@ -42,11 +42,12 @@ calls = [
  lambda: w.line(0, 1).ring(rng.choice(["1", "x", "9" * 30, None]), rng.choice(["n", "é" * 30, None])),
  lambda: w.line(0, 1).hangup(), lambda: w.line(0, 1).play(np.zeros(rng.choice([0, 10, 90000]), np.int16)),
  lambda: w.phone(0, 0).listen(rng.choice([0, 10, 100000])),
- lambda: a.configure_span(rng.choice(vals), SpanConfig(rng.random() < .5, rng.choice(["cas", "ccs", "clear"]))),
+ lambda: a.configure_span(rng.choice(vals),
+                          SpanConfig(rng.random() < .5, rng.choice(["cas", "ccs", "clear"]))),
  lambda: a.write_block(a.new_block()), lambda: a.read_block(),
  lambda: w.tick(rng.choice([0, 1, 2, -1])), lambda: a.events(), lambda: b.events(),
- lambda: w.capture(rng.choice([0, 1]), rng.choice(vals), rng.choice(vals), rng.choice([None, PCAP, "/nonexistent/x.pcap"]),
-                   rng.choice([139, 140, 1])),
+ lambda: w.capture(rng.choice([0, 1]), rng.choice(vals), rng.choice(vals),
+                   rng.choice([None, PCAP, "/nonexistent/x.pcap"]), rng.choice([139, 140, 1])),
  lambda: a.stop(), lambda: a.start(), lambda: w.fault_dead(1, rng.random() < .3),
 ]
 n = 0
