@@ -19,7 +19,6 @@ from .registry import (  # noqa: F401
 )
 
 
-
 def __getattr__(name):
     """Twisted-based helpers, imported on first use (``ctid.drivers`` itself does not need Twisted)."""
     if name == "Pacer":
