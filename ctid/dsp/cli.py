@@ -127,11 +127,6 @@ def detect_audio(audio, detect: str = ",".join(DETECTORS), china_r2: bool = Fals
         if e.kind == "cid":
             row["source"] = "fsk"
         out.append(row)
-    if cid is not None:
-        result = cid.flush()
-        if result is not None:
-            out.append({"t_ms": round(bank.time / 8.0, 1), "kind": "cid", "type": "msg", "value": result,
-                        "source": "dtmf"})
     return out
 
 

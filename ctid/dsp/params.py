@@ -78,20 +78,24 @@ TWIST_PRESETS = {
 }
 
 
+_R2F = _c_defaults("ctid_r2mf_rx_params_t", lib.ctid_r2mf_rx_defaults, 0)
+
+
 @dataclass
 class R2Params(_CParams):
-    """MFC R2 receiver for one group (``backward``=0 forward, 1 backward)."""
+    """MFC R2 receiver for one group (``backward``=0 forward, 1 backward). Field defaults are the native
+    forward-group defaults; :meth:`defaults` gives either group's (and China No.1's 2-of-4 backward set)."""
 
     _ctype = "ctid_r2mf_rx_params_t"
     backward: int = 0
     china_2of4: int = 0
-    threshold_dbm0: float = 0.0
-    max_level_dbm0: float = 0.0
-    twist_adjacent_db: float = 0.0
-    twist_nonadjacent_db: float = 0.0
-    min_purity: float = 0.0
-    hits_to_begin: int = 0
-    misses_to_end: int = 0
+    threshold_dbm0: float = _R2F.threshold_dbm0
+    max_level_dbm0: float = _R2F.max_level_dbm0
+    twist_adjacent_db: float = _R2F.twist_adjacent_db
+    twist_nonadjacent_db: float = _R2F.twist_nonadjacent_db
+    min_purity: float = _R2F.min_purity
+    hits_to_begin: int = _R2F.hits_to_begin
+    misses_to_end: int = _R2F.misses_to_end
 
     @classmethod
     def defaults(cls, backward: bool = False, china: bool = False) -> "R2Params":
