@@ -10,6 +10,7 @@ Two native builds run under build_ext (so `pip install .`, `pip install -e .` an
 import glob
 import os
 import re
+import shutil
 
 from setuptools import Command, find_packages, setup
 from setuptools.command.build_ext import build_ext
@@ -50,8 +51,11 @@ class build_hwsim(Command):
         base = ROOT if self.inplace else self.build_lib
         return os.path.join(base, "hwsim", "libhwsim.so")
 
+    def header_path(self):
+        return os.path.join(os.path.dirname(self.output_path()), "hwsim_sdk.h")
+
     def get_outputs(self):
-        return [self.output_path()]
+        return [self.output_path(), self.header_path()]
 
     def run(self):
         from setuptools._distutils.ccompiler import new_compiler
@@ -82,6 +86,9 @@ class build_hwsim(Command):
             f.write("{ global: %s; local: *; };\n" % "; ".join(api))
         cc.link_shared_object(objects, out, libraries=["m"],
                               extra_postargs=["-pthread", "-Wl,--version-script=" + script])
+        # Ship the header beside the library, as a vendor SDK does: the driver reads it as its cffi cdef.
+        if os.path.abspath(self.header_path()) != os.path.abspath("native/hwsim/hwsim_sdk.h"):
+            shutil.copyfile("native/hwsim/hwsim_sdk.h", self.header_path())
 
 
 class build_ext_with_hwsim(build_ext):

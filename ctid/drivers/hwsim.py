@@ -24,10 +24,8 @@ socket cables opens its boards there, with ``spans=``/``ports=`` to create them 
 from __future__ import annotations
 
 import ctypes.util
-import importlib.machinery
 import importlib.util
 import os
-import sys
 import threading
 import weakref
 from collections import deque
@@ -69,13 +67,6 @@ def find_library() -> str:
         specs.append(importlib.util.find_spec("hwsim"))   # locates the package without importing it
     except (ImportError, ValueError):
         pass
-    # Something else may be called "hwsim" first on the path (a test package, say): look further along
-    # sys.path for a hwsim package that holds the library (still without importing anything).
-    for entry in sys.path:
-        try:
-            specs.append(importlib.machinery.PathFinder.find_spec("hwsim", [entry or "."]))
-        except (ImportError, ValueError, OSError):
-            continue
     for spec in specs:
         if spec is None:
             continue
