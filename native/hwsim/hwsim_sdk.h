@@ -146,7 +146,9 @@ int hwsim_hdlc_recv(hwsim_board_t *b, int span, int timeslot, uint8_t *buf, int 
 /* The idle fill between frames: 0 flags, 1 repeat the last signal unit (MTP2 FISU repetition). */
 int hwsim_hdlc_idle_repeat(hwsim_board_t *b, int span, int timeslot, int on);
 
-/* Analogue, board side. FXS port: ring the phone, reverse polarity. FXO port: go off/on hook, flash. */
+/* Analogue, board side. FXS port: ring the phone, reverse polarity. FXO port: go off/on hook, flash;
+   hwsim_port_polarity on an FXO port turns the exchange's polarity reversal on answer on (1, the default)
+   or off (0). */
 int hwsim_port_ring(hwsim_board_t *b, int port, int on);
 int hwsim_port_polarity(hwsim_board_t *b, int port, int reversed);
 int hwsim_port_hook(hwsim_board_t *b, int port, int offhook);
@@ -154,7 +156,9 @@ int hwsim_port_flash(hwsim_board_t *b, int port);
 int hwsim_port_state(hwsim_board_t *b, int port);   /* bit0 off hook, bit1 ringing, bit2 reversed */
 
 /* H.100-style switching: channel dst of board b transmits what channel src of board src_board receives
-   (a half-duplex route; call twice for a full-duplex bridge). src_board -1 disconnects. */
+   (a half-duplex route; call twice for a full-duplex bridge). src_board -1 disconnects.
+   Takes effect from the next tick; each switched hop adds one block (160 frames, 20 ms) of latency: in
+   block k, dst sends what src received in block k-1. */
 int hwsim_connect(hwsim_board_t *b, int dst_channel, int src_board, int src_channel);
 
 /* Events: the fd becomes readable when events are pending (eventfd); read them until 0. */
@@ -174,9 +178,12 @@ int hwsim_fault_channel(hwsim_world_t *w, int board, int channel, double noise_d
 int hwsim_fault_dead(hwsim_world_t *w, int board, int dead);
 
 /* A span whose cable goes to another process over a Unix stream socket (the daemon and the rig as separate
-   processes). listen=1 creates the socket at path and waits for the peer; 0 connects. Each tick sends this
-   span's line bits and receives the peer's; hwsim_world_tick blocks until the peer's block arrives (the two
-   worlds run in lock step; the side that runs in real time paces both). */
+   processes). listen=1 creates the socket at path and waits for the peer (accepted, one at a time, at the
+   start of a tick; until then the span sees LOS); 0 connects (HWSIM_ERR_PEER if nobody listens there).
+   Each tick sends this span's line bits and receives the peer's; hwsim_world_tick blocks until the peer's
+   block arrives (the two worlds run in lock step; the side that runs in real time paces both). A lost peer
+   or a block later than HWSIM_SOCKET_TIMEOUT_MS (environment, default 10000) is a cut cable: LOS and
+   HWSIM_EV_CABLE 0. */
 int hwsim_cable_socket(hwsim_world_t *w, int board, int span, const char *path, int listen);
 
 /* ---------------------------------------------------------------- simulated far ends */

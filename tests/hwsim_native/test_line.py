@@ -934,7 +934,7 @@ def test_bad_input_never_crashes():
 
 @pytest.mark.parametrize("crc4, ts16", [(0, CAS), (1, CCS)])
 def test_benchmark_driver_runs(crc4, ts16):
-    """Not a timed test: the benchmark driver (python3 tests/hwsim/linelib.py) works and moves traffic."""
+    """Not a timed test: the benchmark driver (python3 tests/hwsim_native/linelib.py) works and moves traffic."""
     ok = ffi.new("int *")
     cpu = lib.t_bench_span(crc4, ts16, 16000, ok)
     assert ok[0] == 1 and cpu > 0

@@ -4,7 +4,7 @@ load() compiles the C with `ffi.set_source` into a temporary directory and retur
 below is test plumbing only (pump octets between a transmitter and a receiver with bit errors, and a
 benchmark driver); every decision about the line is taken in native/hwsim.
 
-Run as a script for the framer benchmark:  python3 tests/hwsim/linelib.py [seconds]
+Run as a script for the framer benchmark:  python3 tests/hwsim_native/linelib.py [seconds]
 """
 import functools
 import glob
