@@ -99,17 +99,54 @@ def test_ulaw_known_values_and_round_trip():
     assert np.all(np.diff(dec) >= 0)
 
 
-@pytest.mark.parametrize("law", ["alaw", "ulaw"])
-def test_transcoding_preserves_sign_and_magnitude_order(law):
+def _mu_number(code):      # G.711 table 2: mu-law value number 0..127 and sign (True = negative)
+    u = code ^ 0xFF
+    return u & 0x7F, bool(u & 0x80)
+
+
+def _a_number(code):       # G.711 table 1: A-law value number 1..128 and sign
+    a = code ^ 0xD5
+    return (a & 0x7F) + 1, bool(a & 0x80)
+
+
+def test_transcoding_double_conversion_follows_g711_notes():
+    """G.711 tables 3 and 4, notes 2: a mu-A-mu double conversion changes only mu-law values 0, 2, 4, ..., 14
+    (each increased by one, only bit 8 changing); an A-mu-A one changes only A-law values 26, 28, 30, 32, 45,
+    47, 63 and 80 (only bit 8 changing). Everything else is transparent."""
     from ctid.dsp._native import lib
 
-    conv = lib.ctid_alaw_to_ulaw if law == "alaw" else lib.ctid_ulaw_to_alaw
-    dec_src = g711.alaw_decode if law == "alaw" else g711.ulaw_decode
-    dec_dst = g711.ulaw_decode if law == "alaw" else g711.alaw_decode
     for code in range(256):
-        a = int(dec_src(bytes([code]))[0])
-        b = int(dec_dst(bytes([conv(code)]))[0])
-        assert abs(a - b) <= max(16, abs(a) // 16), (code, a, b)
+        back = lib.ctid_alaw_to_ulaw(lib.ctid_ulaw_to_alaw(code))
+        n, neg = _mu_number(code)
+        if n in (0, 2, 4, 6, 8, 10, 12, 14):
+            assert back == code ^ 0x01 and _mu_number(back) == (n + 1, neg), hex(code)
+        else:
+            assert back == code, hex(code)
+        back = lib.ctid_ulaw_to_alaw(lib.ctid_alaw_to_ulaw(code))
+        m, neg = _a_number(code)
+        if m in (26, 28, 30, 32, 45, 47, 63, 80):
+            assert back == code ^ 0x01, hex(code)
+        else:
+            assert back == code, hex(code)
+
+
+def test_transcoding_is_monotonic_signed_and_close():
+    from ctid.dsp._native import lib
+
+    u2a = [_a_number(lib.ctid_ulaw_to_alaw(c)) for c in range(256)]
+    a2u = [_mu_number(lib.ctid_alaw_to_ulaw(c)) for c in range(256)]
+    for code in range(256):   # the sign is kept, including mu-law's negative zero (0x7F -> A-law -1: 0x55)
+        assert u2a[code][1] == _mu_number(code)[1] and a2u[code][1] == _a_number(code)[1]
+    assert lib.ctid_ulaw_to_alaw(0x7F) == 0x55 and lib.ctid_ulaw_to_alaw(0xFF) == 0xD5
+    by_mu = [u2a[c][0] for c in sorted(range(128, 256), key=lambda c: _mu_number(c)[0])]
+    by_a = [a2u[c][0] for c in sorted((c for c in range(256) if not _a_number(c)[1]), key=lambda c: _a_number(c)[0])]
+    assert all(x <= y for x, y in zip(by_mu, by_mu[1:])) and all(x <= y for x, y in zip(by_a, by_a[1:]))
+    assert by_mu[0] == 1 and by_mu[-1] == 128 and by_a[0] == 1 and by_a[-1] == 127
+    # The converted value stays within one A-law (resp. mu-law) step of the original.
+    for code in range(256):
+        a = lib.ctid_ulaw_to_alaw(code)
+        v, w = int(g711.ulaw_decode(bytes([code]))[0]), int(g711.alaw_decode(bytes([a]))[0])
+        assert abs(v - w) <= max(16, abs(v) // 16 + 8), (hex(code), v, w)
 
 
 @pytest.mark.parametrize("law", ["alaw", "ulaw"])
