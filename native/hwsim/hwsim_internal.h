@@ -95,6 +95,7 @@ struct hwsim_span {
     uint8_t frames[(HWSIM_RX_MAX_FRAMES + 2) * HWSIM_E1_SLOTS];   /* elastic store + this block's frames */
     int es_level;                /* frames held over in the elastic store (0..2) */
     int rx_chunk;                /* frame index in the block being received, for event times */
+    uint32_t rx_frame0;          /* the framer's frame counter at the start of that chunk */
     uint64_t rx_slips;           /* controlled slips: frames repeated or deleted by the elastic store */
     int alarms;                  /* last reported */
 };

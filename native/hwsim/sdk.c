@@ -308,26 +308,37 @@ void hwsim_world_free(hwsim_world_t *w)
 
 /* ---------------------------------------------------------------- spans: line layer glue */
 
+/* World time of the frame the receive framer is working on: the chunk's first frame plus the aligned frames
+   it has assembled since (exact for ABCD and HDLC, found on aligned frames; alarms found while out of
+   alignment get the chunk's first frame, within HWSIM_RX_CHUNK frames). */
+static uint64_t span_rx_time(const hwsim_span_t *sp)
+{
+    uint32_t done = sp->rx.frame - sp->rx_frame0;
+    if (done > (uint32_t) HWSIM_RX_CHUNK)   /* the counter restarted on a realignment within the chunk */
+        done = 0;
+    return sp->board->world->time + (uint64_t) sp->rx_chunk + done;
+}
+
 static void span_on_alarm(void *user, int alarms)
 {
     hwsim_span_t *sp = user;
     if (alarms == sp->alarms)
         return;
     sp->alarms = alarms;
-    hwsim_emit(sp->board, HWSIM_EV_ALARM, sp->index, -1, alarms, sp->board->world->time + (uint64_t) sp->rx_chunk);
+    hwsim_emit(sp->board, HWSIM_EV_ALARM, sp->index, -1, alarms, span_rx_time(sp));
 }
 
 static void span_on_abcd(void *user, int ts, int abcd)
 {
     hwsim_span_t *sp = user;
-    hwsim_emit(sp->board, HWSIM_EV_ABCD, sp->index, ts, abcd & 15, sp->board->world->time + (uint64_t) sp->rx_chunk);
+    hwsim_emit(sp->board, HWSIM_EV_ABCD, sp->index, ts, abcd & 15, span_rx_time(sp));
 }
 
 static void hdlc_on_frame(void *user, const uint8_t *frame, int len, int status)
 {
     hwsim_hdlc_chan_t *c = user;
     hwsim_span_t *sp = c->span;
-    uint64_t t = sp->board->world->time + (uint64_t) sp->rx_chunk;
+    uint64_t t = span_rx_time(sp);
     switch (status) {
     case LINE_HDLC_GOOD:
         if (len <= 0 || len > LINE_HDLC_MAX) {

@@ -121,6 +121,7 @@ static void span_receive(hwsim_board_t *b, hwsim_span_t *sp)
     for (int off = 0, i = 0; off < sp->line_in_len; off += HWSIM_RX_CHUNK * S, i += HWSIM_RX_CHUNK) {
         int len = sp->line_in_len - off < HWSIM_RX_CHUNK * S ? sp->line_in_len - off : HWSIM_RX_CHUNK * S;
         sp->rx_chunk = i;
+        sp->rx_frame0 = sp->rx.frame;
         int k = line_e1_rx_bits(&sp->rx, sp->line_in + off, (size_t) len, sp->frames + (size_t) (held + n) * S,
                                 cap - held - n);
         if (k > 0)
