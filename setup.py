@@ -60,7 +60,10 @@ class build_hwsim(Command):
     def run(self):
         from setuptools._distutils.ccompiler import new_compiler
         from setuptools._distutils.sysconfig import customize_compiler
-        from setuptools._distutils.dep_util import newer_group
+        try:  # setuptools >= 69 moved it; older ones only have dep_util
+            from setuptools._distutils._modified import newer_group
+        except ImportError:
+            from setuptools._distutils.dep_util import newer_group
 
         sources = hwsim_sources()
         headers = glob.glob("native/hwsim/*.h") + ["native/include/ctid_dsp.h", "native/internal.h"]
@@ -68,7 +71,7 @@ class build_hwsim(Command):
         if not (self.force or newer_group(sources + headers, out, missing="newer")):
             return
         os.makedirs(os.path.dirname(out), exist_ok=True)
-        cc = new_compiler(verbose=self.verbose, dry_run=self.dry_run, force=True)
+        cc = new_compiler(verbose=self.verbose, force=True)
         customize_compiler(cc)
         objects = cc.compile(
             sources,
