@@ -104,3 +104,27 @@ def test_corrupted_caller_id_is_counted_through_the_bank():
         bank.cid_bad_messages(7)
     with pytest.raises(DspError, match="message 5"):
         bank.message(5)
+
+
+def test_fast_path_events_array_matches_event_objects_and_drains_past_capacity():
+    """process_raw + events_array (the daemon's fast path) gives the same events as process(), including when
+    one call queues more events than the drain buffer holds."""
+    from ctid.dsp.dtmf import generate
+    from ctid.dsp.g711 import alaw_encode
+
+    digits = "0123456789*#ABCD" * 20                     # 320 digits: 640 events > the 256-event buffer
+    codes = alaw_encode(generate(digits, on_ms=50, off_ms=50))
+    slow = Bank(1)
+    slow.set_mask(0, "dtmf")
+    objs = slow.process(codes)
+    fast = Bank(1)
+    fast.set_mask(0, "dtmf")
+    assert fast.process_raw(codes) == len(objs) == 2 * len(digits)
+    arr = fast.events_array()
+    assert len(arr) == len(objs) and len(fast.events_array()) == 0
+    assert [chr(v) for v, ty in zip(arr["value"], arr["type"]) if ty == 1] == list(digits)
+    assert list(arr["t_sample"]) == [e.t for e in objs]
+    # a 2-D frame-major array goes through as its bytes, not its rows
+    two = Bank(2)
+    two.set_mask_all("dtmf")
+    assert two.process_raw(np.stack([codes, codes], axis=1)) == 2 * len(objs)

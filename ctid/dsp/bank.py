@@ -112,6 +112,8 @@ class Bank:
         self.frame_bytes = nchan * (2 if law == "linear" else 1)
         self._evcap = max(256, nchan * 8)
         self._evbuf = ffi.new("ctid_event_t[]", self._evcap)
+        self._evarr = np.zeros(self._evcap, dtype=EVENT_DTYPE)
+        self._evarr_ptr = ffi.cast("ctid_event_t *", ffi.from_buffer(self._evarr))
         self._msgbuf = ffi.new("uint8_t[]", lib.CTID_CID_MAX_MSG)
         self.tone_names: list[str] = []
         self.set_tones(tones)
@@ -198,23 +200,28 @@ class Bank:
                 return out
 
     def process_raw(self, block) -> int:
-        """Process without converting events to Python objects; returns how many events were queued.
+        """Process without converting events to Python objects; returns how many events are pending.
 
-        For benchmarks and the daemon's fast path: fetch them with :meth:`events_array`.
+        For benchmarks and the daemon's fast path: fetch them with :meth:`events_array`. ``block`` is any
+        buffer of whole frames (bytes, bytearray, a contiguous numpy array).
         """
-        return check(lib.ctid_bank_process(self._b, ffi.from_buffer("uint8_t[]", block), len(block)), "process")
+        buf = ffi.from_buffer("uint8_t[]", block)
+        return check(lib.ctid_bank_process(self._b, buf, len(buf)), "process")
 
     def events_array(self) -> np.ndarray:
-        """Drain pending events into a numpy structured array (no per-event Python objects)."""
-        chunks = []
-        while True:
-            n = lib.ctid_bank_events(self._b, self._evbuf, self._evcap)
-            if n:
-                raw = ffi.buffer(self._evbuf, n * ffi.sizeof("ctid_event_t"))
-                chunks.append(np.frombuffer(raw, dtype=EVENT_DTYPE).copy())
-            if n < self._evcap:
-                break
-        return np.concatenate(chunks) if chunks else np.zeros(0, dtype=EVENT_DTYPE)
+        """Drain pending events into a numpy structured array (no per-event Python objects).
+
+        The native call writes straight into a preallocated array, so a drain costs one call and one copy.
+        """
+        n = lib.ctid_bank_events(self._b, self._evarr_ptr, self._evcap)
+        out = self._evarr[:n].copy()
+        if n == self._evcap:   # more were pending than fit: take the rest too
+            rest = [out]
+            while n == self._evcap:
+                n = lib.ctid_bank_events(self._b, self._evarr_ptr, self._evcap)
+                rest.append(self._evarr[:n].copy())
+            out = np.concatenate(rest)
+        return out
 
     def cid_message(self, channel: int) -> bytes:
         """The latest caller-ID message received on a channel (raw bytes: type, length, body, checksum)."""
