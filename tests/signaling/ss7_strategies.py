@@ -1,0 +1,84 @@
+"""Hypothesis strategies for SS7 messages (shared by the codec and tshark tests)."""
+from __future__ import annotations
+
+import dataclasses
+
+from hypothesis import strategies as st
+
+from ctid.signaling.ss7 import isup, mtp2, mtp3
+
+DIGIT_CHARS = "0123456789ABCDEF"
+
+
+def _bits_kw(cls) -> dict:
+    return {name: st.integers(0, (1 << width) - 1) for name, width in cls.BITS.items()}
+
+
+def param(cls) -> st.SearchStrategy:
+    if cls is isup.RawParameter:
+        unknown = [c for c in range(1, 256) if c not in isup.PARAMETERS]
+        return st.builds(cls, code=st.sampled_from(unknown), data=st.binary(max_size=12))
+    if issubclass(cls, isup._RawValueParameter):
+        return st.builds(cls, data=st.binary(max_size=12))
+    if cls is isup.RangeAndStatus:
+        return st.builds(cls, range=st.integers(0, 255), status=st.binary(max_size=32))
+    if issubclass(cls, isup._NumberParameter):
+        return st.builds(cls, digits=st.text(DIGIT_CHARS, max_size=16), **_bits_kw(cls))
+    if cls is isup.CauseIndicators:
+        return st.builds(cls, recommendation=st.none() | st.integers(0, 127),
+                         diagnostics=st.binary(max_size=6), **_bits_kw(cls))
+    return st.builds(cls, **_bits_kw(cls))
+
+
+OPTIONAL_CLASSES = list(isup.PARAMETERS.values()) + [isup.RawParameter]
+any_param = st.one_of([param(c) for c in OPTIONAL_CLASSES])
+
+
+def message(cls) -> st.SearchStrategy:
+    kw = {"cic": st.integers(0, 4095)}
+    for attr, pcls in cls.FIXED + cls.VARIABLE:
+        kw[attr] = param(pcls)
+    if cls.HAS_OPTIONAL:
+        kw["optional"] = st.lists(any_param, max_size=5).map(tuple)
+    return st.builds(cls, **kw)
+
+
+any_message = st.one_of([message(c) for c in isup.MESSAGES.values()])
+pc_format = st.sampled_from(mtp3.PC_FORMATS)
+
+
+@st.composite
+def msu(draw, fmt=None, data=None):
+    fmt = fmt or draw(pc_format)
+    bits = mtp3.PC_BITS[fmt]
+    return mtp3.Msu(si=draw(st.integers(0, 15)), dpc=draw(st.integers(0, (1 << bits) - 1)),
+                    opc=draw(st.integers(0, (1 << bits) - 1)), sls=draw(st.integers(0, 15)),
+                    ni=draw(st.integers(0, 3)), priority=draw(st.integers(0, 3)),
+                    data=draw(st.binary(max_size=40)) if data is None else data, pc_format=fmt,
+                    label_spare=draw(st.integers(0, 15)) if fmt == "china" else 0)
+
+
+seq = dict(bsn=st.integers(0, 127), bib=st.integers(0, 1), fsn=st.integers(0, 127), fib=st.integers(0, 1))
+signal_unit = st.one_of(
+    st.builds(mtp2.SignalUnit, **seq),
+    st.builds(mtp2.SignalUnit, status=st.sampled_from(list(mtp2.STATUS_CODES)), status_len=st.sampled_from([1, 2]),
+              **seq),
+    st.builds(mtp2.SignalUnit, payload=st.binary(min_size=3, max_size=mtp2.MAX_MSU_PAYLOAD), **seq),
+)
+
+
+def mgmt(fmt: str) -> st.SearchStrategy:
+    dest = st.integers(0, (1 << mtp3.PC_BITS[fmt]) - 1)
+    return st.one_of(
+        st.builds(mtp3.MgmtMessage, st.sampled_from(["COO", "COA"]), fsn=st.integers(0, 127),
+                  spare=st.integers(0, 1)),
+        st.builds(mtp3.MgmtMessage, st.sampled_from(["CBD", "CBA"]), changeback_code=st.integers(0, 255)),
+        st.builds(mtp3.MgmtMessage, st.sampled_from(["TFP", "TFA"]), destination=dest,
+                  spare=st.integers(0, 3) if fmt == "itu" else st.just(0)),
+        st.builds(mtp3.MgmtMessage, st.sampled_from(["SLTM", "SLTA"]), pattern=st.binary(max_size=15),
+                  spare=st.integers(0, 15)),
+    )
+
+
+def fields_equal(a, b) -> bool:
+    return dataclasses.asdict(a) == dataclasses.asdict(b)
