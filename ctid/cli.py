@@ -7,11 +7,13 @@ import sys
 
 def build_parser() -> argparse.ArgumentParser:
     from .dsp import cli as dsp_cli
+    from .signaling import cli as sig_cli
 
     parser = argparse.ArgumentParser(prog="ctid", description="ctid: open CTI platform for voice boards")
     parser.add_argument("--version", action="version", version="ctid 0.1.0")
     sub = parser.add_subparsers(dest="cmd", required=True)
     dsp_cli.add_parser(sub)
+    sig_cli.add_parser(sub)
     return parser
 
 
@@ -22,6 +24,10 @@ def main(argv: list[str] | None = None) -> int:
         from .dsp import cli as dsp_cli
 
         return dsp_cli.run(args)
+    if args.cmd == "sig":
+        from .signaling import cli as sig_cli
+
+        return sig_cli.run(args)
     parser.error(f"unknown command {args.cmd}")
     return 2
 

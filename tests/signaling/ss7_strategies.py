@@ -82,3 +82,41 @@ def mgmt(fmt: str) -> st.SearchStrategy:
 
 def fields_equal(a, b) -> bool:
     return dataclasses.asdict(a) == dataclasses.asdict(b)
+
+
+def sample_isup(name: str, cic: int):
+    """One realistic instance of each message type, with the values a test can look for."""
+    cls = isup.MESSAGES[name]
+    kw = {"cic": cic}
+    if name == "IAM":
+        kw.update(called=isup.CalledPartyNumber(digits="01062758888F", nai=3, npi=1),
+                  calling_category=isup.CallingPartysCategory(category=0x0A + cic % 3),
+                  optional=(isup.CallingPartyNumber(digits="13800138000", nai=3, npi=1, screening=3),
+                            isup.OptionalBackwardCallIndicators(inband_info=1),
+                            isup.RawParameter(code=0xF5, data=b"\x01\x02")))
+    elif name == "SAM":
+        kw["subsequent"] = isup.SubsequentNumber(digits="5678")
+    elif name in ("REL", "CFN"):
+        kw["cause"] = isup.CauseIndicators(cause=16 + cic % 20, location=2)
+    elif name in ("ACM", "CON"):
+        kw["backward_call"] = isup.BackwardCallIndicators(charge=2, called_status=1, called_category=1)
+    elif name == "CPG":
+        kw["event"] = isup.EventInformation(event=1 + cic % 3)
+    elif name in ("SUS", "RES"):
+        kw["suspend_resume"] = isup.SuspendResumeIndicators(network_initiated=cic % 2)
+    elif name in ("CGB", "CGU", "CGBA", "CGUA"):
+        kw["supervision_type"] = isup.CircuitGroupSupervisionMessageType(type=cic % 2)
+        kw["range_status"] = isup.RangeAndStatus(range=7, status=b"\xa5")
+    elif name in ("GRS",):
+        kw["range_status"] = isup.RangeAndStatus(range=15)
+    elif name == "GRA":
+        kw["range_status"] = isup.RangeAndStatus(range=15, status=b"\x00\x80")
+    elif name == "RLC":
+        kw["optional"] = (isup.CauseIndicators(cause=31, location=1),)
+    elif name == "ANM":
+        kw["optional"] = (isup.BackwardCallIndicators(charge=2),)
+    elif name == "INR":
+        kw["request"] = isup.InformationRequestIndicators(flags=0x0001)
+    elif name == "INF":
+        kw["information"] = isup.InformationIndicators(flags=0x0003)
+    return cls(**kw)
