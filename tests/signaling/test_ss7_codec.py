@@ -203,3 +203,17 @@ def test_encode_rejects_bad_values():
         isup.encode(isup.CPG(event=isup.EventInformation(event=200)))
     with pytest.raises(CodecError):
         mtp3.encode_msu(mtp3.Msu(si=5, dpc=1 << 14, opc=0))
+
+
+@FAST
+@given(S.message(isup.CHINA_MESSAGES["CCL"]))
+def test_china_ccl(m):
+    b = isup.encode(m)
+    assert b[2] == 0xFC
+    assert isup.decode(b, variant="china") == m
+    itu = isup.decode(b)                      # a national message an ITU exchange does not know: kept raw
+    assert isinstance(itu, isup.UnknownMessage) and isup.encode(itu) == b
+    frame = mtp2.encode(mtp2.SignalUnit(payload=mtp3.encode_msu(mtp3.Msu(si=5, dpc=1, opc=2, data=b,
+                                                                         pc_format="china"))))
+    d = decode_frame(frame, "china")
+    assert d["message_type"] == "CCL" and encode_frame(d) == frame

@@ -31,7 +31,7 @@ def decode_frame(frame: bytes, pc_format: str = "itu", fcs: bool = True) -> dict
     if m.label_spare:
         d["label_spare"] = m.label_spare
     if m.si == mtp3.SI_ISUP:
-        msg = isup.decode(m.data)
+        msg = isup.decode(m.data, variant=pc_format)   # China 24-bit network: China ISUP messages too
         body = isup.message_to_dict(msg)
         d["message_type"] = body["message_type"]
         d["cic"] = msg.cic

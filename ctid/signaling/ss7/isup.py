@@ -485,21 +485,40 @@ _SPEC = [
     ("CFN", 0x2F, [], [("cause", CauseIndicators)], True),
 ]
 
-MESSAGES: dict[str, type[IsupMessage]] = {}
+# China ISUP (YDN 038-1997) national messages. CCL 0xFC "calling party clearing", sent forward in the answered
+# state, optional part only: code from the Dialogic SS7 ISUP Programmer's Manual (China ISUP appendix) and the BME
+# SS7 test-set message table ("Clear calling line", 11111100). Decoded only with variant="china".
+_SPEC_CHINA = [
+    ("CCL", 0xFC, [], [], True),
+]
+
+VARIANTS = ("itu", "china")
+MESSAGES: dict[str, type[IsupMessage]] = {}          # Q.763 messages (both variants)
+CHINA_MESSAGES: dict[str, type[IsupMessage]] = {}    # China-only messages
 MESSAGES_BY_CODE: dict[int, type[IsupMessage]] = {}
-for _name, _code, _fixed_part, _var_part, _opt in _SPEC:
-    _fields = [("cic", int, field(default=0))]
-    _fields += [(a, pc, field(default_factory=pc)) for a, pc in _fixed_part + _var_part]
-    if _opt:
-        _fields.append(("optional", tuple, field(default=())))
-    _cls = dataclasses.make_dataclass(_name, _fields, bases=(IsupMessage,), frozen=True,
-                                      namespace={"NAME": _name, "CODE": _code, "FIXED": tuple(_fixed_part),
-                                                 "VARIABLE": tuple(_var_part), "HAS_OPTIONAL": _opt,
-                                                 "__module__": __name__})
-    _cls.__doc__ = f"ISUP {_name} (message type 0x{_code:02x})."
-    globals()[_name] = _cls
-    MESSAGES[_name] = _cls
-    MESSAGES_BY_CODE[_code] = _cls
+CHINA_BY_CODE: dict[int, type[IsupMessage]] = {}
+
+
+def _make(spec, table: dict, by_code: dict) -> None:
+    for name, code, fixed_part, var_part, opt in spec:
+        fields = [("cic", int, field(default=0))]
+        fields += [(a, pc, field(default_factory=pc)) for a, pc in fixed_part + var_part]
+        if opt:
+            fields.append(("optional", tuple, field(default=())))
+        cls = dataclasses.make_dataclass(name, fields, bases=(IsupMessage,), frozen=True,
+                                         namespace={"NAME": name, "CODE": code, "FIXED": tuple(fixed_part),
+                                                    "VARIABLE": tuple(var_part), "HAS_OPTIONAL": opt,
+                                                    "__module__": __name__})
+        cls.__doc__ = f"ISUP {name} (message type 0x{code:02x})."
+        globals()[name] = cls
+        table[name] = cls
+        by_code[code] = cls
+
+
+_make(_SPEC, MESSAGES, MESSAGES_BY_CODE)
+_make(_SPEC_CHINA, CHINA_MESSAGES, CHINA_BY_CODE)
+CHINA_BY_CODE.update(MESSAGES_BY_CODE)
+ALL_MESSAGES = {**MESSAGES, **CHINA_MESSAGES}
 
 CIC = c.ByteSwapped(_bits(("spare", 4), ("cic", 12)))
 
@@ -573,8 +592,11 @@ def encode(msg: IsupMessage | UnknownMessage) -> bytes:
     return bytes(out)
 
 
-def decode(data: bytes) -> IsupMessage | UnknownMessage:
-    """Decode one ISUP message; CodecError (a ValueError) naming the fault for anything malformed."""
+def decode(data: bytes, variant: str = "itu") -> IsupMessage | UnknownMessage:
+    """Decode one ISUP message; CodecError (a ValueError) naming the fault for anything malformed.
+    ``variant`` "china" also knows the China ISUP national messages (:data:`CHINA_MESSAGES`)."""
+    if variant not in VARIANTS:
+        raise CodecError(f"ISUP: variant {variant!r} is not one of {', '.join(VARIANTS)}")
     data = bytes(data)
     n = len(data)
     if n < 3:
@@ -583,7 +605,7 @@ def decode(data: bytes) -> IsupMessage | UnknownMessage:
     if data[1] & 0xF0:
         raise CodecError(f"ISUP: spare bits of the CIC octets are not zero (0x{data[1]:02x})")
     code = data[2]
-    cls = MESSAGES_BY_CODE.get(code)
+    cls = (CHINA_BY_CODE if variant == "china" else MESSAGES_BY_CODE).get(code)
     if cls is None:
         return UnknownMessage(cic=cic, message_type=code, body=data[3:])
     name = cls.NAME
@@ -704,9 +726,9 @@ def message_from_dict(d: dict) -> IsupMessage | UnknownMessage:
             return UnknownMessage(cic=cic, message_type=int(d["message_code"]), body=bytes.fromhex(d.get("body", "")))
         except (KeyError, TypeError, ValueError) as exc:
             raise CodecError(f"ISUP: bad UNKNOWN message: {exc}") from None
-    cls = MESSAGES.get(name)
+    cls = ALL_MESSAGES.get(name)
     if cls is None:
-        raise CodecError(f"ISUP: unknown message type {name!r} (one of {', '.join(MESSAGES)})")
+        raise CodecError(f"ISUP: unknown message type {name!r} (one of {', '.join(ALL_MESSAGES)})")
     kw = {"cic": cic}
     for attr, pcls in cls.FIXED + cls.VARIABLE:
         if attr in d:
