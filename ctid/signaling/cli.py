@@ -93,10 +93,12 @@ def _text(d: dict) -> str:
         return "\n".join(lines)
     if "mgmt" in d:
         g = d["mgmt"]
-        extra = {"COO": f"fsn={g['fsn']}", "COA": f"fsn={g['fsn']}", "CBD": f"code={g['changeback_code']}",
-                 "CBA": f"code={g['changeback_code']}", "TFP": f"destination={g['destination']}",
-                 "TFA": f"destination={g['destination']}"}.get(g["name"], f"pattern={g['pattern']}")
-        parts.append(f"{g['name']} {extra}")
+        keys = {"COO": "fsn", "COA": "fsn", "CBD": "changeback_code", "CBA": "changeback_code",
+                "TFP": "destination", "TFA": "destination", "SLTM": "pattern", "SLTA": "pattern", "TRA": None,
+                "UNKNOWN": ("h0", "h1", "body")}.get(g["name"])
+        keys = (keys,) if isinstance(keys, str) else (keys or ())
+        extra = " ".join(f"{k}={g.get(k)}" for k in keys)
+        parts.append(f"{g['name']} {extra}".rstrip())
     else:
         parts.append(f"{d['message_type']} data={d['data']}")
     return " | ".join(parts)

@@ -77,6 +77,11 @@ def mgmt(fmt: str) -> st.SearchStrategy:
                   spare=st.integers(0, 3) if fmt == "itu" else st.just(0)),
         st.builds(mtp3.MgmtMessage, st.sampled_from(["SLTM", "SLTA"]), pattern=st.binary(max_size=15),
                   spare=st.integers(0, 15)),
+        st.just(mtp3.MgmtMessage("TRA")),
+        st.tuples(st.integers(0, 1), st.integers(0, 15), st.integers(0, 15)).filter(
+            lambda t: (t[1], t[2]) not in (mtp3.SNM_HEADINGS if t[0] == 0 else mtp3.SLT_HEADINGS)).flatmap(
+            lambda t: st.builds(mtp3.MgmtMessage, st.just("UNKNOWN"), si=st.just(t[0]), h0=st.just(t[1]),
+                                h1=st.just(t[2]), body=st.binary(max_size=8))),
     )
 
 

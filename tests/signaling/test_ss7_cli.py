@@ -19,9 +19,10 @@ def frames_for(fmt: str) -> list[bytes]:
     for i, name in enumerate(isup.MESSAGES):
         m = mtp3.Msu(si=5, dpc=dpc, opc=opc, sls=i % 16, data=isup.encode(sample_isup(name, 200 + i)), pc_format=fmt)
         out.append(mtp2.encode(mtp2.SignalUnit(bsn=i, fsn=i + 1, payload=mtp3.encode_msu(m))))
-    for g in (mtp3.MgmtMessage("COO", fsn=3), mtp3.MgmtMessage("TFP", destination=77), mtp3.MgmtMessage("SLTM",
-                                                                                                        pattern=b"ab")):
-        m = mtp3.Msu(si=mtp3.mgmt_si(g.name), dpc=dpc, opc=opc, data=mtp3.encode_mgmt(g, fmt), pc_format=fmt)
+    for g in (mtp3.MgmtMessage("COO", fsn=3), mtp3.MgmtMessage("TFP", destination=77),
+              mtp3.MgmtMessage("SLTM", pattern=b"ab"), mtp3.MgmtMessage("TRA"),
+              mtp3.MgmtMessage("UNKNOWN", si=0, h0=2, h1=1, body=b"\x05")):
+        m = mtp3.Msu(si=mtp3.mgmt_si(g.name, g.si), dpc=dpc, opc=opc, data=mtp3.encode_mgmt(g, fmt), pc_format=fmt)
         out.append(mtp2.encode(mtp2.SignalUnit(payload=mtp3.encode_msu(m))))
     return out
 
@@ -56,6 +57,7 @@ def test_decode_text(capsys):
     for name in isup.MESSAGES:
         assert f"ISUP {name} cic=" in out
     assert "FISU" in out and "status=SIPO" in out and "COO fsn=3" in out and "SLTM pattern=6162" in out
+    assert "TRA" in out and "UNKNOWN h0=2 h1=1 body=05" in out and "TFP destination=77" in out
 
 
 @pytest.mark.parametrize("fmt", ["itu", "china"])

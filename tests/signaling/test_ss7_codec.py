@@ -51,6 +51,9 @@ def test_mtp3_management_octets():
     assert mtp3.encode_mgmt(mtp3.MgmtMessage("TFA", destination=0x123456), "china") == bytes((0x54, 0x56, 0x34, 0x12))
     assert mtp3.encode_mgmt(mtp3.MgmtMessage("SLTM", pattern=b"\xaa\xbb")) == bytes((0x11, 0x20, 0xAA, 0xBB))
     assert mtp3.encode_mgmt(mtp3.MgmtMessage("SLTA", pattern=b"")) == bytes((0x21, 0x00))
+    assert mtp3.encode_mgmt(mtp3.MgmtMessage("TRA")) == bytes((0x17,))       # Q.704 TRA: H0=0111, H1=0001
+    eco = mtp3.decode_mgmt(0, bytes((0x12, 0x05)))                            # ECO (H0=2, H1=1): kept raw
+    assert (eco.name, eco.h0, eco.h1, eco.body) == ("UNKNOWN", 2, 1, b"\x05")
 
 
 def test_isup_rel_octets():
@@ -122,7 +125,7 @@ def test_mtp3_round_trip(data):
     assert mtp3.decode_msu(mtp3.encode_msu(m), m.pc_format) == m
     fmt = m.pc_format
     g = data.draw(S.mgmt(fmt))
-    assert mtp3.decode_mgmt(mtp3.mgmt_si(g.name), mtp3.encode_mgmt(g, fmt), fmt) == g
+    assert mtp3.decode_mgmt(mtp3.mgmt_si(g.name, g.si), mtp3.encode_mgmt(g, fmt), fmt) == g
 
 
 @FAST

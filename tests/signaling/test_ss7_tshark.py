@@ -112,7 +112,7 @@ def test_link_and_management_units_decode_in_tshark(tshark, tmp_path, fmt):
     dest = 0x0077 if fmt == "itu" else 0x010203
     mgmt = [mtp3.MgmtMessage("COO", fsn=0x55), mtp3.MgmtMessage("COA", fsn=0x12),
             mtp3.MgmtMessage("CBD", changeback_code=9), mtp3.MgmtMessage("CBA", changeback_code=9),
-            mtp3.MgmtMessage("TFP", destination=dest), mtp3.MgmtMessage("TFA", destination=dest),
+            mtp3.MgmtMessage("TFP", destination=dest), mtp3.MgmtMessage("TFA", destination=dest), mtp3.MgmtMessage("TRA"),
             mtp3.MgmtMessage("SLTM", pattern=b"\x12\x34\x56\x78"), mtp3.MgmtMessage("SLTA", pattern=b"\x12\x34")]
     frames = [mtp2.encode(mtp2.SignalUnit(bsn=1, fsn=2)),
               *[mtp2.encode(mtp2.SignalUnit(bsn=1, fsn=2, status=s)) for s in mtp2.STATUS_CODES]]

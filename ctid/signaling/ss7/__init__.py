@@ -49,8 +49,11 @@ def decode_frame(frame: bytes, pc_format: str = "itu", fcs: bool = True) -> dict
     elif m.si in (mtp3.SI_SNM, mtp3.SI_SLTM):
         g = mtp3.decode_mgmt(m.si, m.data, pc_format)
         d["message_type"] = g.name
-        d["mgmt"] = {"name": g.name, "fsn": g.fsn, "changeback_code": g.changeback_code,
-                     "destination": g.destination, "pattern": g.pattern.hex(), "spare": g.spare}
+        if g.name == "UNKNOWN":
+            d["mgmt"] = {"name": g.name, "h0": g.h0, "h1": g.h1, "body": g.body.hex()}
+        else:
+            d["mgmt"] = {"name": g.name, "fsn": g.fsn, "changeback_code": g.changeback_code,
+                         "destination": g.destination, "pattern": g.pattern.hex(), "spare": g.spare}
     else:
         d["message_type"] = f"SI{m.si}"
         d["data"] = m.data.hex()
@@ -92,12 +95,14 @@ def encode_frame(d: dict, pc_format: str | None = None, fcs: bool = True) -> byt
             raise CodecError("mgmt must be an object")
         try:
             pattern = bytes.fromhex(g.get("pattern", ""))
+            body = bytes.fromhex(g.get("body", ""))
         except (TypeError, ValueError):
-            raise CodecError(f"mgmt.pattern must be hex, got {g.get('pattern')!r}") from None
+            raise CodecError(f"mgmt.pattern/body must be hex, got {g!r}") from None
         gm = mtp3.MgmtMessage(str(g.get("name")), fsn=_int(g, "fsn", 0), changeback_code=_int(g, "changeback_code", 0),
-                              destination=_int(g, "destination", 0), pattern=pattern, spare=_int(g, "spare", 0))
+                              destination=_int(g, "destination", 0), pattern=pattern, spare=_int(g, "spare", 0),
+                              si=_int(d, "si", 0), h0=_int(g, "h0", 0), h1=_int(g, "h1", 0), body=body)
         data = mtp3.encode_mgmt(gm, fmt)
-        si_default = mtp3.mgmt_si(gm.name)
+        si_default = mtp3.mgmt_si(gm.name, gm.si)
     else:
         try:
             data = bytes.fromhex(d.get("data", ""))

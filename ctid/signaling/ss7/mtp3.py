@@ -132,7 +132,8 @@ def decode_msu(data: bytes, pc_format: str = "itu") -> Msu:
 HEADING = c.BitStruct("h1" / c.BitsInteger(4), "h0" / c.BitsInteger(4))
 
 # Q.704 15.2 / Q.707: (H0, H1) -> name, per service indicator
-SNM_HEADINGS = {(1, 1): "COO", (1, 2): "COA", (1, 5): "CBD", (1, 6): "CBA", (4, 1): "TFP", (4, 5): "TFA"}
+SNM_HEADINGS = {(1, 1): "COO", (1, 2): "COA", (1, 5): "CBD", (1, 6): "CBA", (4, 1): "TFP", (4, 5): "TFA",
+                (7, 1): "TRA"}
 SLT_HEADINGS = {(1, 1): "SLTM", (1, 2): "SLTA"}
 SNM_CODES = {v: k for k, v in SNM_HEADINGS.items()}
 SLT_CODES = {v: k for k, v in SLT_HEADINGS.items()}
@@ -146,7 +147,9 @@ SLT_LEN = c.BitStruct("length" / c.BitsInteger(4), "spare" / c.BitsInteger(4))  
 
 @dataclass(frozen=True)
 class MgmtMessage:
-    """SNM (COO COA CBD CBA TFP TFA) or test (SLTM SLTA) message; the fields used depend on ``name``."""
+    """SNM (COO COA CBD CBA TFP TFA TRA) or test (SLTM SLTA) message; the fields used depend on ``name``.
+
+    Any other heading decodes as name "UNKNOWN" with ``si``, ``h0``, ``h1`` and the raw ``body``."""
 
     name: str
     fsn: int = 0                 # COO/COA: FSN of the last accepted MSU
@@ -154,9 +157,17 @@ class MgmtMessage:
     destination: int = 0         # TFP/TFA: the concerned point code
     pattern: bytes = b""         # SLTM/SLTA test pattern (0-15 octets)
     spare: int = 0               # SLTM/SLTA: spare nibble; COO/COA: spare bit; TFP/TFA (ITU): 2 spare bits
+    si: int = 0                  # UNKNOWN: service indicator (0 SNM, 1 test)
+    h0: int = 0                  # UNKNOWN: heading codes
+    h1: int = 0
+    body: bytes = b""            # UNKNOWN: the octets after the heading
 
 
-def mgmt_si(name: str) -> int:
+def mgmt_si(name: str, si: int = 0) -> int:
+    if name == "UNKNOWN":
+        if si not in (SI_SNM, SI_SLTM):
+            raise CodecError(f"MTP3: SI {si} is not network management (0) or test (1)")
+        return si
     if name in SNM_CODES:
         return SI_SNM
     if name in SLT_CODES:
@@ -167,10 +178,14 @@ def mgmt_si(name: str) -> int:
 def encode_mgmt(m: MgmtMessage, pc_format: str = "itu") -> bytes:
     """The bytes after the routing label."""
     fmt = check_format(pc_format)
-    si = mgmt_si(m.name)
-    h0, h1 = (SNM_CODES if si == SI_SNM else SLT_CODES)[m.name]
-    head = HEADING.build({"h0": h0, "h1": h1})
+    si = mgmt_si(m.name, m.si)
     try:
+        if m.name == "UNKNOWN":
+            return HEADING.build({"h0": m.h0, "h1": m.h1}) + bytes(m.body)
+        h0, h1 = (SNM_CODES if si == SI_SNM else SLT_CODES)[m.name]
+        head = HEADING.build({"h0": h0, "h1": h1})
+        if m.name == "TRA":
+            return head
         if m.name in ("COO", "COA"):
             return head + COO_BODY.build({"spare": m.spare, "fsn": m.fsn})
         if m.name in ("CBD", "CBA"):
@@ -198,14 +213,17 @@ def decode_mgmt(si: int, data: bytes, pc_format: str = "itu") -> MgmtMessage:
     h = HEADING.parse(data[:1])
     table = SNM_HEADINGS if si == SI_SNM else SLT_HEADINGS
     name = table.get((h.h0, h.h1))
-    if name is None:
-        raise CodecError(f"MTP3: unsupported {'SNM' if si == SI_SNM else 'test'} heading H0={h.h0} H1={h.h1}")
     body = data[1:]
+    if name is None:
+        return MgmtMessage("UNKNOWN", si=si, h0=h.h0, h1=h.h1, body=body)
 
     def want(n: int) -> None:
         if len(body) != n:
             raise CodecError(f"MTP3: {name} body is {len(body)} octets, expected {n}")
 
+    if name == "TRA":
+        want(0)
+        return MgmtMessage(name)
     if name in ("COO", "COA"):
         want(1)
         b = COO_BODY.parse(body)
