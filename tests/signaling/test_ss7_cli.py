@@ -19,6 +19,13 @@ def frames_for(fmt: str) -> list[bytes]:
     for i, name in enumerate(isup.MESSAGES):
         m = mtp3.Msu(si=5, dpc=dpc, opc=opc, sls=i % 16, data=isup.encode(sample_isup(name, 200 + i)), pc_format=fmt)
         out.append(mtp2.encode(mtp2.SignalUnit(bsn=i, fsn=i + 1, payload=mtp3.encode_msu(m))))
+    for body in (isup.encode(isup.UnknownMessage(cic=7, message_type=0x70, body=b"\x01\x02")),
+                 isup.encode(isup.ANM(cic=8, optional=(isup.RawParameter(code=0xEE, data=b"\xab"),)))):
+        out.append(mtp2.encode(mtp2.SignalUnit(payload=mtp3.encode_msu(mtp3.Msu(si=5, dpc=dpc, opc=opc, data=body,
+                                                                                pc_format=fmt)))))
+    out.append(mtp2.encode(mtp2.SignalUnit(payload=mtp3.encode_msu(mtp3.Msu(si=3, dpc=dpc, opc=opc, data=b"\x09\x00",
+                                                                            pc_format=fmt)))))
+    out.append(mtp2.encode(mtp2.SignalUnit(status="SIB", status_len=2)))
     for g in (mtp3.MgmtMessage("COO", fsn=3), mtp3.MgmtMessage("TFP", destination=77),
               mtp3.MgmtMessage("SLTM", pattern=b"ab"), mtp3.MgmtMessage("TRA"),
               mtp3.MgmtMessage("UNKNOWN", si=0, h0=2, h1=1, body=b"\x05")):
