@@ -20,7 +20,7 @@ try:
 except ImportError:  # pragma: no cover - depends on the environment
     parse_ISUP = None
     if os.environ.get("CTID_REQUIRE_PEERS", "") not in ("", "0"):
-        raise
+        pytest.fail("CTID_REQUIRE_PEERS=1 but pycrate is not installed (pip install pycrate)", pytrace=False)
 pytestmark = pytest.mark.skipif(parse_ISUP is None, reason="pycrate not installed (pip install pycrate)")
 
 
