@@ -124,7 +124,7 @@ setup(
         "pyserial>=3.5",
         "pyttsx3>=2.90",
     ],
-    extras_require={"test": ["pytest>=7", "hypothesis>=6"]},
+    extras_require={"test": ["pytest>=7", "hypothesis>=6", "pycrate>=0.7"]},
     entry_points={
         "console_scripts": [
             "ctid = ctid.cli:main",
