@@ -252,7 +252,7 @@ class BackwardRegister(_Register):
 
     @property
     def eon_timer(self) -> TimerSpec:
-        return TimerSpec("end-of-number timeout", self.numbers.end_timeout_ms, "ctid NumberRules")
+        return TimerSpec("end_of_number", self.numbers.end_timeout_ms, "NumberRules", "end-of-number timeout")
 
     def start(self) -> None:
         self.state = RState.WAIT_SIGNAL
@@ -308,7 +308,7 @@ class BackwardRegister(_Register):
                 self._error(f"forward tone {sig} on while {self.state.value}; ignored")
                 return
             self.timers.stop("mf_back_cycle")
-            self.timers.stop("end-of-number timeout")
+            self.timers.stop("end_of_number")
             self.log.append(("rx", ("II" if self.expect == "kd" else "I") + "-" + sig))
             try:
                 resp = self._respond(sig)

@@ -55,9 +55,10 @@ class LineSignal:
 class TimerSpec:
     """A named timer: ``label`` is what errors and logs print, e.g. ``"seize-ack wait (OpenR2 1.3.3: 8000 ms)"``."""
 
-    key: str
+    key: str                 # the variant's timer key (seize_ack, answer, mf_back_cycle, ...)
     ms: int
     source: str
+    name: str = ""           # the name printed in errors (the standard's / implementation's name)
 
     @property
     def seconds(self) -> float:
@@ -65,7 +66,7 @@ class TimerSpec:
 
     @property
     def label(self) -> str:
-        return f"{self.key} ({self.source}: {self.ms} ms)"
+        return f"{self.name or self.key} ({self.source}: {self.ms} ms)"
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,7 @@ class Variant:
             seen.add((s.name, s.direction))
         for g in ("group_i", "group_ii", "group_a", "group_b", "timers"):
             object.__setattr__(self, g, MappingProxyType(dict(getattr(self, g))))
-        for key in ("seize_ack", "answer", "mf_back_cycle"):
+        for key in ("seize_ack", "answer", "mf_back_cycle", "release_guard"):
             if key not in self.timers:
                 raise ValueError(f"variant {self.name}: timer {key!r} missing")
 
@@ -202,11 +203,11 @@ CHINA = Variant(
         "2": "called party busy",
     },
     timers={
-        "seize_ack": TimerSpec("seize-ack wait", 8000, _OPENR2),
-        "answer": TimerSpec("answer wait", 60000, _OPENR2),
-        "mf_back_cycle": TimerSpec("mf_back_cycle", 5000, _OPENR2),
+        "seize_ack": TimerSpec("seize_ack", 8000, _OPENR2, "seize-ack wait"),
+        "answer": TimerSpec("answer", 60000, _OPENR2, "answer wait"),
+        "mf_back_cycle": TimerSpec("mf_back_cycle", 5000, _OPENR2, "mf_back_cycle"),
         # not from a standard: ctid's own bound on waiting for the backward side to return to idle
-        "release_guard": TimerSpec("release-guard wait", 8000, "ctid choice"),
+        "release_guard": TimerSpec("release_guard", 8000, "ctid choice", "release-guard wait"),
     },
     numbers=NumberRules(end_timeout_ms=3000, ani_after=1),
     backward_2of4=True,
