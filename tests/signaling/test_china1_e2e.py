@@ -1,0 +1,189 @@
+"""China No.1 end to end over hwsim: ctid (outgoing) against ctid (incoming), two boards on a CAS cable.
+
+Per 20 ms tick: the world ticks, a task.Clock advances 0.02 s (the world is the time base), then each board's
+runner drains driver events (ABCD), reads its block into the DSP bank (MF tones), runs the machines and
+writes the generated MF tones into the channel's timeslot.
+"""
+from __future__ import annotations
+
+import pytest
+from twisted.internet import task
+
+from ctid.drivers import open_board
+from ctid.drivers.hwsim import World
+from ctid.signaling.china1 import BACKWARD, CHINA, FORWARD, CasBoard, LineState as S, NumberRules
+
+CALLED, CALLING, KA, KD = "88881234", "13800138000", 1, 1
+TS = 1
+TICK = 0.02
+
+
+class Rig:
+    def __init__(self, decide=None, incoming=True, numbers=NumberRules(default_length=len(CALLED))):
+        self.world = World(7)
+        for b in (0, 1):
+            self.world.create_board(b, spans=1)
+        self.world.cable(0, 0, 1, 0)
+        self.a = open_board("hwsim", 0, world=self.world, span_config="cas")
+        self.b = open_board("hwsim", 1, world=self.world, span_config="cas")
+        self.clock = task.Clock()
+        self.A, self.B = CasBoard(self.a, self.clock), CasBoard(self.b, self.clock)
+        self.out = self.A.add(0, TS, "out")
+        self.inc = self.B.add(0, TS, "in", decide=decide, numbers=numbers) if incoming else None
+        self.ticks = 0
+        self.run(5)                       # frame alignment, initial ABCD (idle) received
+
+    def run(self, n=1, until=None):
+        for _ in range(n):
+            self.world.tick(1)
+            self.clock.advance(TICK)
+            self.ticks += 1
+            self.A.step()
+            self.B.step()
+            if until is not None and until():
+                return True
+        return False
+
+    @property
+    def t(self):
+        return self.world.seconds
+
+    def close(self):
+        self.world.close()
+
+
+@pytest.fixture
+def rig():
+    r = Rig()
+    yield r
+    r.close()
+
+
+def names(ch):
+    return [e for e, _ in ch.events]
+
+
+def expected_forward_flow(called, calling, ka, kd, b):
+    """The China register flow (GF002-9002 / OpenR2 CN) for a backward side that asks for the calling number
+    after the first called digit and knows the called number's length."""
+    flow = [("tx", called[0]), ("rx", "A6"), ("tx", str(ka))]
+    for d in calling:
+        flow += [("rx", "A1"), ("tx", d)]
+    flow += [("rx", "A1"), ("tx", "F")]                       # I-15 ends the calling number
+    for d in called[1:]:
+        flow += [("rx", "A1"), ("tx", d)]
+    flow += [("rx", "A3"), ("tx", str(kd)), ("rx", "B" + b)]
+    return flow
+
+
+def setup_call(rig):
+    assert rig.out.call(CALLED, CALLING, ka=KA, kd=KD)
+    assert rig.run(1000, until=lambda: "ringing" in names(rig.out) or "failed" in names(rig.out))
+
+
+def test_call_answered_cleared_back_by_called_party(rig):
+    setup_call(rig)
+    res_in, res_out = rig.inc.result, rig.out.result
+    # what crossed as MF tones is what was sent
+    assert (res_in.called, res_in.calling, res_in.ka, res_in.kd) == (CALLED, CALLING, KA, KD)
+    assert res_in.outcome == res_out.outcome == "free" and res_out.b_signal == "1"
+    assert rig.out.register.log == expected_forward_flow(CALLED, CALLING, KA, KD, "1")
+    assert rig.inc.line.state is S.SEIZE_ACK and rig.out.line.state is S.SEIZE_ACK
+    assert rig.a.get_abcd(0, TS) == CHINA.code(BACKWARD, "seize_ack")
+    assert rig.b.get_abcd(0, TS) == CHINA.code(FORWARD, "seize")
+    rig.inc.answer()
+    assert rig.run(10, until=lambda: rig.out.line.state is S.ANSWERED)
+    rig.inc.hangup()                                           # clear-back
+    assert rig.run(10, until=lambda: rig.out.line.state is S.CLEAR_BACK)
+    rig.out.hangup()                                           # clear-forward, then the release guard
+    assert rig.run(10, until=lambda: rig.out.line.state is S.IDLE and rig.inc.line.state is S.IDLE)
+    assert rig.out.line.history == [S.IDLE, S.SEIZED, S.SEIZE_ACK, S.ANSWERED, S.CLEAR_BACK, S.CLEAR_FWD, S.IDLE]
+    assert rig.inc.line.history == [S.IDLE, S.SEIZED, S.SEIZE_ACK, S.ANSWERED, S.CLEAR_BACK, S.RELEASE_GUARD,
+                                    S.IDLE]
+    assert rig.a.get_abcd(0, TS) == rig.b.get_abcd(0, TS) == CHINA.code(FORWARD, "idle")
+    for ch in (rig.out, rig.inc):
+        assert not ch.line.errors and "protocol_error" not in names(ch)
+
+
+def test_register_flow_and_tones(rig):
+    """The forward register's signal log follows the China flow computed from the inputs."""
+    logs = []
+    rig.out.listener = lambda ch, e, **k: logs.append(list(ch.register.log)) if e == "register_done" else None
+    setup_call(rig)
+    assert logs and logs[0] == expected_forward_flow(CALLED, CALLING, KA, KD, "1")
+
+
+def test_call_cleared_forward_by_caller(rig):
+    setup_call(rig)
+    rig.inc.answer()
+    assert rig.run(10, until=lambda: rig.out.line.state is S.ANSWERED)
+    rig.out.hangup()
+    assert rig.run(10, until=lambda: rig.out.line.state is S.IDLE and rig.inc.line.state is S.IDLE)
+    assert "clear_forward" in names(rig.inc)
+    assert rig.out.line.history[-2:] == [S.CLEAR_FWD, S.IDLE]
+    assert rig.inc.line.history[-3:] == [S.ANSWERED, S.RELEASE_GUARD, S.IDLE]
+    assert not rig.out.line.errors and not rig.inc.line.errors
+
+
+def test_busy_b2():
+    rig = Rig(decide=lambda called, calling, ka, kd: "busy")
+    try:
+        setup_call(rig)
+        assert rig.out.result.outcome == "busy" and rig.out.result.b_signal == "2"
+        assert "failed" in names(rig.out)
+        assert rig.run(20, until=lambda: rig.out.line.state is S.IDLE and rig.inc.line.state is S.IDLE)
+        assert S.ANSWERED not in rig.out.line.history
+        assert not rig.out.line.errors and not rig.inc.line.errors
+    finally:
+        rig.close()
+
+
+def test_called_number_ended_by_timeout():
+    """No length rule: the backward side waits its end-of-number timeout, then pulses A3."""
+    rules = NumberRules(default_length=None, end_timeout_ms=1000)
+    rig = Rig(numbers=rules)
+    try:
+        setup_call(rig)
+        assert rig.inc.result.called == CALLED and rig.inc.result.calling == CALLING
+        assert rig.out.result.outcome == "free"
+    finally:
+        rig.close()
+
+
+def test_far_end_never_acknowledges_seizure():
+    rig = Rig(incoming=False)                                  # nobody on board 1: its ABCD stays idle
+    try:
+        t0 = rig.t
+        assert rig.out.call(CALLED, CALLING)
+        limit = CHINA.timer("seize_ack").seconds
+        rig.run(int(limit / TICK) - 2)
+        assert rig.out.line.state is S.SEIZED and not rig.out.line.errors        # the world clock is the base
+        assert rig.run(5, until=lambda: rig.out.line.state is S.IDLE)
+        assert limit - 0.1 <= rig.t - t0 <= limit + 0.2
+        (err,) = rig.out.line.errors
+        assert "seize-ack wait (OpenR2 1.3.3: 8000 ms)" in err.message and "protocol_error" in names(rig.out)
+        rig.run(3)
+        assert rig.b.get_abcd(0, TS) == CHINA.code(FORWARD, "idle")             # back to idle on the wire
+    finally:
+        rig.close()
+
+
+def test_unexpected_abcd_codes(rig):
+    raw_b = rig.b.spans[0].timeslot(2)
+    raw_a = rig.a.spans[0].timeslot(3)
+    out2 = rig.A.add(0, 2, "out")
+    in3 = rig.B.add(0, 3, "in")
+    raw_b.set_abcd(0b0101)                                     # not a China backward code
+    raw_a.set_abcd(0b0111)                                     # backward answer code sent forward
+    rig.run(3)
+    assert out2.line.state is S.IDLE and "0101" in out2.line.errors[-1].message
+    assert in3.line.state is S.IDLE and "0111" in in3.line.errors[-1].message
+    raw_b.set_abcd(CHINA.code(BACKWARD, "blocked"))
+    rig.run(3)
+    assert out2.line.state is S.BLOCKED and not out2.call(CALLED)
+    raw_b.set_abcd(CHINA.code(BACKWARD, "idle"))
+    rig.run(3)
+    assert out2.line.state is S.IDLE
+    # the main channel still works after all that
+    setup_call(rig)
+    assert rig.out.result.outcome == "free"
