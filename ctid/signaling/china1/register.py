@@ -315,9 +315,14 @@ class BackwardRegister(_Register):
             except _Bad as exc:
                 self._fail(str(exc))
                 return
-            except Exception as exc:  # noqa: BLE001 - e.g. decide() failed: refuse with congestion
-                self._error(f"deciding the answer to {sig} failed: {exc!r}; answering A4 congestion")
-                resp = self._a(A_CONGESTION)
+            except Exception as exc:  # noqa: BLE001 - e.g. decide() failed: refuse the call
+                if self.expect == "kd":
+                    # in group B: the only refusal the variant's group B defines is "busy"
+                    resp = self.b_signal = self.variant.signal_for("b", B_BUSY)
+                else:
+                    resp = self._a(A_CONGESTION)
+                self._error(f"deciding the answer to {sig} failed: {exc!r}; refusing with "
+                            f"{'B' if self.expect == 'kd' else 'A'}{resp}")
                 self.expect = "done"
             self.response = resp
             self._send(resp)
