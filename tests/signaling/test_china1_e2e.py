@@ -12,6 +12,7 @@ from twisted.internet import task
 from ctid.drivers import open_board
 from ctid.drivers.hwsim import World
 from ctid.signaling.china1 import BACKWARD, CHINA, FORWARD, CasBoard, LineState as S, NumberRules
+from ctid.signaling.china1.variant import ITU
 
 CALLED, CALLING, KA, KD = "88881234", "13800138000", 1, 1
 TS = 1
@@ -19,7 +20,7 @@ TICK = 0.02
 
 
 class Rig:
-    def __init__(self, decide=None, incoming=True, numbers=NumberRules(default_length=len(CALLED))):
+    def __init__(self, decide=None, incoming=True, numbers=NumberRules(default_length=len(CALLED)), variant=CHINA):
         self.world = World(7)
         for b in (0, 1):
             self.world.create_board(b, spans=1)
@@ -27,7 +28,7 @@ class Rig:
         self.a = open_board("hwsim", 0, world=self.world, span_config="cas")
         self.b = open_board("hwsim", 1, world=self.world, span_config="cas")
         self.clock = task.Clock()
-        self.A, self.B = CasBoard(self.a, self.clock), CasBoard(self.b, self.clock)
+        self.A, self.B = CasBoard(self.a, self.clock, variant), CasBoard(self.b, self.clock, variant)
         self.out = self.A.add(0, TS, "out")
         self.inc = self.B.add(0, TS, "in", decide=decide, numbers=numbers) if incoming else None
         self.ticks = 0
@@ -187,3 +188,34 @@ def test_unexpected_abcd_codes(rig):
     # the main channel still works after all that
     setup_call(rig)
     assert rig.out.result.outcome == "free"
+
+
+@pytest.mark.parametrize("length_rule", [True, False])
+def test_itu_variant_is_data_same_machines(length_rule):
+    """The ITU stub (Q.421 codes with C,D = 01, 2-of-6 backward signals, I-15 end of pulsing) runs on the same
+    machines: only the tables differ."""
+    rules = NumberRules(default_length=len(CALLED) if length_rule else None, end_timeout_ms=1000)
+    rig = Rig(numbers=rules, variant=ITU)
+    try:
+        setup_call(rig)
+        assert rig.a.get_abcd(0, TS) == ITU.code(BACKWARD, "seize_ack") == 0b1101
+        assert rig.b.get_abcd(0, TS) == ITU.code(FORWARD, "seize") == 0b0001
+        res = rig.inc.result
+        assert (res.called, res.calling, res.ka, res.kd) == (CALLED, "", None, KD)
+        assert rig.out.result.outcome == "free" and rig.out.result.b_signal == ITU.b_signal_for("free") == "6"
+        flow = []
+        for i, d in enumerate(CALLED):
+            flow += [("tx", d), ("rx", "A1")]
+        if not length_rule:
+            flow += [("tx", "F"), ("rx", "A1")]                 # I-15 end of pulsing
+        flow[-1] = ("rx", "A3")
+        flow += [("tx", str(KD)), ("rx", "B6")]
+        assert rig.out.register.log == flow
+        rig.inc.answer()
+        assert rig.run(10, until=lambda: rig.out.line.state is S.ANSWERED)
+        rig.out.hangup()
+        assert rig.run(10, until=lambda: rig.out.line.state is S.IDLE and rig.inc.line.state is S.IDLE)
+        assert rig.a.get_abcd(0, TS) == rig.b.get_abcd(0, TS) == ITU.code(FORWARD, "idle") == 0b1001
+        assert not rig.out.line.errors and not rig.inc.line.errors
+    finally:
+        rig.close()

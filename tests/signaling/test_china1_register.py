@@ -1,6 +1,7 @@
 """Compelled register signalling, the two machines joined by an ideal tone path with a detection delay."""
 from __future__ import annotations
 
+import pytest
 from twisted.internet import task
 
 from ctid.signaling.china1 import CHINA, BackwardRegister, ForwardRegister, NumberRules, RState
@@ -26,11 +27,11 @@ class Path:
 
 
 def pair(called="88881234", calling="13800138000", decide=None, numbers=NumberRules(default_length=8),
-         want_calling=True, mute_back=False):
+         want_calling=True, mute_back=False, variant=CHINA):
     clock = task.Clock()
     f2b, b2f = Path(clock), Path(clock, mute=mute_back)
-    fwd = ForwardRegister(CHINA, clock, f2b, called, calling, ka=1, kd=3)
-    bwd = BackwardRegister(CHINA, clock, b2f, decide=decide, numbers=numbers, want_calling=want_calling)
+    fwd = ForwardRegister(variant, clock, f2b, called, calling, ka=1, kd=3)
+    bwd = BackwardRegister(variant, clock, b2f, decide=decide, numbers=numbers, want_calling=want_calling)
     f2b.target, b2f.target = bwd, fwd
     bwd.start()
     fwd.start()
@@ -110,3 +111,62 @@ def test_unknown_backward_signal():
     fwd.on_tone(True, "5")                                     # A5 has no meaning in the China table
     fwd.on_tone(False, "5")
     assert fwd.result.outcome == "failed" and "A5" in fwd.errors[0].message
+
+
+def scripted_forward(variant, called, answers, kd=2):
+    """A ForwardRegister against a scripted backward side: each answer acknowledges what is being sent."""
+    from ctid.signaling.china1.variant import ITU  # noqa: F401
+
+    clock = task.Clock()
+    sent = []
+    fwd = ForwardRegister(variant, clock, sent.append, called, kd=kd)
+    fwd.start()
+    for a in answers:
+        assert fwd.sending is not None, f"nothing compelled for {a}; log {fwd.log}"
+        fwd.on_tone(True, a)
+        assert fwd.sending is None                      # compelled: forward tone off on the acknowledgement
+        fwd.on_tone(False, a)
+    return fwd, [x for x in sent if x is not None]
+
+
+def test_itu_repeat_category_and_complete():
+    from ctid.signaling.china1.variant import ITU
+
+    # 1 (A1) 2 (A2: send n-1 = "1") 1 (A1) 2 (A5: category) II-2 (A1) 3 (A7: n-2 = "1") 1 (A1) 2 (A1) 3 (A6)
+    fwd, sent = scripted_forward(ITU, "1234", ["1", "2", "1", "5", "1", "7", "1", "1", "6"])
+    assert sent == ["1", "2", "1", "2", "2", "3", "1", "2", "3"]
+    assert fwd.result.outcome == "free" and "charge" in fwd.result.detail
+
+
+def test_repeat_beyond_first_digit_fails():
+    from ctid.signaling.china1.variant import ITU
+
+    fwd, sent = scripted_forward(ITU, "12", ["8"])        # A8: n-3 after one digit
+    assert fwd.result.outcome == "failed" and "only 1 digit" in fwd.errors[0].message
+
+
+@pytest.mark.parametrize("b,outcome", [("3", "busy"), ("4", "congestion"), ("5", "unallocated"),
+                                       ("6", "free"), ("7", "free"), ("8", "out of order")])
+def test_itu_group_b_outcomes(b, outcome):
+    from ctid.signaling.china1.variant import ITU
+
+    fwd, sent = scripted_forward(ITU, "1", ["3", b])
+    assert sent == ["1", "2"] and fwd.result.outcome == outcome and fwd.result.b_signal == b
+
+
+def test_china_a4_congestion():
+    fwd, sent = scripted_forward(CHINA, "123", ["1", "4"])
+    assert fwd.result.outcome == "congestion" and sent == ["1", "2"]
+
+
+def test_decide_outcomes_map_to_variant_b_signals():
+    from ctid.signaling.china1.variant import ITU
+
+    for variant, choice, b in [(ITU, "busy", "3"), (ITU, "unallocated", "5"), (CHINA, "free", "1")]:
+        clock, fwd, bwd = pair(decide=lambda *a, c=choice: c, variant=variant)
+        run(clock)
+        assert bwd.b_signal == b and fwd.result.b_signal == b
+        assert (bwd.calling == "13800138000") == (variant is CHINA)     # only China asks for it (A6)
+    clock, fwd, bwd = pair(decide=lambda *a: "unallocated")              # China has no B signal for it
+    run(clock)
+    assert fwd.result.outcome == "busy" and "unallocated" in bwd.errors[0].message

@@ -105,3 +105,33 @@ def test_a_variant_is_data_the_machines_follow_it():
     assert line.state is LineState.SEIZED and line.errors
     line.on_abcd(0b1101)
     assert line.state is LineState.SEIZE_ACK
+
+
+# HP MSR Router Series Voice Configuration Guide (V7), R2 digital line signalling, Table 3 (af bf / ab bb),
+# C and D fixed to 01
+ITU_TABLE = {"idle": ("10", "10"), "seize": ("00", None), "seize_ack": (None, "11"), "answer": (None, "01"),
+             "clear_back": (None, "11"), "clear_forward": ("10", None), "blocked": (None, "11")}
+
+
+@pytest.mark.parametrize("name", sorted(ITU_TABLE))
+def test_itu_stub_line_codes(name):
+    from ctid.signaling.china1.variant import ITU
+
+    fwd, bwd = ITU_TABLE[name]
+    if fwd is not None:
+        assert ITU.code(FORWARD, name) == parse_abcd(fwd + "01")
+    if bwd is not None:
+        assert ITU.code(BACKWARD, name) == parse_abcd(bwd + "01")
+
+
+def test_itu_stub_register_tables():
+    from ctid.signaling.china1.variant import ITU, M
+
+    assert "itu" in variants()
+    assert [ITU.group_a[s] for s in "123456"] == [M.NEXT, M.REPEAT_1, M.CHANGEOVER_B, M.CONGESTION,
+                                                  M.SEND_CATEGORY, M.COMPLETE_CHARGE]
+    assert [ITU.group_b[s] for s in "345678"] == [M.BUSY, M.CONGESTION, M.UNALLOCATED, M.FREE_CHARGE,
+                                                  M.FREE_NO_CHARGE, M.OUT_OF_ORDER]
+    assert not ITU.backward_2of4 and ITU.end_of_number_signal == "F"
+    with pytest.raises(KeyError, match="no backward line signal 'forced_release'"):
+        ITU.code(BACKWARD, "forced_release")

@@ -74,13 +74,18 @@ class _Line:
         log.debug("%s: %s -> %s", self.name, old.value, new.value)
         self._emit("state", old=old, new=new)
 
-    def _send(self, signal: str) -> None:
-        code = self.variant.code(self.tx_direction, signal)
+    def _send(self, signal: str) -> bool:
+        try:
+            code = self.variant.code(self.tx_direction, signal)
+        except KeyError as exc:
+            self._error(f"cannot send {signal}: {exc.args[0]}")
+            return False
         self.tx = code
         try:
             self.channel.set_abcd(code)
         except Exception as exc:  # noqa: BLE001 - a driver failure is reported, the machine stays consistent
             self._error(f"driver refused ABCD {abcd_str(code)} ({signal}): {exc}")
+        return True
 
     def _error(self, message: str) -> None:
         err = ProtocolError(self.name, self.state.value, message)
@@ -274,7 +279,8 @@ class IncomingLine(_Line):
         if self.state not in (LineState.SEIZE_ACK, LineState.ANSWERED, LineState.CLEAR_BACK):
             self._error(f"forced release refused: channel is {self.state.value}")
             return False
-        self._send("forced_release")
+        if not self._send("forced_release"):
+            return False
         self._set(LineState.FORCED_RELEASE)
         return True
 

@@ -18,19 +18,12 @@ import logging
 from dataclasses import dataclass, field
 
 from .timers import ProtocolError, Timers
-from .variant import TimerSpec, Variant
+from .variant import OUTCOMES, M, TimerSpec, Variant
 
 log = logging.getLogger("ctid.signaling.china1")
 
-# group A / B meanings of the China table (the machine is written against meanings, the variant maps signals)
-A_NEXT = "send next digit"
-A_CHANGEOVER_B = "address complete, change over to group B"
-A_CONGESTION = "congestion"
-A_SEND_ANI = "send KA and calling number"
-B_FREE = "called party free"
-B_BUSY = "called party busy"
-
-OUTCOMES = {B_FREE: "free", B_BUSY: "busy"}
+A_NEXT, A_CHANGEOVER_B, A_CONGESTION, A_SEND_ANI = M.NEXT, M.CHANGEOVER_B, M.CONGESTION, M.SEND_KA_CALLING
+REPEATS = {M.REPEAT_1: 1, M.REPEAT_2: 2, M.REPEAT_3: 3}
 
 
 @dataclass
@@ -139,6 +132,7 @@ class ForwardRegister(_Register):
         self.group = "A"
         self.pending: str | None = None    # backward signal being acknowledged
         self.b_signal: str | None = None
+        self._eon_sent = False
 
     def _result(self, outcome: str, **kw) -> RegisterResult:
         return RegisterResult(outcome, self.called[:self.ci], self.calling[:self.ai], self.ka, self.kd,
@@ -160,6 +154,9 @@ class ForwardRegister(_Register):
             d = self.called[self.ci]
             self.ci += 1
             self._tx(self.variant.digit_signal(d))
+        elif self.variant.end_of_number_signal and not self._eon_sent:
+            self._eon_sent = True
+            self._tx(self.variant.end_of_number_signal)
         else:
             # nothing left: the backward side ends the number by length/timeout and pulses A3
             self.state = RState.WAIT_PULSE
@@ -202,21 +199,34 @@ class ForwardRegister(_Register):
 
     def _on_group_a(self, sig: str) -> None:
         meaning = self.variant.group_a.get(sig)
-        if meaning == A_NEXT:
+        if meaning == M.NEXT:
             if self.mode == "calling":
                 self._next_calling()
             else:
                 self._next_called()
-        elif meaning == A_SEND_ANI:
+        elif meaning in REPEATS and self.mode == "called":
+            idx = self.ci - 1 - REPEATS[meaning]
+            if idx < 0:
+                self._fail(f"backward signal A{sig} ({meaning}) but only {self.ci} digit(s) were sent")
+                return
+            self.ci = idx
+            self._eon_sent = False
+            self._next_called()
+        elif meaning == M.SEND_KA_CALLING:
             self.mode = "calling"
             self._tx(self.variant.category_signal("KA", self.ka))
-        elif meaning == A_CHANGEOVER_B:
+        elif meaning == M.SEND_CATEGORY:
+            self._tx(self.variant.category_signal("KD", self.kd))      # group II, then back to group A
+        elif meaning == M.CHANGEOVER_B:
             self.group = "B"
             self._tx(self.variant.category_signal("KD", self.kd))
-        elif meaning == A_CONGESTION:
-            self._finish(self._result("congestion", detail="A4 congestion"))
+        elif meaning == M.COMPLETE_CHARGE:
+            self._finish(self._result("free", detail=f"A{sig}: {meaning}"))
+        elif meaning == M.CONGESTION:
+            self._finish(self._result("congestion", detail=f"A{sig}: congestion"))
         else:
-            self._fail(f"backward signal A{sig} has no meaning in variant {self.variant.name}")
+            what = f"({meaning}) is not supported" if meaning else f"has no meaning in variant {self.variant.name}"
+            self._fail(f"backward signal A{sig} {what}")
 
     def _on_group_b(self, sig: str) -> None:
         self.b_signal = sig
@@ -236,7 +246,7 @@ class BackwardRegister(_Register):
                  numbers=None, on_done=None, name: str = ""):
         super().__init__(variant, clock, send, on_done, name or "register bwd")
         self.decide = decide or (lambda called, calling, ka, kd: "free")
-        self.want_calling = want_calling
+        self.want_calling = want_calling and variant.has("a", M.SEND_KA_CALLING)
         self.numbers = numbers or variant.numbers
         self.called = ""
         self.calling = ""
@@ -265,8 +275,16 @@ class BackwardRegister(_Register):
         """The backward signal compelled by ``forward_sig`` (and the new expectation)."""
         v = self.variant
         if self.expect == "called":
+            if forward_sig == v.end_of_number_signal and self.called:
+                if self.want_calling and not self.got_calling:
+                    self.expect = "ka"
+                    return self._a(A_SEND_ANI)
+                self.expect = "kd"
+                return self._a(A_CHANGEOVER_B)
             if not forward_sig.isdigit():
-                raise _Bad(f"forward signal I-{forward_sig} is not a digit of the called number")
+                raise _Bad(f"forward signal I-{_signal_value(forward_sig)} is not a digit of the called number")
+            if len(self.called) >= self.numbers.max_length:
+                raise _Bad(f"called number longer than {self.numbers.max_length} digits")
             self.called += forward_sig
             if self.want_calling and not self.got_calling and len(self.called) >= self.numbers.ani_after:
                 self.expect = "ka"
@@ -318,7 +336,7 @@ class BackwardRegister(_Register):
             except Exception as exc:  # noqa: BLE001 - e.g. decide() failed: refuse the call
                 if self.expect == "kd":
                     # in group B: the only refusal the variant's group B defines is "busy"
-                    resp = self.b_signal = self.variant.signal_for("b", B_BUSY)
+                    resp = self.b_signal = self.variant.b_signal_for("busy")
                 else:
                     resp = self._a(A_CONGESTION)
                 self._error(f"deciding the answer to {sig} failed: {exc!r}; refusing with "
@@ -383,9 +401,13 @@ def _signal_value(sig: str) -> int:
 
 
 def _b_signal(variant: Variant, choice) -> str:
-    if choice in ("free", "busy"):
-        return variant.signal_for("b", B_FREE if choice == "free" else B_BUSY)
-    if isinstance(choice, str) and choice.upper() in variant.group_b:
+    if isinstance(choice, str) and len(choice) == 1 and choice.upper() in variant.group_b:
         return choice.upper()
-    raise ValueError(f"decide() returned {choice!r}: use 'free', 'busy' or a group B signal of "
-                     f"variant {variant.name} ({', '.join(sorted(variant.group_b))})")
+    if choice in set(OUTCOMES.values()):
+        try:
+            return variant.b_signal_for(choice)
+        except KeyError:
+            pass
+    raise ValueError(f"decide() returned {choice!r}: use an outcome ({', '.join(sorted(set(OUTCOMES.values())))}) "
+                     f"the variant has a group B signal for, or a group B signal of variant {variant.name} "
+                     f"({''.join(sorted(variant.group_b))})")

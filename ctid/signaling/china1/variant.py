@@ -8,10 +8,10 @@ A :class:`Variant` holds everything that differs between national versions of CA
 * the timers, each with its value and where the value comes from (:class:`TimerSpec`);
 * the number-length rules (how the backward side decides the called number is complete).
 
-Only China is built in. Its facts (ABCD codes, register flow, OpenR2 1.3.3 timer values) are those of
+China is built in. Its facts (ABCD codes, register flow, OpenR2 1.3.3 timer values) are those of
 ``/work/shared/reference/telephony-facts.md`` (OpenR2 release-1 r2proto.c CN variant, GF002-9002). An ITU
-(Q.421/Q.441) variant is deliberately not included: it is to be added as another ``Variant(...)`` once its
-tables are checked against the Recommendation text. Adding a variant is data only::
+(Q.421/Q.441) stub is built in too, its tables cited below from vendor manuals that tabulate the
+Recommendations (to be checked against the Recommendation text itself). Adding a variant is data only::
 
     register_variant(Variant(name="xx", line=(...), group_a={...}, ...))
 """
@@ -34,6 +34,36 @@ def parse_abcd(text: str) -> int:
     if not isinstance(text, str) or len(text) != 4 or set(text) - {"0", "1"}:
         raise ValueError(f"ABCD code {text!r}: expected four binary digits such as '1011'")
     return int(text, 2)
+
+
+class M:
+    """Register-signal meanings the machines act on (a variant's tables map signals to these)."""
+
+    # group A
+    NEXT = "send next digit"
+    REPEAT_1 = "send last but one digit"          # n-1
+    REPEAT_2 = "send last but two digit"          # n-2
+    REPEAT_3 = "send last but three digit"        # n-3
+    CHANGEOVER_B = "address complete, change over to group B"
+    CONGESTION = "congestion"
+    SEND_KA_CALLING = "send KA and calling number"
+    SEND_CATEGORY = "send calling party's category"
+    COMPLETE_CHARGE = "address complete, charge, set up speech conditions"
+    # group B
+    FREE = "called party free"
+    FREE_CHARGE = "called party free, charge"
+    FREE_NO_CHARGE = "called party free, no charge"
+    BUSY = "called party busy"
+    UNALLOCATED = "unallocated number"
+    OUT_OF_ORDER = "called party's line out of order"
+    SEND_SIT = "send special information tone"
+
+
+#: group B meaning -> call outcome reported to the application
+OUTCOMES = {
+    M.FREE: "free", M.FREE_CHARGE: "free", M.FREE_NO_CHARGE: "free", M.BUSY: "busy", M.CONGESTION: "congestion",
+    M.UNALLOCATED: "unallocated", M.OUT_OF_ORDER: "out of order", M.SEND_SIT: "special information tone",
+}
 
 
 @dataclass(frozen=True)
@@ -160,6 +190,19 @@ class Variant:
                 return sig
         raise KeyError(f"variant {self.name}: no group {group.upper()} signal meaning {meaning!r}")
 
+    def has(self, group: str, meaning: str) -> bool:
+        return meaning in getattr(self, f"group_{group}").values()
+
+    def b_signal_for(self, outcome: str) -> str:
+        """The group B signal for an outcome (``"free"``, ``"busy"``, ``"congestion"``, ...); for ``"free"``
+        plain free, then free with charge, then free without charge."""
+        order = [M.FREE, M.FREE_CHARGE, M.FREE_NO_CHARGE] if outcome == "free" else \
+            [m for m, o in OUTCOMES.items() if o == outcome]
+        for meaning in order:
+            if self.has("b", meaning):
+                return self.signal_for("b", meaning)
+        raise KeyError(f"variant {self.name}: no group B signal for outcome {outcome!r}")
+
     def category_signal(self, group: str, value: int) -> str:
         """A category (KA in group I, KD in group II) as a signal character: value n is signal n."""
         from ctid.dsp.r2mf import SIGNALS
@@ -192,16 +235,8 @@ CHINA = Variant(
     group_i={**{d: f"digit {d}" for d in "1234567890"}, "F": "end of calling number"},
     # KD categories are sent as group II signals; the category number is the signal number.
     group_ii={s: f"KD {i}" for i, s in enumerate("1234567890BCDEF", start=1)},
-    group_a={
-        "1": "send next digit",
-        "3": "address complete, change over to group B",
-        "4": "congestion",
-        "6": "send KA and calling number",
-    },
-    group_b={
-        "1": "called party free",
-        "2": "called party busy",
-    },
+    group_a={"1": M.NEXT, "3": M.CHANGEOVER_B, "4": M.CONGESTION, "6": M.SEND_KA_CALLING},
+    group_b={"1": M.FREE, "2": M.BUSY},
     timers={
         "seize_ack": TimerSpec("seize_ack", 8000, _OPENR2, "seize-ack wait"),
         "answer": TimerSpec("answer", 60000, _OPENR2, "answer wait"),
@@ -213,6 +248,63 @@ CHINA = Variant(
     backward_2of4=True,
     end_of_number_signal=None,
     end_of_calling_number_signal="F",
+)
+
+# ------------------------------------------------------------------------------------------------ ITU (stub)
+#
+# Line codes of the digital version of R2 line signalling (ITU-T Q.421), C and D fixed to 01, as tabulated in
+# "HP MSR Router Series Voice Configuration Guide (V7)", R2 digital line signalling, Table 3 "State code of line
+# signaling": idle 10/10, seized 00/10, seizure-ack 00/11, answer 00/01, clear-back 00/11, clear-forward 10/x1,
+# blocked 10/11 (af bf / ab bb). No forced-release signal in that table, so none here.
+# Register meanings (ITU-T Q.441, 15 backward signals) as tabulated by Unify OpenScape 4000 documentation
+# (hc39188, "Signal / Group I / Group II / Group A / Group B") and Accutone Alpha 1100 user guide (Table 9, group A).
+# Timers: the China values (OpenR2 1.3.3) reused, not checked for ITU; labelled so.
+
+_UNCHECKED = "OpenR2 1.3.3 CN value, not checked for ITU"
+
+ITU = Variant(
+    name="itu",
+    description="ITU-T R2 (Q.421 digital line signalling, Q.441 register signals) -- stub, tables only",
+    line=(
+        LineSignal("idle", FORWARD, 0b1001),
+        LineSignal("seize", FORWARD, 0b0001),
+        LineSignal("clear_forward", FORWARD, 0b1001),
+        LineSignal("idle", BACKWARD, 0b1001),
+        LineSignal("seize_ack", BACKWARD, 0b1101),
+        LineSignal("answer", BACKWARD, 0b0101),
+        LineSignal("clear_back", BACKWARD, 0b1101),
+        LineSignal("blocked", BACKWARD, 0b1101),
+        LineSignal("release_guard", BACKWARD, 0b1001),
+    ),
+    group_i={**{d: f"digit {d}" for d in "1234567890"}, "B": "access to incoming operator (code 11)",
+             "C": "access to delay operator (code 12) / request not accepted",
+             "D": "access to test equipment / satellite link not included",
+             "E": "incoming half-echo suppressor required / satellite link included",
+             "F": "end of pulsing / end of identification"},
+    group_ii={"1": "subscriber without priority", "2": "subscriber with priority", "3": "maintenance equipment",
+              "4": "spare", "5": "operator", "6": "data transmission (national)",
+              "7": "subscriber or operator without forward transfer (international)",
+              "8": "data transmission (international)", "9": "priority subscriber (international)",
+              "0": "operator with forward transfer capability (international)",
+              **{s: "spare for national use" for s in "BCDEF"}},
+    group_a={"1": M.NEXT, "2": M.REPEAT_1, "3": M.CHANGEOVER_B, "4": M.CONGESTION, "5": M.SEND_CATEGORY,
+             "6": M.COMPLETE_CHARGE, "7": M.REPEAT_2, "8": M.REPEAT_3, "9": "spare for national use",
+             "0": "spare for national use", "B": "send country code indicator",
+             "C": "send language or discriminating digit", "D": "send nature of circuit",
+             "E": "request information on use of an echo suppressor", "F": "congestion in an international exchange"},
+    group_b={"1": "spare for national use", "2": M.SEND_SIT, "3": M.BUSY, "4": M.CONGESTION, "5": M.UNALLOCATED,
+             "6": M.FREE_CHARGE, "7": M.FREE_NO_CHARGE, "8": M.OUT_OF_ORDER,
+             **{s: "spare for national use" for s in "90BCDEF"}},
+    timers={
+        "seize_ack": TimerSpec("seize_ack", 8000, _UNCHECKED, "seize-ack wait"),
+        "answer": TimerSpec("answer", 60000, _UNCHECKED, "answer wait"),
+        "mf_back_cycle": TimerSpec("mf_back_cycle", 5000, _UNCHECKED, "mf_back_cycle"),
+        "release_guard": TimerSpec("release_guard", 8000, "ctid choice", "release-guard wait"),
+    },
+    numbers=NumberRules(end_timeout_ms=3000),
+    backward_2of4=False,
+    end_of_number_signal="F",
+    end_of_calling_number_signal=None,
 )
 
 _VARIANTS: dict[str, Variant] = {}
@@ -236,3 +328,4 @@ def variants() -> list[str]:
 
 
 register_variant(CHINA)
+register_variant(ITU)
