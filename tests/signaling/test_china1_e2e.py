@@ -6,11 +6,13 @@ writes the generated MF tones into the channel's timeslot.
 """
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from twisted.internet import task
 
 from ctid.drivers import open_board
 from ctid.drivers.hwsim import World
+from ctid.dsp.g711 import alaw_decode
 from ctid.signaling.china1 import BACKWARD, CHINA, FORWARD, CasBoard, LineState as S, NumberRules
 from ctid.signaling.china1.variant import ITU
 
@@ -219,3 +221,67 @@ def test_itu_variant_is_data_same_machines(length_rule):
         assert not rig.out.line.errors and not rig.inc.line.errors
     finally:
         rig.close()
+
+
+def test_caller_abandons_during_register_signalling(rig):
+    assert rig.out.call(CALLED, CALLING)
+    assert rig.run(200, until=lambda: rig.inc.register is not None and len(rig.inc.register.calling) >= 3)
+    rig.out.hangup()                                           # clear-forward in the middle of the calling number
+    assert rig.run(10, until=lambda: rig.out.line.state is S.IDLE and rig.inc.line.state is S.IDLE)
+    assert rig.out.result.outcome == rig.inc.result.outcome == "aborted"
+    rig.run(3)
+    for board in (rig.a, rig.b):                               # no MF tone left on the wire either way
+        col = alaw_decode(board.read_block()[:, rig.out.number])
+        assert np.abs(col.astype(int)).max() < 64
+    assert rig.out.gen.signal is None and rig.inc.gen.signal is None
+    assert rig.A.bank.get_mask(rig.out.number) == 0 and rig.B.bank.get_mask(rig.inc.number) == 0
+    assert not rig.out.line.errors and not rig.inc.line.errors
+
+
+def test_seizure_without_digits_forces_release(rig):
+    """A far end that seizes and never sends a digit: mf_back_cycle expires, the incoming side forces
+    release (0011), the far end clears forward, the channel is idle again."""
+    raw = rig.a.spans[0].timeslot(5)
+    inc5 = rig.B.add(0, 5, "in")
+    raw.set_abcd(CHINA.code(FORWARD, "seize"))
+    assert rig.run(5, until=lambda: rig.a.get_abcd(0, 5) == CHINA.code(BACKWARD, "seize_ack"))
+    cycle = CHINA.timer("mf_back_cycle").seconds
+    assert not rig.run(int(cycle / TICK) - 5, until=lambda: inc5.line.state is not S.SEIZE_ACK)
+    assert rig.run(10, until=lambda: rig.a.get_abcd(0, 5) == CHINA.code(BACKWARD, "forced_release"))
+    assert inc5.result.outcome == "failed" and "mf_back_cycle" in inc5.result.detail
+    assert inc5.line.state is S.FORCED_RELEASE
+    raw.set_abcd(CHINA.code(FORWARD, "clear_forward"))
+    assert rig.run(5, until=lambda: inc5.line.state is S.IDLE)
+    assert rig.run(5, until=lambda: rig.a.get_abcd(0, 5) == CHINA.code(BACKWARD, "idle"))
+
+
+def test_no_answer_timer(rig):
+    setup_call(rig)                                            # B1, but the called party never answers
+    t0 = rig.t
+    limit = CHINA.timer("answer").seconds
+    assert not rig.run(int(limit / TICK) - 5, until=lambda: rig.out.line.state is not S.SEIZE_ACK)
+    assert rig.run(10, until=lambda: rig.out.line.state is S.CLEAR_FWD or rig.out.line.state is S.IDLE)
+    assert limit - 0.2 <= rig.t - t0 <= limit + 0.2
+    assert "answer wait (OpenR2 1.3.3: 60000 ms)" in rig.out.line.errors[0].message
+    assert rig.run(10, until=lambda: rig.out.line.state is S.IDLE and rig.inc.line.state is S.IDLE)
+
+
+def test_resync_after_lost_abcd_events(rig):
+    """After an event overrun the runner polls ABCD: a change whose event was lost is still seen."""
+    rig.b.spans[0].timeslot(TS).set_abcd(CHINA.code(BACKWARD, "blocked"))
+    rig.world.tick(2)
+    rig.a.events()                                             # the AbcdEvent is lost
+    assert rig.out.line.state is S.IDLE
+    rig.A.resync()
+    assert rig.out.line.state is S.BLOCKED
+
+
+def test_add_checks(rig):
+    with pytest.raises(ValueError, match="timeslot 16"):
+        rig.A.add(0, 16, "out")
+    with pytest.raises(ValueError, match="already has a out channel"):
+        rig.A.add(0, TS, "in")
+    with pytest.raises(ValueError, match="role"):
+        rig.A.add(0, 9, "sideways")
+    with pytest.raises(ValueError, match="digits 0-9"):
+        rig.out.call("12A4")

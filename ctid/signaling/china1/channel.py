@@ -14,7 +14,7 @@ import logging
 
 import numpy as np
 
-from ctid.drivers.model import AbcdEvent, BLOCK_FRAMES
+from ctid.drivers.model import BLOCK_FRAMES, VOICE_TIMESLOTS, AbcdEvent, OverrunEvent
 from ctid.dsp import Bank
 from ctid.dsp.g711 import alaw_encode
 from ctid.dsp.params import R2Params
@@ -199,10 +199,24 @@ class CasBoard:
         self.other_events: list = []
 
     def add(self, span: int, timeslot: int, role: str, **kw) -> CasChannel:
+        if timeslot not in VOICE_TIMESLOTS:
+            raise ValueError(f"timeslot {timeslot!r} is not a bearer channel of a CAS span (1..15, 17..31)")
         ch = self.board.spans[span].timeslot(timeslot)
+        if ch.number in self.channels:
+            raise ValueError(f"span {span} timeslot {timeslot} already has a {self.channels[ch.number].role} channel")
         cc = CasChannel(role, ch, self.bank, self.clock, self.variant, **kw)
         self.channels[ch.number] = cc
+        now = ch.get_abcd()
+        if now is not None:          # what the far end sends already (the driver reports changes only)
+            cc.on_abcd(now)
         return cc
+
+    def resync(self) -> None:
+        """Feed every channel the ABCD value the board holds now (after an event overrun)."""
+        for cc in self.channels.values():
+            v = cc.channel.get_abcd()
+            if v is not None:
+                cc.on_abcd(v)
 
     def step(self) -> None:
         """One 20 ms tick: events, received block, tones, written block."""
@@ -211,6 +225,9 @@ class CasBoard:
                 cc = self.channels.get(ev.span * 32 + ev.timeslot)
                 if cc is not None:
                     cc.on_abcd(ev.abcd)
+            elif isinstance(ev, OverrunEvent):
+                self.resync()              # ABCD changes may have been lost: poll the current values
+                self.other_events.append(ev)
             else:
                 self.other_events.append(ev)
         block = self.board.read_block()
