@@ -16,7 +16,7 @@ line_ops = st.lists(st.one_of(
     st.tuples(st.just("rx"), abcd),
     st.tuples(st.just("wait"), st.sampled_from([0.02, 1.0, 6.0, 9.0, 61.0])),
     st.tuples(st.just("cmd"), st.sampled_from(["seize", "release", "expect_answer", "answer", "clear_back",
-                                               "force_release", "block", "unblock"])),
+                                               "force_release", "block", "unblock", "span_down", "span_up"])),
 ), max_size=40)
 
 

@@ -14,7 +14,7 @@ import logging
 
 import numpy as np
 
-from ctid.drivers.model import BLOCK_FRAMES, VOICE_TIMESLOTS, AbcdEvent, OverrunEvent
+from ctid.drivers.model import BLOCK_FRAMES, VOICE_TIMESLOTS, AbcdEvent, Alarm, AlarmEvent, OverrunEvent
 from ctid.dsp import Bank
 from ctid.dsp.g711 import alaw_encode
 from ctid.dsp.params import R2Params
@@ -27,6 +27,8 @@ from .variant import CHINA, Variant
 log = logging.getLogger("ctid.signaling.china1")
 
 SILENCE = 0xD5
+#: receive alarms under which ABCD bits mean nothing (G.775 LOS/AIS, G.706 LOF, CAS multiframe lost)
+SPAN_DOWN_ALARMS = Alarm.LOS | Alarm.LOF | Alarm.AIS | Alarm.LOMF
 
 
 class CasChannel:
@@ -35,7 +37,8 @@ class CasChannel:
     Application events go to ``listener(event, **info)`` and into ``events`` (a list of ``(event, info)``):
     out: ``seize_ack``, ``register_done`` (result), ``ringing``, ``answer``, ``clear_back``, ``idle``,
     ``failed``; in: ``seized``, ``register_done`` (result), ``offered`` (result; call :meth:`answer`),
-    ``clear_forward``, ``idle``; both: ``protocol_error`` (error).
+    ``clear_forward``, ``idle``; both: ``protocol_error`` (error), ``out_of_service`` (the span went down:
+    the call is released locally), ``in_service``.
     """
 
     def __init__(self, role: str, channel, bank: Bank, clock, variant: Variant = CHINA, listener=None,
@@ -135,6 +138,10 @@ class CasChannel:
         if event == "protocol_error":
             self._emit("protocol_error", **info)
             return
+        if event == "out_of_service":
+            self._stop_register("span down")
+            self._emit(event, **info)
+            return
         if self.role == "out":
             if event == "seize_ack" and self._call is not None:
                 self._mask(True)
@@ -197,6 +204,7 @@ class CasBoard:
         self.bank.set_mask_all(0)
         self.channels: dict[int, CasChannel] = {}
         self.other_events: list = []
+        self.down_spans: set[int] = set()
 
     def add(self, span: int, timeslot: int, role: str, **kw) -> CasChannel:
         if timeslot not in VOICE_TIMESLOTS:
@@ -206,10 +214,31 @@ class CasBoard:
             raise ValueError(f"span {span} timeslot {timeslot} already has a {self.channels[ch.number].role} channel")
         cc = CasChannel(role, ch, self.bank, self.clock, self.variant, **kw)
         self.channels[ch.number] = cc
+        alarms = self.board.span_status(span).alarms
+        if alarms & SPAN_DOWN_ALARMS:
+            self.down_spans.add(span)
+        if span in self.down_spans:
+            cc.line.span_down(f"span {span} alarms {'|'.join(alarms.names())}")
         now = ch.get_abcd()
         if now is not None:          # what the far end sends already (the driver reports changes only)
             cc.on_abcd(now)
         return cc
+
+    def _on_alarm(self, ev: AlarmEvent) -> None:
+        down = bool(ev.alarms & SPAN_DOWN_ALARMS)
+        if down == (ev.span in self.down_spans):
+            return
+        if down:
+            self.down_spans.add(ev.span)
+        else:
+            self.down_spans.discard(ev.span)
+        for cc in self.channels.values():
+            if cc.channel.span != ev.span:
+                continue
+            if down:
+                cc.line.span_down(f"span {ev.span} alarms {'|'.join(ev.alarms.names())}")
+            else:
+                cc.line.span_up(cc.channel.get_abcd())
 
     def resync(self) -> None:
         """Feed every channel the ABCD value the board holds now (after an event overrun)."""
@@ -225,6 +254,9 @@ class CasBoard:
                 cc = self.channels.get(ev.span * 32 + ev.timeslot)
                 if cc is not None:
                     cc.on_abcd(ev.abcd)
+            elif isinstance(ev, AlarmEvent):
+                self._on_alarm(ev)
+                self.other_events.append(ev)
             elif isinstance(ev, OverrunEvent):
                 self.resync()              # ABCD changes may have been lost: poll the current values
                 self.other_events.append(ev)

@@ -11,7 +11,8 @@ reported to the listeners as ``("protocol_error", error)``; the recovery for eac
 below. No exception leaves ``on_abcd`` or a timer.
 
 Listener events (``listener(event, **info)``): ``state`` (old, new), ``seize_ack``, ``answer``, ``clear_back``,
-``forced_release``, ``seized``, ``clear_forward``, ``idle``, ``blocked``, ``unblocked``, ``protocol_error``.
+``forced_release``, ``seized``, ``clear_forward``, ``idle``, ``blocked``, ``unblocked``, ``out_of_service``,
+``in_service``, ``protocol_error``.
 """
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ class LineState(str, enum.Enum):
     FORCED_RELEASE = "FORCED_RELEASE"  # the backward side forces release
     CLEAR_FWD = "CLEAR_FWD"            # outgoing: clear-forward sent, waiting for the release guard (idle)
     RELEASE_GUARD = "RELEASE_GUARD"    # incoming: clear-forward received, release guard (idle) being sent
+    OUT_OF_SERVICE = "OUT_OF_SERVICE"  # the span is down (LOS/LOF/AIS/LOMF): ABCD means nothing, calls released
 
 
 class _Line:
@@ -105,14 +107,40 @@ class _Line:
         except KeyError:
             return False
 
+    # span failure ------------------------------------------------------------------------------
+    def span_down(self, reason: str = "span down") -> None:
+        """The span lost frame/multiframe alignment or signal: any call is released locally, the received
+        ABCD is no longer trusted. Outgoing sends idle, incoming sends blocked until :meth:`span_up`."""
+        if self.state is LineState.OUT_OF_SERVICE:
+            return
+        self.timers.stop_all()
+        prev = self.state
+        self._set(LineState.OUT_OF_SERVICE)
+        self._send(self._oos_signal)
+        self.rx = None
+        self._emit("out_of_service", previous=prev, reason=reason)
+
+    def span_up(self, abcd: int | None = None) -> None:
+        """The span is back: idle again, then the ABCD received now (if known) is interpreted."""
+        if self.state is not LineState.OUT_OF_SERVICE:
+            return
+        self._send("idle")
+        self._set(LineState.IDLE)
+        self._emit("in_service")
+        if abcd is not None:
+            self.on_abcd(abcd)
+
     def on_abcd(self, abcd: int) -> None:
-        """A new ABCD value was received (``AbcdEvent.abcd``)."""
+        """A new ABCD value was received (``AbcdEvent.abcd``, or the event itself)."""
+        abcd = getattr(abcd, "abcd", abcd)
         if not isinstance(abcd, int) or not 0 <= abcd <= 15:
             self._error(f"received ABCD value {abcd!r} is not 0..15; ignored")
             return
         if abcd == self.rx:
             return
         self.rx = abcd
+        if self.state is LineState.OUT_OF_SERVICE:
+            return                      # remembered; interpreted when the span is back
         try:
             self._on_abcd(abcd)
         except Exception as exc:  # noqa: BLE001 - last line of defence: never let an exception out
@@ -129,6 +157,7 @@ class OutgoingLine(_Line):
     role = "out"
     tx_direction = FORWARD
     rx_direction = BACKWARD
+    _oos_signal = "clear_forward"
 
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
@@ -153,7 +182,7 @@ class OutgoingLine(_Line):
 
     def release(self, reason: str = "local release") -> None:
         """Clear forward (from any call state); then wait for the release guard (backward idle)."""
-        if self.state in (LineState.IDLE, LineState.BLOCKED, LineState.CLEAR_FWD):
+        if self.state in (LineState.IDLE, LineState.BLOCKED, LineState.CLEAR_FWD, LineState.OUT_OF_SERVICE):
             return
         self.timers.stop_all()
         self.awaiting_answer = False
@@ -256,6 +285,7 @@ class IncomingLine(_Line):
     role = "in"
     tx_direction = BACKWARD
     rx_direction = FORWARD
+    _oos_signal = "blocked"
 
     # commands ----------------------------------------------------------------------------------
     def answer(self) -> bool:
