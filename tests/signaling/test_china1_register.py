@@ -170,3 +170,10 @@ def test_decide_outcomes_map_to_variant_b_signals():
     clock, fwd, bwd = pair(decide=lambda *a: "unallocated")              # China has no B signal for it
     run(clock)
     assert fwd.result.outcome == "busy" and "unallocated" in bwd.errors[0].message
+
+
+def test_spare_b_signal_fails_cleanly():
+    from ctid.signaling.china1.variant import ITU
+
+    fwd, sent = scripted_forward(ITU, "1", ["3", "1"])          # ITU B1 is spare for national use
+    assert fwd.result.outcome == "failed" and "B1 (spare for national use) is not supported" in fwd.errors[0].message

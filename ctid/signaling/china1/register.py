@@ -231,10 +231,11 @@ class ForwardRegister(_Register):
     def _on_group_b(self, sig: str) -> None:
         self.b_signal = sig
         meaning = self.variant.group_b.get(sig)
-        if meaning is None:
-            self._fail(f"backward signal B{sig} has no meaning in variant {self.variant.name}")
+        if meaning not in OUTCOMES:
+            what = f"({meaning}) is not supported" if meaning else f"has no meaning in variant {self.variant.name}"
+            self._fail(f"backward signal B{sig} {what}")
             return
-        self._finish(self._result(OUTCOMES.get(meaning, meaning), detail=f"B{sig}: {meaning}"))
+        self._finish(self._result(OUTCOMES[meaning], detail=f"B{sig}: {meaning}"))
 
 
 class BackwardRegister(_Register):
@@ -357,7 +358,7 @@ class BackwardRegister(_Register):
     def _after_cycle(self) -> None:
         if self.expect == "done":
             meaning = self.variant.group_b.get(self.b_signal or "") if self.b_signal else A_CONGESTION
-            outcome = OUTCOMES.get(meaning, meaning) if self.b_signal else "congestion"
+            outcome = OUTCOMES.get(meaning, "other") if self.b_signal else "congestion"
             self._finish(self._result(outcome, detail=f"sent {'B' + self.b_signal if self.b_signal else 'A4'}"))
             return
         self.state = RState.WAIT_SIGNAL
