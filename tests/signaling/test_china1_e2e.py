@@ -233,6 +233,7 @@ def test_itu_variant_is_data_same_machines(length_rule):
 def test_caller_abandons_during_register_signalling(rig):
     assert rig.out.call(CALLED, CALLING)
     assert rig.run(200, until=lambda: rig.inc.register is not None and len(rig.inc.register.calling) >= 3)
+    assert not rig.inc.answer() and "still running" in rig.inc.line.errors.pop().message
     rig.out.hangup()                                           # clear-forward in the middle of the calling number
     assert rig.run(10, until=lambda: rig.out.line.state is S.IDLE and rig.inc.line.state is S.IDLE)
     assert rig.out.result.outcome == rig.inc.result.outcome == "aborted"
@@ -313,3 +314,12 @@ def test_cable_cut_releases_and_recovers(rig):
     rig.out.events.clear()
     setup_call(rig)                                            # and the channel works again
     assert rig.out.result.outcome == "free"
+
+
+def test_caller_gives_up_before_seize_ack(rig):
+    assert rig.out.call(CALLED, CALLING)
+    rig.out.hangup()                                           # in the same tick as the seizure
+    assert rig.run(20, until=lambda: rig.out.line.state is S.IDLE and rig.inc.line.state is S.IDLE)
+    assert S.CLEAR_FWD in rig.out.line.history and S.BLOCKED not in rig.out.line.history
+    assert "seize_ack" not in names(rig.out) and rig.out.register is None
+    assert not rig.out.line.errors and not rig.inc.line.errors

@@ -153,3 +153,18 @@ def test_incoming_unexpected_and_blocked():
     assert line.state is S.BLOCKED and len(line.errors) == n + 1
     line.on_abcd(F("idle"))
     assert line.unblock() and ch.sent[-1] == B("idle")
+
+
+def test_outgoing_release_before_seize_ack_waits_for_it():
+    line, clock, ch, ev = out_line()
+    line.seize()
+    line.release("caller gave up")
+    assert line.state is S.SEIZED and ch.sent[-1] == F("seize")       # not cleared yet
+    line.on_abcd(B("seize_ack"))
+    assert line.state is S.CLEAR_FWD and ch.sent[-1] == F("clear_forward") and "seize_ack" not in ev
+    line.on_abcd(B("release_guard"))
+    assert line.state is S.IDLE and not line.errors
+    # and if the acknowledgement never comes, the seize-ack timer still ends it
+    line.seize(); line.release()
+    clock.advance(CHINA.timer("seize_ack").seconds + 0.01)
+    assert line.state is S.IDLE and ch.sent[-1] == F("clear_forward") and len(line.errors) == 1

@@ -76,6 +76,10 @@ class CasChannel:
         return self.line.seize()
 
     def answer(self) -> bool:
+        """Incoming: answer (after register signalling ended with the called party free)."""
+        if self.register is not None and self.register.result is None:
+            self.line._error("answer refused: register signalling is still running")
+            return False
         return self.line.answer()
 
     def hangup(self) -> None:

@@ -162,6 +162,7 @@ class OutgoingLine(_Line):
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
         self.awaiting_answer = False
+        self.release_pending: str | None = None
 
     # commands ----------------------------------------------------------------------------------
     def seize(self) -> bool:
@@ -169,6 +170,7 @@ class OutgoingLine(_Line):
         if self.state is not LineState.IDLE:
             self._error(f"seize refused: channel is {self.state.value}, not IDLE")
             return False
+        self.release_pending = None
         self._send("seize")
         self._set(LineState.SEIZED)
         self.timers.start(self.variant.timer("seize_ack"), self._timeout)
@@ -183,6 +185,11 @@ class OutgoingLine(_Line):
     def release(self, reason: str = "local release") -> None:
         """Clear forward (from any call state); then wait for the release guard (backward idle)."""
         if self.state in (LineState.IDLE, LineState.BLOCKED, LineState.CLEAR_FWD, LineState.OUT_OF_SERVICE):
+            return
+        if self.state is LineState.SEIZED:
+            # clearing before the seizure is acknowledged would leave the backward side to acknowledge a seizure
+            # that is gone (its 1111 would then read as "blocked"): clear as soon as the seize-ack arrives
+            self.release_pending = reason
             return
         self.timers.stop_all()
         self.awaiting_answer = False
@@ -215,6 +222,10 @@ class OutgoingLine(_Line):
             if self._is(c, "seize_ack"):
                 self.timers.stop("seize_ack")
                 self._set(LineState.SEIZE_ACK)
+                if self.release_pending is not None:
+                    reason, self.release_pending = self.release_pending, None
+                    self.release(reason)
+                    return
                 self._emit("seize_ack")
             else:
                 self._unexpected(c, "ignored, still waiting for seize-ack (the seize-ack timer runs)")
@@ -261,6 +272,7 @@ class OutgoingLine(_Line):
     def _timeout(self, spec) -> None:
         try:
             if spec.key == "seize_ack":
+                self.release_pending = None
                 self._error(f"timer {spec.label} expired: no seize acknowledgement; clear forward, channel IDLE")
                 self._send("clear_forward")
                 self._set(LineState.IDLE)
