@@ -7,7 +7,7 @@ import pytest
 from twisted.internet import task
 
 from ctid.signaling.china1 import (BACKWARD, CHINA, FORWARD, LineSignal, LineState, NumberRules, OutgoingLine,
-                                   TimerSpec, Variant, get_variant, register_variant, variants)
+                                   TimerSpec, get_variant, register_variant, variants)
 from ctid.signaling.china1.variant import parse_abcd
 
 # OpenR2 r2proto.c CN variant (telephony-facts.md), written as the raw ABCD strings the facts give

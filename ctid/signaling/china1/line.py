@@ -97,7 +97,8 @@ class _Line:
 
     def _unexpected(self, code: int, recovery: str) -> None:
         names = self.variant.meanings(self.rx_direction, code)
-        what = f"{'/'.join(sorted(names))}" if names else f"not a {self.rx_direction} code of variant {self.variant.name}"
+        what = ("/".join(sorted(names)) if names
+                else f"not a {self.rx_direction} code of variant {self.variant.name}")
         self._error(f"unexpected {self.rx_direction} ABCD {abcd_str(code)} ({what}) in state {self.state.value}; "
                     f"{recovery}")
 

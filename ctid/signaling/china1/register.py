@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .timers import ProtocolError, Timers
 from .variant import OUTCOMES, M, TimerSpec, Variant
