@@ -9,11 +9,11 @@ from .channel import CasBoard, CasChannel
 from .line import IncomingLine, LineState, OutgoingLine
 from .register import BackwardRegister, ForwardRegister, RegisterResult, RState
 from .timers import ProtocolError
-from .variant import (BACKWARD, CHINA, FORWARD, LineSignal, NumberRules, TimerSpec, Variant, get_variant,
-                      register_variant, variants)
+from .variant import (BACKWARD, CHINA, FORWARD, ITU, OUTCOMES, LineSignal, M, NumberRules, TimerSpec, Variant,
+                      get_variant, register_variant, variants)
 
 __all__ = [
-    "BACKWARD", "CHINA", "FORWARD", "BackwardRegister", "CasBoard", "CasChannel", "ForwardRegister",
+    "BACKWARD", "CHINA", "FORWARD", "ITU", "M", "OUTCOMES", "BackwardRegister", "CasBoard", "CasChannel", "ForwardRegister",
     "IncomingLine", "LineSignal", "LineState", "NumberRules", "OutgoingLine", "ProtocolError", "RState",
     "RegisterResult", "TimerSpec", "Variant", "get_variant", "register_variant", "variants",
 ]
