@@ -1,0 +1,371 @@
+"""Line signalling (TS16 ABCD) state machines for the two sides of a CAS channel.
+
+:class:`OutgoingLine` is the forward side (it seizes), :class:`IncomingLine` the backward side. Both are driven
+by received ABCD values (``on_abcd``, from the driver's ``AbcdEvent``) and act by setting ABCD through the driver
+channel (anything with ``set_abcd(int)``). Timers run on an injected ``IReactorTime``. Codes are looked up in
+the :class:`~ctid.signaling.china1.variant.Variant`: a code is interpreted for the current state (China reuses
+1111 for seize-ack, clear-back and blocked).
+
+A code that has no meaning in the current state is a protocol error: it is logged, recorded in ``errors`` and
+reported to the listeners as ``("protocol_error", error)``; the recovery for each case is written next to it
+below. No exception leaves ``on_abcd`` or a timer.
+
+Listener events (``listener(event, **info)``): ``state`` (old, new), ``seize_ack``, ``answer``, ``clear_back``,
+``forced_release``, ``seized``, ``clear_forward``, ``idle``, ``blocked``, ``unblocked``, ``out_of_service``,
+``in_service``, ``protocol_error``.
+"""
+from __future__ import annotations
+
+import enum
+import logging
+
+from .timers import ProtocolError, Timers
+from .variant import BACKWARD, FORWARD, Variant, abcd_str
+
+log = logging.getLogger("ctid.signaling.china1")
+
+
+class LineState(str, enum.Enum):
+    IDLE = "IDLE"
+    BLOCKED = "BLOCKED"                # outgoing: the far end blocks us; incoming: we block the far end
+    SEIZED = "SEIZED"                  # outgoing: seize sent, waiting for seize-ack; incoming: seize received
+    SEIZE_ACK = "SEIZE_ACK"            # seize acknowledged: register signalling, then waiting for answer
+    ANSWERED = "ANSWERED"
+    CLEAR_BACK = "CLEAR_BACK"          # the called party hung up (backward side sent clear-back)
+    FORCED_RELEASE = "FORCED_RELEASE"  # the backward side forces release
+    CLEAR_FWD = "CLEAR_FWD"            # outgoing: clear-forward sent, waiting for the release guard (idle)
+    RELEASE_GUARD = "RELEASE_GUARD"    # incoming: clear-forward received, release guard (idle) being sent
+    OUT_OF_SERVICE = "OUT_OF_SERVICE"  # the span is down (LOS/LOF/AIS/LOMF): ABCD means nothing, calls released
+
+
+class _Line:
+    role = "?"
+    tx_direction = FORWARD
+    rx_direction = BACKWARD
+
+    def __init__(self, variant: Variant, clock, channel, name: str = "", listener=None):
+        self.variant = variant
+        self.clock = clock
+        self.channel = channel
+        self.name = name or f"line {self.role}"
+        self.timers = Timers(clock)
+        self.state = LineState.IDLE
+        self.rx: int | None = None
+        self.tx: int | None = None
+        self.errors: list[ProtocolError] = []
+        self.history: list[LineState] = [self.state]
+        self.listeners = [listener] if listener else []
+        self._send("idle")
+
+    # helpers -----------------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name} {self.state.value} tx={abcd_str(self.tx)} rx={abcd_str(self.rx)}>"
+
+    def _emit(self, event: str, **info) -> None:
+        for fn in list(self.listeners):
+            try:
+                fn(event, **info)
+            except Exception:  # noqa: BLE001 - a listener's bug must not stop the machine
+                log.exception("%s: listener failed on %s", self.name, event)
+
+    def _set(self, new: LineState) -> None:
+        if new is self.state:
+            return
+        old, self.state = self.state, new
+        self.history.append(new)
+        log.debug("%s: %s -> %s", self.name, old.value, new.value)
+        self._emit("state", old=old, new=new)
+
+    def _send(self, signal: str) -> bool:
+        try:
+            code = self.variant.code(self.tx_direction, signal)
+        except KeyError as exc:
+            self._error(f"cannot send {signal}: {exc.args[0]}")
+            return False
+        self.tx = code
+        try:
+            self.channel.set_abcd(code)
+        except Exception as exc:  # noqa: BLE001 - a driver failure is reported, the machine stays consistent
+            self._error(f"driver refused ABCD {abcd_str(code)} ({signal}): {exc}")
+        return True
+
+    def _error(self, message: str) -> None:
+        err = ProtocolError(self.name, self.state.value, message)
+        self.errors.append(err)
+        log.warning("protocol error: %s", err)
+        self._emit("protocol_error", error=err)
+
+    def _unexpected(self, code: int, recovery: str) -> None:
+        names = self.variant.meanings(self.rx_direction, code)
+        what = ("/".join(sorted(names)) if names
+                else f"not a {self.rx_direction} code of variant {self.variant.name}")
+        self._error(f"unexpected {self.rx_direction} ABCD {abcd_str(code)} ({what}) in state {self.state.value}; "
+                    f"{recovery}")
+
+    def _is(self, code: int, name: str) -> bool:
+        try:
+            return code == self.variant.code(self.rx_direction, name)
+        except KeyError:
+            return False
+
+    # span failure ------------------------------------------------------------------------------
+    def span_down(self, reason: str = "span down") -> None:
+        """The span lost frame/multiframe alignment or signal: any call is released locally, the received
+        ABCD is no longer trusted. Outgoing sends idle, incoming sends blocked until :meth:`span_up`."""
+        if self.state is LineState.OUT_OF_SERVICE:
+            return
+        self.timers.stop_all()
+        prev = self.state
+        self._set(LineState.OUT_OF_SERVICE)
+        self._send(self._oos_signal)
+        self.rx = None
+        self._emit("out_of_service", previous=prev, reason=reason)
+
+    def span_up(self, abcd: int | None = None) -> None:
+        """The span is back: idle again, then the ABCD received now (if known) is interpreted."""
+        if self.state is not LineState.OUT_OF_SERVICE:
+            return
+        self._send("idle")
+        self._set(LineState.IDLE)
+        self._emit("in_service")
+        if abcd is not None:
+            self.on_abcd(abcd)
+
+    def on_abcd(self, abcd: int) -> None:
+        """A new ABCD value was received (``AbcdEvent.abcd``, or the event itself)."""
+        abcd = getattr(abcd, "abcd", abcd)
+        if not isinstance(abcd, int) or not 0 <= abcd <= 15:
+            self._error(f"received ABCD value {abcd!r} is not 0..15; ignored")
+            return
+        if abcd == self.rx:
+            return
+        self.rx = abcd
+        if self.state is LineState.OUT_OF_SERVICE:
+            return                      # remembered; interpreted when the span is back
+        try:
+            self._on_abcd(abcd)
+        except Exception as exc:  # noqa: BLE001 - last line of defence: never let an exception out
+            log.exception("%s: internal error on ABCD %s", self.name, abcd_str(abcd))
+            self._error(f"internal error handling ABCD {abcd_str(abcd)}: {exc!r}")
+
+    def _on_abcd(self, abcd: int) -> None:
+        raise NotImplementedError
+
+
+class OutgoingLine(_Line):
+    """The forward (outgoing) side of a CAS channel."""
+
+    role = "out"
+    tx_direction = FORWARD
+    rx_direction = BACKWARD
+    _oos_signal = "clear_forward"
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.awaiting_answer = False
+        self.release_pending: str | None = None
+
+    # commands ----------------------------------------------------------------------------------
+    def seize(self) -> bool:
+        """Send seize; False (and a logged error) if the channel is not idle."""
+        if self.state is not LineState.IDLE:
+            self._error(f"seize refused: channel is {self.state.value}, not IDLE")
+            return False
+        self.release_pending = None
+        self._send("seize")
+        self._set(LineState.SEIZED)
+        self.timers.start(self.variant.timer("seize_ack"), self._timeout)
+        return True
+
+    def expect_answer(self) -> None:
+        """Register signalling accepted the call (B signal 'free'): start the answer timer."""
+        if self.state is LineState.SEIZE_ACK:
+            self.awaiting_answer = True
+            self.timers.start(self.variant.timer("answer"), self._timeout)
+
+    def release(self, reason: str = "local release") -> None:
+        """Clear forward (from any call state); then wait for the release guard (backward idle)."""
+        if self.state in (LineState.IDLE, LineState.BLOCKED, LineState.CLEAR_FWD, LineState.OUT_OF_SERVICE):
+            return
+        if self.state is LineState.SEIZED:
+            # clearing before the seizure is acknowledged would leave the backward side to acknowledge a seizure
+            # that is gone (its 1111 would then read as "blocked"): clear as soon as the seize-ack arrives
+            self.release_pending = reason
+            return
+        self.timers.stop_all()
+        self.awaiting_answer = False
+        self._send("clear_forward")
+        self._emit("clear_forward", reason=reason)
+        if self.rx is not None and self._is(self.rx, "idle"):
+            # the backward side is already idle (it never acknowledged, or it released first): nothing to guard
+            self._set(LineState.IDLE)
+            self._emit("idle")
+            return
+        self._set(LineState.CLEAR_FWD)
+        self.timers.start(self.variant.timer("release_guard"), self._timeout)
+
+    # received codes ----------------------------------------------------------------------------
+    def _on_abcd(self, c: int) -> None:
+        s = self.state
+        if s is LineState.IDLE:
+            if self._is(c, "blocked"):
+                self._set(LineState.BLOCKED)
+                self._emit("blocked")
+            elif not self._is(c, "idle"):
+                self._unexpected(c, "ignored, channel stays IDLE")
+        elif s is LineState.BLOCKED:
+            if self._is(c, "idle"):
+                self._set(LineState.IDLE)
+                self._emit("unblocked")
+            else:
+                self._unexpected(c, "ignored, channel stays BLOCKED")
+        elif s is LineState.SEIZED:
+            if self._is(c, "seize_ack"):
+                self.timers.stop("seize_ack")
+                self._set(LineState.SEIZE_ACK)
+                if self.release_pending is not None:
+                    reason, self.release_pending = self.release_pending, None
+                    self.release(reason)
+                    return
+                self._emit("seize_ack")
+            else:
+                self._unexpected(c, "ignored, still waiting for seize-ack (the seize-ack timer runs)")
+        elif s is LineState.SEIZE_ACK:
+            if self._is(c, "answer"):
+                self.timers.stop("answer")
+                self.awaiting_answer = False
+                self._set(LineState.ANSWERED)
+                self._emit("answer")
+            elif self._is(c, "forced_release"):
+                self._set(LineState.FORCED_RELEASE)
+                self._emit("forced_release")
+                self.release("forced release by the backward side")
+            elif self._is(c, "idle"):
+                self._unexpected(c, "the backward side dropped the call: clear forward, channel IDLE")
+                self.release("backward side returned to idle during setup")
+            else:
+                self._unexpected(c, "ignored")
+        elif s in (LineState.ANSWERED, LineState.CLEAR_BACK):
+            if s is LineState.ANSWERED and self._is(c, "clear_back"):
+                self._set(LineState.CLEAR_BACK)
+                self._emit("clear_back")
+            elif s is LineState.CLEAR_BACK and self._is(c, "answer"):
+                self._set(LineState.ANSWERED)      # re-answer: the called party picked up again
+                self._emit("answer", reanswer=True)
+            elif self._is(c, "forced_release"):
+                self._set(LineState.FORCED_RELEASE)
+                self._emit("forced_release")
+                self.release("forced release by the backward side")
+            elif self._is(c, "idle"):
+                self._unexpected(c, "backward side released without clear-back: clear forward, channel IDLE")
+                self.release("backward side returned to idle")
+            else:
+                self._unexpected(c, "ignored")
+        elif s is LineState.CLEAR_FWD:
+            if self._is(c, "release_guard"):
+                self.timers.stop("release_guard")
+                self._set(LineState.IDLE)
+                self._emit("idle")
+            # anything else: the backward side has not seen our clear-forward yet; keep waiting
+        else:  # FORCED_RELEASE is transient (release() follows at once)
+            self._unexpected(c, "ignored")
+
+    def _timeout(self, spec) -> None:
+        try:
+            if spec.key == "seize_ack":
+                self.release_pending = None
+                self._error(f"timer {spec.label} expired: no seize acknowledgement; clear forward, channel IDLE")
+                self._send("clear_forward")
+                self._set(LineState.IDLE)
+                self._emit("idle", reason="seize-ack timeout")
+            elif spec.key == "answer":
+                self._error(f"timer {spec.label} expired: no answer; clear forward")
+                self.release("answer timeout")
+            elif spec.key == "release_guard":
+                blocked = self.rx is not None and self._is(self.rx, "blocked")
+                self._error(f"timer {spec.label} expired: no release guard (backward still "
+                            f"{abcd_str(self.rx)}); channel {'BLOCKED' if blocked else 'IDLE'}")
+                self._set(LineState.BLOCKED if blocked else LineState.IDLE)
+                self._emit("blocked" if blocked else "idle", reason="release-guard timeout")
+        except Exception as exc:  # noqa: BLE001
+            log.exception("%s: internal error in timer %s", self.name, spec.key)
+            self._error(f"internal error in timer {spec.label}: {exc!r}")
+
+
+class IncomingLine(_Line):
+    """The backward (incoming) side of a CAS channel."""
+
+    role = "in"
+    tx_direction = BACKWARD
+    rx_direction = FORWARD
+    _oos_signal = "blocked"
+
+    # commands ----------------------------------------------------------------------------------
+    def answer(self) -> bool:
+        if self.state is not LineState.SEIZE_ACK:
+            self._error(f"answer refused: channel is {self.state.value}, not SEIZE_ACK")
+            return False
+        self._send("answer")
+        self._set(LineState.ANSWERED)
+        return True
+
+    def clear_back(self) -> bool:
+        """The called party hung up: send clear-back and wait for the clear-forward."""
+        if self.state is not LineState.ANSWERED:
+            self._error(f"clear-back refused: channel is {self.state.value}, not ANSWERED")
+            return False
+        self._send("clear_back")
+        self._set(LineState.CLEAR_BACK)
+        return True
+
+    def force_release(self) -> bool:
+        if self.state not in (LineState.SEIZE_ACK, LineState.ANSWERED, LineState.CLEAR_BACK):
+            self._error(f"forced release refused: channel is {self.state.value}")
+            return False
+        if not self._send("forced_release"):
+            return False
+        self._set(LineState.FORCED_RELEASE)
+        return True
+
+    def block(self) -> bool:
+        if self.state is not LineState.IDLE:
+            self._error(f"block refused: channel is {self.state.value}, not IDLE")
+            return False
+        self._send("blocked")
+        self._set(LineState.BLOCKED)
+        return True
+
+    def unblock(self) -> bool:
+        if self.state is not LineState.BLOCKED:
+            return False
+        self._send("idle")
+        self._set(LineState.IDLE)
+        return True
+
+    # received codes ----------------------------------------------------------------------------
+    def _on_abcd(self, c: int) -> None:
+        s = self.state
+        if s is LineState.IDLE:
+            if self._is(c, "seize"):
+                self._set(LineState.SEIZED)
+                self._emit("seized")
+                self._send("seize_ack")
+                self._set(LineState.SEIZE_ACK)
+            elif not self._is(c, "idle"):
+                self._unexpected(c, "ignored, channel stays IDLE")
+        elif s is LineState.BLOCKED:
+            if self._is(c, "seize"):
+                self._unexpected(c, "seizure of a blocked channel refused: stays BLOCKED")
+            elif not self._is(c, "idle"):
+                self._unexpected(c, "ignored, channel stays BLOCKED")
+        elif s in (LineState.SEIZE_ACK, LineState.ANSWERED, LineState.CLEAR_BACK, LineState.FORCED_RELEASE):
+            if self._is(c, "clear_forward"):
+                self._emit("clear_forward", after=s.value)
+                self._set(LineState.RELEASE_GUARD)
+                self._send("release_guard")
+                self._set(LineState.IDLE)
+                self._emit("idle")
+            else:
+                self._unexpected(c, f"ignored, channel stays {s.value}")
+        else:
+            self._unexpected(c, "ignored")
