@@ -205,3 +205,44 @@ def test_mtp_pause_clears_calls_and_resume_resets():
     rig.settle()
     assert _all_idle(rig.a) and _all_idle(rig.b) and not rig.a.cc.groups
     assert rig.a.cc.setup("1").cause is None
+
+
+def test_mux_serves_two_destinations_with_the_same_cics():
+    """One MTP, two far exchanges: each destination has its own CIC 1..4; indications are routed by OPC."""
+    from twisted.internet import task
+
+    from ctid.signaling.ss7.isup_cc import IsupCallControl, IsupMux
+    from isup_cc_rig import LoopbackMtp
+
+    clock = task.Clock()
+    hub_b, far_b = LoopbackMtp.pair(100, 200, "itu", clock=clock)
+    hub_c, far_c = LoopbackMtp.pair(100, 300, "itu", clock=clock)
+
+    class Hub:   # the one MTP of the hub exchange: routes by DPC to the loopback towards it
+        opc, pc_format = 100, "itu"
+
+        def register_user(self, si, user):
+            hub_b.register_user(si, user)
+            hub_c.register_user(si, user)
+
+        def transfer(self, dpc, sls, si, payload, ni=2):
+            (hub_b if dpc == 200 else hub_c).transfer(dpc, sls, si, payload, ni)
+
+    hub = Hub()
+    mux = IsupMux(hub)
+    to_b = IsupCallControl(hub, 200, range(1, 5), clock, mux=mux)
+    to_c = IsupCallControl(hub, 300, range(1, 5), clock, mux=mux)
+    got = {}
+    far = {n: IsupCallControl(m, 100, range(1, 5), clock, on_incoming=lambda call, n=n: got.setdefault(n, call))
+           for n, m in (("b", far_b), ("c", far_c))}
+    cb, cc_ = to_b.setup("222"), to_c.setup("333")
+    for _ in range(10):
+        clock.advance(0)
+    assert got["b"].called == "222" and got["c"].called == "333"
+    assert cb.cic == cc_.cic                       # the same CIC number, two different circuits
+    far["b"].alert(got["b"])
+    for _ in range(10):
+        clock.advance(0)
+    assert cb.state == "WAIT_ANSWER" and cc_.state == "WAIT_ACM"
+    with pytest.raises(ValueError):
+        IsupCallControl(hub, 200, [9], clock, mux=mux)

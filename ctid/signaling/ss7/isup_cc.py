@@ -235,6 +235,42 @@ def _optional_only(body: bytes) -> dict[int, bytes] | None:
         at += 2 + body[at + 1]
 
 
+class IsupMux:
+    """The ISUP user of one MTP when it serves several destinations: MTP has one user per service indicator, so
+    this dispatches indications by OPC (and MTP-PAUSE/RESUME/STATUS by DPC) to the :class:`IsupCallControl` of
+    each destination; CICs are numbered per destination. Pass ``mux=`` to each IsupCallControl."""
+
+    def __init__(self, mtp):
+        self.mtp = mtp
+        self.by_dpc: dict[int, IsupCallControl] = {}
+        self.unrouted = 0
+        mtp.register_user(SI_ISUP, self)
+
+    def add(self, cc: "IsupCallControl") -> None:
+        if cc.dpc in self.by_dpc:
+            raise ValueError(f"DPC {cc.dpc} already has its ISUP call control")
+        self.by_dpc[cc.dpc] = cc
+
+    def mtp_transfer(self, ind) -> None:
+        cc = self.by_dpc.get(getattr(ind, "opc", None))
+        if cc is None:
+            self.unrouted += 1
+            return
+        cc.mtp_transfer(ind)
+
+    def mtp_pause(self, dpc: int) -> None:
+        if dpc in self.by_dpc:
+            self.by_dpc[dpc].mtp_pause(dpc)
+
+    def mtp_resume(self, dpc: int) -> None:
+        if dpc in self.by_dpc:
+            self.by_dpc[dpc].mtp_resume(dpc)
+
+    def mtp_status(self, dpc: int, cause: str) -> None:
+        if dpc in self.by_dpc:
+            self.by_dpc[dpc].mtp_status(dpc, cause)
+
+
 class IsupCallControl:
     """ISUP call control for the circuits ``cics`` towards ``dpc`` (see the module docstring for the rules).
 
@@ -244,7 +280,7 @@ class IsupCallControl:
 
     def __init__(self, mtp, dpc: int, cics: Iterable[int], clock, *, on_incoming: Callable | None = None,
                  on_event: Callable | None = None, timers: dict | None = None, ni: int = 2,
-                 variant: str | None = None, auto_repeat: int = 1):
+                 variant: str | None = None, auto_repeat: int = 1, mux: "IsupMux | None" = None):
         self.mtp = mtp
         self.dpc = dpc
         self.opc = mtp.opc
@@ -272,7 +308,10 @@ class IsupCallControl:
         self._rlc_cause = None
         self._own = sorted(c for c in self.circuits if self.controls(c))
         self._other = sorted((c for c in self.circuits if not self.controls(c)), reverse=True)
-        mtp.register_user(SI_ISUP, self)
+        if mux is not None:
+            mux.add(self)
+        else:
+            mtp.register_user(SI_ISUP, self)
 
     # ------------------------------------------------------------------------------------------------ helpers
     def controls(self, cic: int) -> bool:
