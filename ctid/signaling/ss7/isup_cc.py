@@ -146,6 +146,7 @@ class Call:
         self.answered: defer.Deferred = defer.Deferred()
         self.released: defer.Deferred = defer.Deferred()
         self.repeat_attempts = 0
+        self.complete = True          # address complete (ST received / sent); False while overlap digits flow
 
     @property
     def state(self) -> str:
@@ -391,7 +392,7 @@ class IsupCallControl:
 
     def _send_iam(self, circ: Circuit, call: Call) -> None:
         call.cic, call.circuit, circ.call = circ.cic, circ, call
-        digits = call.called + ("F" if getattr(call, "complete", True) and not call.called.endswith("F") else "")
+        digits = call.called + ("F" if call.complete and not call.called.endswith("F") else "")
         opt = []
         if call.calling:
             opt.append(isup.CallingPartyNumber(digits=call.calling))
@@ -408,6 +409,7 @@ class IsupCallControl:
         if circ is None or circ.call is not call or circ.state is not State.WAIT_ACM:
             raise ValueError(f"SAM only while awaiting ACM (call is {call.state})")
         call.called += digits
+        call.complete = last
         self._start(circ, "T7", self._t7, circ)   # Q.764: T7 restarts on each address message
         self._send(isup.SAM(cic=circ.cic, subsequent=isup.SubsequentNumber(digits=digits + ("F" if last else ""))))
 
