@@ -6,10 +6,7 @@ from twisted.internet import task
 from ctid.signaling.ss7 import isup
 from ctid.signaling.ss7.isup_cc import IsupCallControl
 
-try:  # the real interface once MTP is merged; the test stand-in until then
-    from ctid.signaling.ss7.primitives import LoopbackMtp, TransferIndication  # noqa: F401
-except ImportError:
-    from mtp_loopback import LoopbackMtp, TransferIndication  # noqa: F401
+from mtp_loopback import LoopbackMtp, TransferIndication  # noqa: F401  (interface names from primitives if merged)
 
 POINT_CODES = {"itu": (0x2A51, 0x0123), "china": (0x0A0B0C, 0x010203)}   # A higher than B in both
 

@@ -196,3 +196,48 @@ def test_china_ccl_clears_answered_call():
     rig.a.inject(isup.encode(isup.CCL(cic=call.cic)))
     rig.settle()
     assert rig.b.incoming[0].cause == 16
+
+
+def test_synchronous_loopback_reentrancy():
+    """Delivery inside transfer() (no callLater): replies arrive while the sender is still in its call."""
+    from twisted.internet import task
+
+    from ctid.signaling.ss7.isup_cc import IsupCallControl
+    from isup_cc_rig import LoopbackMtp
+
+    clock = task.Clock()
+    ma, mb = LoopbackMtp.pair(0x2A51, 0x0123, "itu")          # no clock: synchronous
+    a = IsupCallControl(ma, mb.opc, range(1, 5), clock)
+    b = IsupCallControl(mb, ma.opc, range(1, 5), clock)
+    b.on_incoming = lambda call: (b.alert(call), b.answer(call))
+    a.reset_group()
+    for _ in range(20):
+        call = a.setup("123")
+        assert call.state == "ANSWERED"
+        a.release(call)
+        assert call.cause == 16
+    assert all(c.state is State.IDLE and not c.timers for cc in (a, b) for c in cc.circuits.values())
+
+
+def test_with_the_merged_mtp_loopback_if_present():
+    prim = pytest.importorskip("ctid.signaling.ss7.primitives")
+    from twisted.internet import task
+
+    from ctid.signaling.ss7.isup_cc import IsupCallControl
+
+    clock = task.Clock()
+    try:
+        ma, mb = prim.LoopbackMtp.pair(0x2A51, 0x0123, "itu", clock)
+    except TypeError:
+        ma, mb = prim.LoopbackMtp.pair(0x2A51, 0x0123, "itu")
+    a = IsupCallControl(ma, mb.opc, range(1, 5), clock)
+    b = IsupCallControl(mb, ma.opc, range(1, 5), clock)
+    b.on_incoming = lambda call: (b.alert(call), b.answer(call))
+    call = a.setup("123")
+    for _ in range(20):
+        clock.advance(0)
+    assert call.state == "ANSWERED"
+    a.release(call)
+    for _ in range(20):
+        clock.advance(0)
+    assert call.cause == 16 and all(c.state is State.IDLE for c in a.circuits.values())
