@@ -21,10 +21,7 @@ from twisted.internet import task  # noqa: E402
 
 from ctid.signaling.ss7.isup_cc import IsupCallControl  # noqa: E402
 
-try:
-    from ctid.signaling.ss7.primitives import LoopbackMtp  # noqa: E402
-except ImportError:
-    from mtp_loopback import LoopbackMtp  # noqa: E402
+from mtp_loopback import LoopbackMtp  # noqa: E402  (tests/signaling: the MTP-TRANSFER loopback)
 
 PCS = {"itu": (0x2A51, 0x0123), "china": (0x0A0B0C, 0x010203)}
 

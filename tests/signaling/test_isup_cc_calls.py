@@ -241,3 +241,22 @@ def test_with_the_merged_mtp_loopback_if_present():
     for _ in range(20):
         clock.advance(0)
     assert call.cause == 16 and all(c.state is State.IDLE for c in a.circuits.values())
+
+
+def test_called_side_refuses_busy_and_application_failure():
+    rig = Rig()
+    rig.b.mode = "none"
+    call = rig.a.cc.setup("555")
+    rig.settle()
+    rig.b.cc.release(rig.b.incoming[0], 17)              # user busy, before any ACM
+    rig.settle()
+    assert call.cause == 17 and not call.alerted.called
+    assert set(rig.a.states().values()) == {"IDLE"} and set(rig.b.states().values()) == {"IDLE"}
+
+    def broken(call):
+        raise RuntimeError("application bug")
+    rig.b.cc.on_incoming = broken
+    call = rig.a.cc.setup("556")
+    rig.settle()
+    assert call.cause == 41                               # temporary failure, nothing raised
+    assert set(rig.b.states().values()) == {"IDLE"}
