@@ -246,3 +246,20 @@ def test_mux_serves_two_destinations_with_the_same_cics():
     assert cb.state == "WAIT_ANSWER" and cc_.state == "WAIT_ACM"
     with pytest.raises(ValueError):
         IsupCallControl(hub, 200, [9], clock, mux=mux)
+
+
+@pytest.mark.parametrize("how", ["grs", "rsc"])
+def test_reset_keeps_our_maintenance_blocking(how):
+    rig = Rig()
+    rig.a.cc.block(3)
+    rig.settle()
+    assert rig.b.cc.circuits[3].remote_blocked
+    if how == "grs":
+        rig.a.cc.reset_group()
+    else:
+        rig.a.cc.reset(3)
+    rig.settle()
+    assert rig.b.cc.circuits[3].remote_blocked and rig.a.cc.circuits[3].local_blocked
+    assert _all_idle(rig.a) and _all_idle(rig.b)
+    assert not any(circ.timers for circ in rig.a.cc.circuits.values())
+    assert not [e for side in (rig.a, rig.b) for e in side.cc.events if e[0] == "unexpected"]

@@ -497,6 +497,7 @@ class IsupCallControl:
         circ.remote_blocked = False
         self._set(circ, State.RESETTING)
         circ.pending = "RSC"
+        self._stop(circ, "T12", "T13", "T14", "T15")
         self._repeating(circ, "T16", "T17", lambda: isup.RSC(cic=cic))
 
     def block_group(self, first: int, count: int, hardware: bool = False) -> None:
@@ -908,6 +909,8 @@ class IsupCallControl:
             circ.pending = None
             self._set(circ, State.IDLE)
             self._event("reset_complete", circ.cic)
+            if circ.local_blocked:   # the reset removed the far end's record of our blocking: block again
+                self.block(circ.cic)
         elif circ.state is State.IDLE or circ.state is State.RESETTING:
             return                                   # Q.764 2.10.5: discarded
         else:
@@ -988,6 +991,9 @@ class IsupCallControl:
             cc.group_reset = False
             if cc.state is State.RESETTING and cc.pending != "RSC":
                 self._set(cc, State.IDLE)
+        reblock = [c for c in group["cics"] if self.circuits[c].local_blocked]
+        for c in reblock:            # the GRS removed the far end's record of our blocking (Q.764 2.9.3.2)
+            self.block(c)
         self._event("group_reset_complete", circ.cic, count=len(group["cics"]))
 
     # -- blocking
