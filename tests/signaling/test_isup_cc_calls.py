@@ -54,7 +54,7 @@ def test_timer_defaults_within_q764_ranges():
     ranges = {"T1": (15, 60), "T5": (300, 900), "T7": (20, 30), "T9": (90, 180), "T12": (15, 60),
               "T13": (300, 900), "T14": (15, 60), "T15": (300, 900), "T16": (15, 60), "T17": (300, 900),
               "T18": (15, 60), "T19": (300, 900), "T20": (15, 60), "T21": (300, 900), "T22": (15, 60),
-              "T23": (300, 900)}
+              "T23": (300, 900), "T35": (15, 20)}
     for name, (lo, hi) in ranges.items():
         assert lo <= TIMER_DEFAULTS[name] <= hi, name
 
@@ -260,3 +260,17 @@ def test_called_side_refuses_busy_and_application_failure():
     rig.settle()
     assert call.cause == 41                               # temporary failure, nothing raised
     assert set(rig.b.states().values()) == {"IDLE"}
+
+
+def test_t35_incomplete_address():
+    rig = Rig()
+    rig.b.mode = "none"
+    call = rig.a.cc.setup("55", complete=False)
+    rig.settle()
+    rig.advance(TIMER_DEFAULTS["T35"] - 2)
+    rig.a.cc.send_digits(call, "1")                        # restarts T35 at B (and T7 at A)
+    rig.advance(TIMER_DEFAULTS["T35"] - 2)
+    assert call.cause is None and rig.b.incoming[0].called == "551"
+    rig.advance(3)
+    assert call.cause == 28 and rig.b.incoming[0].cause == 28   # address incomplete
+    assert set(rig.a.states().values()) == {"IDLE"} and set(rig.b.states().values()) == {"IDLE"}

@@ -19,6 +19,8 @@ Rules implemented (Q.764 clause in brackets):
   are skipped.
 * Release (2.3): REL -> T1 (repeat REL) and T5 (on expiry: alert maintenance, stop T1, send RSC, T17).
   A REL received while awaiting RLC (release collision) is answered with RLC and the circuit goes idle.
+* Overlap: an incoming IAM or SAM without ST starts T35; the application may alert/answer at any time (which
+  stops it); T35 expiry before ST releases with cause 28 "address incomplete".
 * T7 expiry (awaiting ACM) and T2/T6 expiry (suspended): the call is released with cause 102 "recovery on timer
   expiry"; T9 expiry (awaiting answer, national): cause 19 "no answer from user (user alerted)" (Q.118).
 * Blocking (2.8.2): BLO -> T12/T13, UBL -> T14/T15, CGB -> T18/T19, CGU -> T20/T21, GRS -> T22/T23, RSC ->
@@ -84,11 +86,13 @@ TIMER_DEFAULTS: dict[str, float] = {
     "T21": 300.0,   # 5-15 min: initial CGU sent
     "T22": 15.0,    # 15-60 s: GRS sent, awaiting GRA
     "T23": 300.0,   # 5-15 min: initial GRS sent
+    "T35": 15.0,    # 15-20 s: incoming overlap, latest address digit received without ST -> REL cause 28
 }
 
 # Q.850 cause values used
 CAUSE_NORMAL = 16
 CAUSE_NO_ANSWER = 19
+CAUSE_ADDRESS_INCOMPLETE = 28
 CAUSE_DEST_OUT_OF_ORDER = 27
 CAUSE_NO_CIRCUIT = 34
 CAUSE_NETWORK_OUT_OF_ORDER = 38
@@ -349,7 +353,7 @@ class IsupCallControl:
                 dc.cancel()
 
     def _stop_call_timers(self, circ: Circuit) -> None:
-        self._stop(circ, "T1", "T5", "T2", "T6", "T7", "T9")
+        self._stop(circ, "T1", "T5", "T2", "T6", "T7", "T9", "T35")
 
     def _allocate(self, exclude: set[int] = frozenset()) -> Circuit | None:
         for cic in self._own + self._other:
@@ -416,6 +420,7 @@ class IsupCallControl:
     def alert(self, call: Call) -> None:
         """Incoming call: send ACM (subscriber free)."""
         circ = self._own_call(call, {State.INCOMING})
+        self._stop(circ, "T35")
         self._set(circ, State.WAIT_ANSWER_IN)
         self._send(isup.ACM(cic=circ.cic, backward_call=isup.BackwardCallIndicators(charge=2, called_status=1)))
         call._event("alerting")
@@ -424,6 +429,7 @@ class IsupCallControl:
     def answer(self, call: Call) -> None:
         """Incoming call: send ANM (or CON if no ACM was sent)."""
         circ = self._own_call(call, {State.INCOMING, State.WAIT_ANSWER_IN})
+        self._stop(circ, "T35")
         if circ.state is State.INCOMING:
             self._set(circ, State.ANSWERED_IN)
             self._send(isup.CON(cic=circ.cic, backward_call=isup.BackwardCallIndicators(charge=2, called_status=1)))
@@ -605,6 +611,11 @@ class IsupCallControl:
         if circ.state is State.WAIT_ANSWER:
             self._release_circuit(circ, CAUSE_NO_ANSWER)
 
+    def _t35(self, circ: Circuit) -> None:
+        self._event("T35_expired", circ.cic)
+        if circ.state is State.INCOMING:
+            self._release_circuit(circ, CAUSE_ADDRESS_INCOMPLETE)
+
     def _t_sus(self, circ: Circuit, name: str) -> None:
         self._event(f"{name}_expired", circ.cic)
         if circ.state in (State.SUSPENDED, State.SUSPENDED_IN):
@@ -782,6 +793,8 @@ class IsupCallControl:
         call.complete = complete
         call.cic, call.circuit, circ.call = circ.cic, circ, call
         self._set(circ, State.INCOMING)
+        if not complete:
+            self._start(circ, "T35", self._t35, circ)
         call._event("iam_received", cic=circ.cic)
         if self.on_incoming is None:
             self._release_circuit(circ, CAUSE_DEST_OUT_OF_ORDER)
@@ -820,6 +833,10 @@ class IsupCallControl:
         call = circ.call
         call.called += digits[:-1] if complete else digits
         call.complete = complete
+        if complete:
+            self._stop(circ, "T35")
+        else:
+            self._start(circ, "T35", self._t35, circ)
         call._event("digits", digits=digits.rstrip("F"), complete=complete)
 
     def _backward_first(self, circ: Circuit, msg) -> bool:
