@@ -176,6 +176,9 @@ def test_answer_without_acm_sends_con():
     rig.settle()
     assert rig.b.sent(n) == ["CON"]
     assert call.state == "ANSWERED" and call.alerted.called and call.answered.called
+    assert not rig.a.cc.circuits[call.cic].timers                # CON stopped T7, no T9
+    rig.advance(TIMER_DEFAULTS["T7"] + TIMER_DEFAULTS["T9"])
+    assert call.state == "ANSWERED"
 
 
 def test_no_circuit_and_no_application():

@@ -95,16 +95,19 @@ def test_grs_at_startup_all_idle():
     rig.b.cc.circuits[5].local_blocked = True    # B has circuit 5 blocked for maintenance
     na = len(rig.a.mtp.tap)
     rig.a.cc.reset_group()                       # 40 circuits: GRS 1..32, GRS 33..40
-    rig.b.cc.reset_group()
     for circ in rig.a.cc.circuits.values():
         assert circ.state is State.RESETTING
+    rig.settle()
+    # GRA from B reported circuit 5 as locally blocked (status bit): A now treats it as remotely blocked
+    assert [c for c, circ in rig.a.cc.circuits.items() if circ.remote_blocked] == [5]
+    assert rig.b.sent() == ["GRA", "GRA"]
+    rig.b.cc.reset_group()
     rig.settle()
     assert rig.a.sent(na).count("GRS") == 2 and rig.a.sent(na).count("GRA") == 2
     grs = [m for m in rig.a.sent_messages(na) if m.NAME == "GRS"]
     assert [(m.cic, m.range_status.range) for m in grs] == [(1, 31), (33, 7)]
     assert _all_idle(rig.a) and _all_idle(rig.b)
     assert not rig.a.cc.groups and not rig.b.cc.groups
-    # GRA from B reported circuit 5 as locally blocked: A now treats it as remotely blocked
     assert [c for c, circ in rig.a.cc.circuits.items() if circ.remote_blocked] == [5]
     assert not any(circ.timers for circ in rig.a.cc.circuits.values())
 
