@@ -180,3 +180,21 @@ def test_garbage_never_raises(payloads, answered):
     call = rig.a.cc.setup("999")
     rig.settle()
     assert call.state == "ANSWERED", call.events
+
+
+@pytest.mark.parametrize("name", ["RLC", "CFN"])
+def test_no_cfn_in_reply_to_rlc_or_cfn(name):
+    rig = Rig()
+    call, inc = _answered_call(rig)
+    rig.a.mtp.drop = lambda p: True                  # A's own RLC is lost
+    rig.b.cc.release(inc)
+    rig.settle()
+    n = len(rig.b.mtp.tap)
+    extra = (isup.RawParameter(code=0xF8, data=b"\x00"),)
+    msg = isup.RLC(cic=call.cic, optional=extra) if name == "RLC" else \
+        isup.CFN(cic=call.cic, cause=isup.CauseIndicators(cause=97), optional=extra)
+    rig.b.cc.mtp_transfer(TransferIndication(opc=rig.a.mtp.opc, dpc=rig.b.mtp.opc, sls=0, si=5, ni=2,
+                                             payload=isup.encode(msg)))
+    rig.settle()
+    assert rig.b.sent(n) == []                       # no CFN loop
+    assert rig.b.cc.circuits[call.cic].state.value == ("IDLE" if name == "RLC" else "WAIT_RLC")
