@@ -266,3 +266,15 @@ def test_reset_keeps_our_maintenance_blocking(how):
     assert _all_idle(rig.a) and _all_idle(rig.b)
     assert not any(circ.timers for circ in rig.a.cc.circuits.values())
     assert not [e for side in (rig.a, rig.b) for e in side.cc.events if e[0] == "unexpected"]
+
+
+def test_cgb_hardware_clears_calls_both_sides():
+    rig = Rig()
+    calls = _fill(rig.a, 4)
+    incoming = list(rig.b.incoming)
+    rig.b.cc.block_group(1, 8, hardware=True)
+    rig.settle()
+    assert all(c.cause == 41 for c in calls + incoming)
+    assert _all_idle(rig.a) and _all_idle(rig.b)
+    assert all(circ.remote_blocked for circ in rig.a.cc.circuits.values())
+    assert rig.a.cc.setup("1").cause == 34

@@ -548,6 +548,8 @@ class IsupCallControl:
             short, long_ = "T18", "T19"
             for c in cics:
                 self.circuits[c].local_blocked = True
+                if hardware:          # hardware failure: calls on the circuits are cleared (no REL)
+                    self._clear_local(self.circuits[c], CAUSE_TEMPORARY_FAILURE)
         elif kind == "CGU":
             build = lambda: isup.CGU(cic=first, supervision_type=mt, range_status=rs)  # noqa: E731
             short, long_ = "T20", "T21"
@@ -774,6 +776,7 @@ class IsupCallControl:
             self._event("iam_on_locally_blocked", circ.cic)
             self._send(isup.BLO(cic=circ.cic))
             return
+        circ.remote_unequipped = False   # the far end evidently has this circuit
         if circ.remote_blocked:      # Q.764 2.8.2.3: a non-test IAM removes the remote blocking
             circ.remote_blocked = False
             self._event("remote_unblocked_by_iam", circ.cic)
