@@ -750,11 +750,13 @@ class IsupCallControl:
             elif ins["release"]:
                 if msg.NAME == "REL":
                     break
-                if circ.state in CALL_STATES or msg.NAME == "IAM":
-                    if msg.NAME == "IAM" and circ.state is State.IDLE:
+                if msg.NAME == "IAM":
+                    if circ.state is State.IDLE and not circ.local_blocked:
                         # refuse the call: take the circuit as incoming, then release it
                         circ.call = Call("in", "", None, 0)
                         circ.state = State.INCOMING
+                        self._release_circuit(circ, CAUSE_PARAM_NONEXISTENT, bytes((p.code,)))
+                elif circ.state in CALL_STATES:
                     self._release_circuit(circ, CAUSE_PARAM_NONEXISTENT, bytes((p.code,)))
                 return None
             elif ins["discard_message"]:
