@@ -160,9 +160,9 @@ def _mutated(draw_msg: bytes, flips: list[tuple[int, int]]) -> bytes:
               st.lists(st.tuples(st.integers(0, 60), st.integers(0, 255)), max_size=3)),
     st.builds(lambda cic, code, body: bytes((cic, 0, code)) + body, st.integers(1, 8), st.integers(0, 255),
               st.binary(max_size=12))), min_size=1, max_size=6),
-       answered=st.booleans())
-def test_garbage_never_raises(payloads, answered):
-    rig = Rig()
+       answered=st.booleans(), fmt=st.sampled_from(["itu", "china"]))
+def test_garbage_never_raises(payloads, answered, fmt):
+    rig = Rig(fmt)
     if answered:
         _answered_call(rig)
     for p in payloads:

@@ -29,7 +29,8 @@ Rules implemented (Q.764 clause in brackets):
   backward message blocks the circuit and moves our call to another circuit. An IAM on a remotely blocked
   circuit removes the remote blocking (2.8.2.3); an IAM on a circuit we blocked is discarded and BLO re-sent.
 * Reset (2.9.3): RSC/GRS clear calls without REL, remove remote blocking; GRA reports our locally blocked
-  circuits; a locally blocked circuit answers RSC with BLO before RLC.
+  circuits; a locally blocked circuit answers RSC with BLO before RLC. After our own RSC/GRS is acknowledged,
+  circuits we had blocked are blocked again with BLO (the reset erased the far end's record of it).
 * Unequipped CIC (2.12): any message except UCIC on a CIC we do not have is answered with UCIC; a UCIC received
   marks the circuit unequipped at the far end (not used again) and ends any call set-up on it.
 * Unexpected messages (2.10.5): RLC on an idle circuit is discarded; REL on an idle circuit gets RLC; any other
