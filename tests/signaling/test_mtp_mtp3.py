@@ -206,3 +206,28 @@ def test_loopback_mtp_pair():
     a.transfer(9, 3, 5, b"lost")
     assert [(i.opc, i.dpc, i.sls, i.payload) for i in ub.got] == [(1, 2, 3, b"xyz")]
     assert a.dropped == 1
+
+
+def test_time_controlled_changeover_without_coa(net):
+    net.up()
+    for layer in (net.A, net.B):          # COO and COA never get through: Q.704 T2 then T1, time-controlled
+        orig = layer._mgmt
+
+        def mgmt(sl, m, msg, orig=orig):
+            if msg.name not in ("COO", "COA"):
+                orig(sl, m, msg)
+        layer._mgmt = mgmt
+    sent = []
+    run_with_traffic(net, 1.0, sent)
+    net.rig.world.cut(0, 1)
+    run_with_traffic(net, 4.0, sent)
+    net.rig.run(1.0)
+    assert any(w.startswith("Q.704 T2 expired") for _, w in net.A.events)
+    assert any("time-controlled changeover" in w for _, w in net.A.events)
+    got = [(ind.sls, ind.payload) for ind in net.ub.got]
+    assert len(set(got)) == len(got)                                     # never duplicated
+    missing = set(sent) - set(got)
+    assert len(missing) <= net.A.stats["time_controlled_lost"]           # only discarded ones may be missing
+    for s in range(16):                                                  # order per SLS kept
+        mine = [p for x, p in sent if x == s and (x, p) not in missing]
+        assert [p for x, p in got if x == s] == mine
