@@ -104,6 +104,7 @@ class Mtp2Link:
         self.events: list[tuple[float, str]] = []       # (time, what): timer expiries, failures, proving results
         self._timers: dict[str, object] = {}
         self.transport = None
+        self.tap = None          # tap(direction "tx"|"rx", signal unit without FCS): capture (LinkCapture)
         self.stats = dict(msu_tx=0, msu_rx=0, retransmitted=0, nacks_sent=0, nacks_received=0, su_errors=0,
                           suerm_failures=0, aerm_aborts=0, discarded=0, su_rx=0, failures=0)
         self._reset_sequence()
@@ -296,8 +297,14 @@ class Mtp2Link:
     def _send_lssu(self, status: str) -> None:
         su = mtp2.SignalUnit(bsn=self.bsn, bib=self.bib, fsn=self.fsn_last_sent, fib=self.fib, status=status)
         if self.transport is not None:
-            self.transport.send_su(mtp2.encode(su, fcs=False))
+            self._tx(mtp2.encode(su, fcs=False))
         self._fill_sent = None
+
+    def _tx(self, raw: bytes) -> bool:
+        ok = self.transport.send_su(raw)
+        if ok is not False and self.tap is not None:
+            self.tap("tx", raw)
+        return ok
 
     def _pump(self) -> None:
         t = self.transport
@@ -309,7 +316,7 @@ class Mtp2Link:
             while self._retx:
                 fsn, p = self._retx[0]
                 su = mtp2.SignalUnit(bsn=self.bsn, bib=self.bib, fsn=fsn, fib=self.fib, payload=p)
-                if t.send_su(mtp2.encode(su, fcs=False)) is False:
+                if self._tx(mtp2.encode(su, fcs=False)) is False:
                     return
                 self._retx.popleft()
                 self.stats["retransmitted"] += 1
@@ -318,7 +325,7 @@ class Mtp2Link:
                 p = self.tb[0]
                 fsn = _inc(self.fsn_last_sent)
                 su = mtp2.SignalUnit(bsn=self.bsn, bib=self.bib, fsn=fsn, fib=self.fib, payload=p)
-                if t.send_su(mtp2.encode(su, fcs=False)) is False:
+                if self._tx(mtp2.encode(su, fcs=False)) is False:
                     return
                 self.tb.popleft()
                 self.fsn_last_sent = fsn
@@ -329,12 +336,14 @@ class Mtp2Link:
                     self._start("t7", self.timers.t7)
         fill = mtp2.encode(self._fill_su(), fcs=False)
         if sent_msu or fill != self._fill_sent:
-            if t.send_su(fill) is not False:
+            if self._tx(fill) is not False:
                 self._fill_sent = fill
 
     # -- reception ------------------------------------------------------------------------------------------------
     def receive_su(self, raw: bytes) -> None:
         """A received signal unit, FCS already checked and removed."""
+        if self.tap is not None:
+            self.tap("rx", raw)
         if raw == self._last_raw:
             su = self._last_su
         else:

@@ -160,3 +160,36 @@ class SeqpacketTransport:
         if self.reactor is not None:
             self.reactor.removeReader(self)
         self.sock.close()
+
+
+class LinkCapture:
+    """Capture of a link's signal units (both directions) for a pcap of link type 140 (MTP2, FCS included).
+
+    Consecutive repetitions of the same unit in one direction (idle fill) are recorded once.
+    ``write(path)`` writes the file with ``ctid.signaling.ss7.pcap``; ``frames`` holds (time, direction, unit)."""
+
+    def __init__(self, link, clock=None, skip_repeats: bool = True, limit: int = 1_000_000):
+        self.link = link
+        self.clock = clock or link.clock
+        self.skip_repeats = skip_repeats
+        self.limit = limit
+        self.frames: list[tuple[float, str, bytes]] = []
+        self._last = {"tx": None, "rx": None}
+        link.tap = self._tap
+
+    def _tap(self, direction: str, raw: bytes) -> None:
+        if self.skip_repeats and self._last[direction] == raw:
+            return
+        self._last[direction] = raw
+        if len(self.frames) < self.limit:
+            self.frames.append((self.clock.seconds(), direction, bytes(raw)))
+
+    def stop(self) -> None:
+        if self.link.tap == self._tap:
+            self.link.tap = None
+
+    def write(self, path: str, direction: str | None = None) -> int:
+        from .pcap import LINKTYPE_MTP2, write_pcap
+        recs = [(t, mtp2.add_fcs(raw)) for t, d, raw in self.frames if direction is None or d == direction]
+        write_pcap(path, recs, LINKTYPE_MTP2)
+        return len(recs)
