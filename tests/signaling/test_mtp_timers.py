@@ -201,7 +201,14 @@ def test_processor_outage(link):
     link.receive_su(fisu())
     assert link.state == LinkState.IN_SERVICE and states == [True, False]
     link.set_local_processor_outage(True)
-    assert link.transport.last_status() == "SIPO"
+    assert link.transport.last_status() == "SIPO" and link.state == LinkState.PROCESSOR_OUTAGE
+    got = []
+    link.on_msu = got.append
+    link.receive_su(msu_su(0, b"\x85abc"))      # not accepted nor acknowledged during local processor outage
+    assert got == [] and link.bsn == 127
+    link.set_local_processor_outage(False)
+    link.receive_su(msu_su(0, b"\x85abc"))
+    assert got == [b"\x85abc"] and link.state == LinkState.IN_SERVICE
 
 
 def test_sio_in_service_is_link_failure(link):

@@ -532,12 +532,15 @@ class Mtp2Link:
                 self.stats["discarded"] += 1
             return
         expected = _inc(self.bsn)
+        if su.payload and self.state != LinkState.IN_SERVICE:
+            # processor outage: MSUs are not accepted (nor acknowledged); the far end keeps them for retransmission
+            self.stats["discarded"] += 1
+            return
         if su.payload:
             if su.fsn == expected:
                 self.bsn = su.fsn
                 self.stats["msu_rx"] += 1
-                if self.state == LinkState.IN_SERVICE:
-                    self.on_msu(su.payload)
+                self.on_msu(su.payload)
                 return
             self.stats["discarded"] += 1
             if su.fsn == self.bsn or _dist(self.bsn, su.fsn) > 64:
