@@ -154,10 +154,6 @@ def test_garbage_signal_unit_is_an_error_not_a_crash(rig):
     assert b.stats["su_errors"] == before + 2 and b.in_service
 
 
-class FakeSockClock(task.Clock):
-    pass
-
-
 def test_seqpacket_socketpair_comes_in_service():
     clock = task.Clock()
     sa, sb = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)

@@ -2,7 +2,7 @@
 
 Functional blocks of Q.703 figure 3 kept as named parts of one class:
 
-* link state control (LSC, Q.703 section 8): ``LinkState`` OUT_OF_SERVICE, INITIAL_ALIGNMENT, ALIGNED_READY,
+* link state control (LSC, Q.703 1.7 and the state diagrams of clause 12): ``LinkState`` OUT_OF_SERVICE, INITIAL_ALIGNMENT, ALIGNED_READY,
   ALIGNED_NOT_READY, IN_SERVICE, PROCESSOR_OUTAGE;
 * initial alignment control (IAC, section 7): ``IacState`` IDLE, NOT_ALIGNED, ALIGNED, PROVING with normal or
   emergency proving (T4n / T4e) and the alignment error rate monitor (AERM, 10.3: thresholds Tin=4, Tie=1,
@@ -176,7 +176,7 @@ class Mtp2Link:
         getattr(self, f"_{key}_expired")()
 
     def _reset_sequence(self) -> None:
-        # Q.703 5.2.1 / 8: after start the sequence numbers and indicator bits are 127 / 1
+        # Q.703 5.2.1: after start the sequence numbers and indicator bits are 127 / 1
         self.fsn_last_sent = 127      # FSN of the last MSU transmitted (new ones)
         self.fsn_last_acked = 127     # the last FSN positively acknowledged by the far end
         self.fib = 1
@@ -194,7 +194,7 @@ class Mtp2Link:
 
     # -- LSC: management primitives ------------------------------------------------------------------------------
     def start(self, emergency: bool | None = None) -> None:
-        """Q.703 8: start (power on + start): begin initial alignment."""
+        """LSC (Q.703 1.7, clause 12): power on + start: begin initial alignment (7.3)."""
         if emergency is not None:
             self.emergency = emergency
         for k in list(self._timers):
@@ -208,13 +208,14 @@ class Mtp2Link:
         self._pump()
 
     def stop(self) -> None:
-        """Q.703 8: stop: out of service, SIOS."""
+        """LSC (Q.703 1.7, clause 12): stop: out of service, SIOS."""
         self._out_of_service("stop")
 
     def set_emergency(self, on: bool) -> None:
         self.emergency = on
 
     def set_local_processor_outage(self, on: bool) -> None:
+        """Q.703 8: local processor outage: SIPO sent, MSUs received are neither accepted nor acknowledged."""
         self._local_po = on
         if on and self.state in (LinkState.IN_SERVICE, LinkState.ALIGNED_READY):
             self._status = "SIPO"
@@ -359,7 +360,7 @@ class Mtp2Link:
         if su.status is not None:
             self._rx_lssu(su.status)
         elif self.state in (LinkState.ALIGNED_READY, LinkState.ALIGNED_NOT_READY):
-            # Q.703 8: FISU or MSU received in aligned ready: in service
+            # LSC (Q.703 clause 12): FISU or MSU received in aligned ready: in service
             self._stop("t1")
             self._set_state(LinkState.IN_SERVICE if self.state == LinkState.ALIGNED_READY
                             else LinkState.PROCESSOR_OUTAGE)
@@ -396,7 +397,7 @@ class Mtp2Link:
             return
         if s in (LinkState.ALIGNED_READY, LinkState.ALIGNED_NOT_READY) and st in ("SIN", "SIE"):
             return      # the far end is still proving / not yet sent FISUs
-        # SIO, SIN, SIE, SIOS in service: Q.703 8 link failure
+        # SIO, SIN, SIE, SIOS in service: link failure (Q.703 1.7, clause 12)
         self._out_of_service(f"received {st}")
 
     # IAC, Q.703 7 and figure 9
@@ -515,7 +516,7 @@ class Mtp2Link:
                     return
 
     def octets_in_error(self, n: int) -> None:
-        """Octet counting mode (Q.703 10.1.4): ``n`` octets received with no frame delimited; one error per 16."""
+        """Octet counting mode (Q.703 10.2): ``n`` octets received with no frame delimited; one error per 16."""
         total = self._octet_residue + n
         self._octet_residue = total % OCTET_N
         if total // OCTET_N:
