@@ -221,3 +221,19 @@ def test_sio_in_service_is_link_failure(link):
 def test_bad_msu_length_rejected(link):
     with pytest.raises(Exception, match="MSU of 2 octets"):
         link.send_msu(b"\x85a")
+
+
+def test_abnormal_fib_two_of_three_fails(link):
+    in_service(link)
+    link.receive_su(msu_su(0, b"\x85one", fib=0))   # FIB inverted, no NACK sent by us
+    assert link.state == LinkState.IN_SERVICE
+    link.receive_su(fisu(fsn=0, fib=0))
+    assert link.state == LinkState.OUT_OF_SERVICE and "abnormal FIB" in link.reasons[0]
+
+
+def test_abnormal_bsn_two_of_three_fails(link):
+    in_service(link)
+    link.receive_su(fisu(bsn=50))                     # acknowledges MSUs never sent
+    assert link.state == LinkState.IN_SERVICE
+    link.receive_su(fisu(bsn=50))
+    assert link.state == LinkState.OUT_OF_SERVICE and "abnormal BSN" in link.reasons[0]

@@ -186,6 +186,8 @@ class Mtp2Link:
         self.tb: deque[bytes] = deque()                # transmission buffer (not sent yet)
         self._retx: deque[tuple[int, bytes]] = deque()  # scheduled for retransmission
         self._abnormal = deque(maxlen=3)
+        self._abnormal_fib = deque(maxlen=3)
+        self._nack_pending = False
         self.suerm_count = 0
         self._suerm_su = 0
         self._octet_residue = 0
@@ -528,10 +530,18 @@ class Mtp2Link:
         if self.state == LinkState.OUT_OF_SERVICE:
             return
         if su.fib != self.bib:
+            if not self._nack_pending:
+                # FIB inverted although we sent no negative acknowledgement: abnormal FIB (Q.703 5.3.2)
+                self._abnormal_fib.append(1)
+                if sum(self._abnormal_fib) >= 2:
+                    self._out_of_service("abnormal FIB received (2 of 3)")
+                    return
             # awaiting retransmission after our negative acknowledgement: discard
             if su.payload:
                 self.stats["discarded"] += 1
             return
+        self._nack_pending = False
+        self._abnormal_fib.append(0)
         expected = _inc(self.bsn)
         if su.payload and self.state != LinkState.IN_SERVICE:
             # processor outage: MSUs are not accepted (nor acknowledged); the far end keeps them for retransmission
@@ -552,6 +562,7 @@ class Mtp2Link:
             self._nack()
 
     def _nack(self) -> None:
+        self._nack_pending = True
         self.bib ^= 1
         self.stats["nacks_sent"] += 1
 
