@@ -197,3 +197,18 @@ def test_seqpacket_fcs_is_real():
     assert mtp2.check_fcs(data) == su and len(data) == len(su) + 2
     t.close()
     sb.close()
+
+
+def test_seqpacket_peer_close_and_short_datagram():
+    sa, sb = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    t = SeqpacketTransport(sa)
+    link = Mtp2Link(task.Clock(), t, name="A")
+    sb.send(b"\x01\x02")                 # shorter than header + FCS: an error, not a crash
+    t.doRead()
+    assert t.short == 1 and link.stats["su_errors"] == 1
+    sb.close()
+    t.doRead()
+    assert t.closed_reason in ("peer closed the socket", "receive failed: Connection reset by peer")
+    assert t.send_su(b"\xff\xff\x00") is True      # sending to a gone peer is not an exception
+    link.close()
+    t.close()

@@ -111,6 +111,7 @@ class SeqpacketTransport:
         self.link = None
         self.reactor = reactor
         self.sent = self.received = self.short = 0
+        self.closed_reason: str | None = None
         if reactor is not None:
             reactor.addReader(self)
 
@@ -143,9 +144,11 @@ class SeqpacketTransport:
                 data = self.sock.recv(512)
             except BlockingIOError:
                 return None
-            except OSError:
+            except OSError as exc:
+                self._gone(f"receive failed: {exc.strerror}")
                 return None
             if not data:
+                self._gone("peer closed the socket")
                 return None
             if len(data) < 5:           # header (3) + FCS (2)
                 self.short += 1
@@ -156,9 +159,17 @@ class SeqpacketTransport:
             if self.link is not None:
                 self.link.receive_su(data[:-2])
 
+    def _gone(self, why: str) -> None:
+        # stop watching (an EOF stays readable); the link fails by its own timers / monitors (T7, SUERM)
+        if self.closed_reason is None:
+            self.closed_reason = why
+            if self.reactor is not None:
+                self.reactor.removeReader(self)
+
     def close(self) -> None:
-        if self.reactor is not None:
+        if self.reactor is not None and self.closed_reason is None:
             self.reactor.removeReader(self)
+        self.closed_reason = self.closed_reason or "closed"
         self.sock.close()
 
 
