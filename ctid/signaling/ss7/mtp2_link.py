@@ -109,7 +109,7 @@ class Mtp2Link:
                           suerm_failures=0, aerm_aborts=0, discarded=0, su_rx=0, failures=0)
         self._reset_sequence()
         self._status = "SIOS"
-        self._fill_sent: bytes | None = None
+        self._fill_sent: tuple | None = None   # what the last fill unit said
         self._last_raw: bytes | None = None
         self._last_su: mtp2.SignalUnit | None = None
         self._local_congested = False
@@ -337,10 +337,14 @@ class Mtp2Link:
                 sent_msu = True
                 if not self.running("t7"):
                     self._start("t7", self.timers.t7)
-        fill = mtp2.encode(self._fill_su(), fcs=False)
-        if sent_msu or fill != self._fill_sent:
-            if self._tx(fill) is not False:
-                self._fill_sent = fill
+        # the fill unit is encoded only when it changes (it is resent on every new BSN/status, not per unit received)
+        st = self._status
+        if self.state in (LinkState.IN_SERVICE, LinkState.ALIGNED_READY) and not self._local_po:
+            st = None
+        key = (self.bsn, self.bib, self.fsn_last_sent, self.fib, st)
+        if sent_msu or key != self._fill_sent:
+            if self._tx(mtp2.encode(self._fill_su(), fcs=False)) is not False:
+                self._fill_sent = key
 
     # -- reception ------------------------------------------------------------------------------------------------
     def receive_su(self, raw: bytes) -> None:
