@@ -231,3 +231,33 @@ def test_time_controlled_changeover_without_coa(net):
     for s in range(16):                                                  # order per SLS kept
         mine = [p for x, p in sent if x == s and (x, p) not in missing]
         assert [p for x, p in got if x == s] == mine
+
+
+def test_bad_input_is_counted_not_a_crash(net):
+    net.up()
+    B = net.B
+    deliver = net.lb[0].on_msu                       # what MTP2 calls for each accepted MSU
+    deliver(b"\x05\x01\x02")                         # shorter than SIO + label
+    assert B.stats["bad_msu"] == 1
+    other = mtp3.encode_msu(mtp3.Msu(si=5, dpc=net.pb ^ 1, opc=net.pa, data=b"\x01\x02"))
+    deliver(other)                                   # not for us (no STP function)
+    assert B.stats["discarded_not_for_us"] == 1
+    coo_no_body = mtp3.encode_msu(mtp3.Msu(si=0, dpc=net.pb, opc=net.pa, data=b"\x11"))
+    deliver(coo_no_body)                             # COO heading without its FSN octet
+    assert B.stats["bad_msu"] == 2
+    deliver(mtp3.encode_msu(mtp3.Msu(si=9, dpc=net.pb, opc=net.pa, data=b"\x01")))
+    assert B.stats["unknown_si"] == 1 and net.ub.got == []
+    with pytest.raises(ValueError, match="service indicator"):
+        B.register_user(0, User())
+    with pytest.raises(ValueError, match="SLS"):
+        B.transfer(net.pa, 16, 5, b"x")
+    assert all(l.in_service for l in net.lb)
+
+
+def test_transfer_to_inaccessible_destination_is_dropped(net):
+    net.A.transfer(net.pb, 1, 5, b"\x01\x02\x03")    # before the linkset is up
+    net.A.transfer(0x3FFF, 1, 5, b"\x01\x02\x03")    # no route at all
+    assert net.A.stats["dropped_inaccessible"] == 2
+    net.up()
+    net.rig.run(0.5)
+    assert net.ub.got == []
