@@ -261,3 +261,26 @@ def test_transfer_to_inaccessible_destination_is_dropped(net):
     net.up()
     net.rig.run(0.5)
     assert net.ub.got == []
+
+
+def test_periodic_link_test_and_failed_test_changes_over(net):
+    for layer in (net.A, net.B):
+        layer.timers.q707_t2 = 5.0
+    net.up()
+    before = len(names(net.B, "received SLTM on link 0"))
+    net.rig.run(11)
+    assert len(names(net.B, "received SLTM on link 0")) - before == 2     # every Q.707 T2
+    # B stops answering link tests on link 1: A's link test fails twice, the link is taken out with changeover
+    orig = net.B._mgmt
+
+    def mgmt(sl, m, msg):
+        if not (msg.name == "SLTM" and sl.slc == 1):
+            orig(sl, m, msg)
+    net.B._mgmt = mgmt
+    sent = []
+    run_with_traffic(net, 15, sent, until=lambda: any("test failed twice" in w for _, w in net.A.events))
+    run_with_traffic(net, 0.5, sent)
+    net.rig.run(1.0)
+    assert any(w.startswith("Q.707 T1 expired") for _, w in net.A.events)
+    assert any("sent COO on link 0 for link 1" in w for _, w in net.A.events)
+    check_exactly_once_in_order(sent, [(ind.sls, ind.payload) for ind in net.ub.got])

@@ -7,7 +7,8 @@
   unavailable its traffic is shared by SLS over the available links of the linkset.
 * Signalling link test (Q.707 2): a link whose MTP2 comes in service sends SLTM (pattern, SLS = SLC) and becomes
   available for traffic only when the matching SLTA arrives ("Q.707 T1", one repetition, then the link is
-  restarted). A received SLTM is answered with SLTA on the same link.
+  restarted, with changeover if it carried traffic); the test repeats every "Q.707 T2". A received SLTM is
+  answered with SLTA on the same link.
 * Traffic restart (Q.704 9, simplified): TRA is sent when the first link of a linkset becomes available; the
   adjacent point code becomes accessible (MTP-RESUME) when a link is available and its TRA has been received.
   MTP-PAUSE when the last link fails.
@@ -42,6 +43,7 @@ class Mtp3Timers:
     q704_t4: float = 1.0     # waiting for changeback acknowledgement (first attempt)
     q704_t5: float = 1.0     # waiting for changeback acknowledgement (second attempt)
     q707_t1: float = 4.0     # supervision timer for SLTA
+    q707_t2: float = 60.0    # interval of the periodic signalling link test (30-90 s)
     restart_delay: float = 1.0   # before re-activating a failed link (management)
 
 
@@ -191,6 +193,11 @@ class Mtp3Layer(MtpProvider):
         self._send_mgmt(sl, mtp3.MgmtMessage("SLTM", pattern=sl.slt_pattern))
         self._timer(("Q.707 T1", sl.linkset.adjacent, sl.slc), self.timers.q707_t1, self._sltm_timeout, sl)
 
+    def _periodic_test(self, sl: SignallingLink) -> None:
+        if sl.available and sl.mtp2.state == LinkState.IN_SERVICE:
+            sl.slt_tries = 0
+            self._send_sltm(sl)
+
     def _sltm_timeout(self, sl: SignallingLink) -> None:
         if sl.mtp2.state != LinkState.IN_SERVICE:
             return
@@ -199,7 +206,7 @@ class Mtp3Layer(MtpProvider):
         else:
             self._note(f"link {sl.slc}: signalling link test failed twice, restarting the link")
             sl.mtp2.stop()
-            self.clock.callLater(self.timers.restart_delay, sl.mtp2.start)
+            self._link_failed(sl, "signalling link test failed (Q.707)")
 
     def _link_available(self, sl: SignallingLink) -> None:
         ls = sl.linkset
@@ -270,6 +277,7 @@ class Mtp3Layer(MtpProvider):
         ls = sl.linkset
         self._note(f"link {sl.slc} failed: {reason}")
         self._cancel(("Q.707 T1", ls.adjacent, sl.slc))
+        self._cancel(("Q.707 T2", ls.adjacent, sl.slc))
         was = sl.available
         sl.available = False
         if was and ls.available_links():
@@ -367,9 +375,12 @@ class Mtp3Layer(MtpProvider):
         if msg.name == "SLTM":
             self._send_mgmt(sl, mtp3.MgmtMessage("SLTA", pattern=msg.pattern))
         elif msg.name == "SLTA":
-            if msg.pattern == sl.slt_pattern and m.sls == sl.slc and not sl.available:
+            if msg.pattern == sl.slt_pattern and m.sls == sl.slc and self._timers.get(("Q.707 T1", ls.adjacent,
+                                                                                          sl.slc)) is not None:
                 self._cancel(("Q.707 T1", ls.adjacent, sl.slc))
-                self._link_available(sl)
+                if not sl.available:
+                    self._link_available(sl)
+                self._timer(("Q.707 T2", ls.adjacent, sl.slc), self.timers.q707_t2, self._periodic_test, sl)
         elif msg.name == "TRA":
             ls.tra_received = True
             self._check_access(ls)
