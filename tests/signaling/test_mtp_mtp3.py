@@ -284,3 +284,32 @@ def test_periodic_link_test_and_failed_test_changes_over(net):
     assert any(w.startswith("Q.707 T1 expired") for _, w in net.A.events)
     assert any("sent COO on link 0 for link 1" in w for _, w in net.A.events)
     check_exactly_once_in_order(sent, [(ind.sls, ind.payload) for ind in net.ub.got])
+
+
+def test_random_msus_never_crash():
+    from hypothesis import given, settings, strategies as hs
+    from twisted.internet import task
+
+    from ctid.signaling.ss7.mtp2_link import Mtp2Link
+
+    class Fake:
+        repeats_idle = True
+
+        def send_su(self, su):
+            return True
+
+    clock = task.Clock()
+    for fmt, (pa, pb) in PCS.items():
+        layer = Mtp3Layer(clock, pa, fmt)
+        link = Mtp2Link(clock, Fake())
+        layer.add_linkset(pb, [link])
+        layer.register_user(5, User())
+
+        @settings(max_examples=200, deadline=None)
+        @given(hs.integers(0, 5), hs.binary(min_size=0, max_size=40))
+        def feed(si, body):
+            sio = bytes([0x80 | si])
+            label = mtp3.encode_msu(mtp3.Msu(si=si, dpc=pa, opc=pb, pc_format=fmt))[1:]
+            link.on_msu(sio + label + body)
+            link.on_msu(body)
+        feed()

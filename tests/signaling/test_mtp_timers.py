@@ -237,3 +237,19 @@ def test_abnormal_bsn_two_of_three_fails(link):
     assert link.state == LinkState.IN_SERVICE
     link.receive_su(fisu(bsn=50))
     assert link.state == LinkState.OUT_OF_SERVICE and "abnormal BSN" in link.reasons[0]
+
+
+from hypothesis import given, settings, strategies as hs  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None)
+@given(hs.lists(hs.binary(min_size=0, max_size=300), max_size=20))
+def test_random_signal_units_never_crash(units):
+    clock = task.Clock()
+    link = Mtp2Link(clock, Fake(), name="R")
+    link.clock_ = clock
+    in_service(link)
+    for u in units:
+        link.receive_su(u)           # decoded, counted as an error, or a link failure: never an exception
+        clock.advance(0.01)
+    assert link.state in set(LinkState)
