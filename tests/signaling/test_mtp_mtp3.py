@@ -20,7 +20,10 @@ PCS = {"itu": (0x1234, 0x0567), "china": (0x0A0B0C, 0x112233)}
 
 class User(MtpUser):
     def __init__(self):
-        self.got, self.paused, self.resumed = [], [], []
+        self.got, self.paused, self.resumed, self.status = [], [], [], []
+
+    def mtp_status(self, dpc, cause):
+        self.status.append((dpc, cause))
 
     def mtp_transfer(self, ind):
         self.got.append(ind)
@@ -313,3 +316,17 @@ def test_random_msus_never_crash():
             link.on_msu(sio + label + body)
             link.on_msu(body)
         feed()
+
+
+def test_unequipped_user_part_gives_upu():
+    net = Net("china", nlinks=1)
+    try:
+        sccp = User()
+        net.A.register_user(3, sccp)          # B has no SI 3 user
+        net.up()
+        net.A.transfer(net.pb, 2, 3, b"\x09\x00\x03")
+        net.rig.run(0.5, until=lambda: sccp.status)
+        assert sccp.status == [(net.pb, "user part unavailable (unequipped)")]
+        assert net.B.stats["unknown_si"] == 1
+    finally:
+        net.close()

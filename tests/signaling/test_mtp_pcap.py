@@ -66,3 +66,22 @@ def test_live_link_capture_decodes_in_tshark(tmp_path, fmt):
             assert (num(row["mtp3.opc"]), num(row["mtp3.dpc"])) == (m.opc, m.dpc)
             assert num(row["mtp3.sls"]) == m.sls
     assert n_msu >= 5 + 3           # user MSUs, SLTM, SLTA, TRA, in both directions
+
+
+@pytest.mark.parametrize("fmt", ["itu", "china"])
+def test_upu_decodes_in_tshark(tmp_path, fmt):
+    from ctid.signaling.ss7.mtp3_layer import UPU_UNEQUIPPED, upu_message
+    from ctid.signaling.ss7.pcap import write_pcap
+    tshark = shutil.which("tshark")
+    if tshark is None:
+        pytest.skip("tshark not installed")
+    dest = 0x1234 if fmt == "itu" else 0x0A0B0C
+    g = upu_message(dest, 3, UPU_UNEQUIPPED, fmt)
+    data = mtp3.encode_msu(mtp3.Msu(si=0, dpc=0x22, opc=0x33, data=mtp3.encode_mgmt(g, fmt), pc_format=fmt))
+    write_pcap(str(tmp_path / "u.pcap"), [mtp2.encode(mtp2.SignalUnit(fsn=1, bsn=1, payload=data))])
+    cmd = [tshark, "-r", str(tmp_path / "u.pcap"), "-o", "mtp2.capture_contains_frame_check_sequence:TRUE",
+           "-T", "fields", "-e", "mtp3mg.h0", "-e", "mtp3mg.h1", "-e", "mtp3mg.user", "-e", "mtp3mg.cause"]
+    if fmt == "china":
+        cmd += ["-o", "mtp3.standard:Chinese ITU"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=True).stdout.split()
+    assert [num(x) for x in out] == [0xA, 0x1, 3, UPU_UNEQUIPPED]

@@ -35,6 +35,32 @@ from .primitives import MtpProvider, MtpUser, TransferIndication
 log = logging.getLogger(__name__)
 
 
+# User part unavailable (Q.704 15.17): heading H0=1010 H1=0001, the affected destination, then the user part
+# identity (the SI of the user, low 4 bits) and the unavailability cause (high 4 bits). The codec has no named UPU,
+# so it goes out as a management message by heading.
+UPU_HEADING = (0xA, 0x1)
+UPU_UNKNOWN, UPU_UNEQUIPPED, UPU_INACCESSIBLE = 0, 1, 2
+UPU_CAUSES = {UPU_UNKNOWN: "user part unavailable (unknown)", UPU_UNEQUIPPED: "user part unavailable (unequipped)",
+              UPU_INACCESSIBLE: "user part unavailable (inaccessible)"}
+
+
+def upu_message(destination: int, upid: int, cause: int, pc_format: str) -> mtp3.MgmtMessage:
+    if pc_format == "itu":
+        dest = (destination & 0x3FFF).to_bytes(2, "little")
+    else:
+        dest = destination.to_bytes(3, "little")
+    return mtp3.MgmtMessage("UNKNOWN", si=mtp3.SI_SNM, h0=UPU_HEADING[0], h1=UPU_HEADING[1],
+                            body=dest + bytes([(cause & 0xF) << 4 | (upid & 0xF)]))
+
+
+def parse_upu(body: bytes, pc_format: str) -> tuple[int, int, int]:
+    n = 2 if pc_format == "itu" else 3
+    if len(body) != n + 1:
+        raise CodecError(f"MTP3: UPU body is {len(body)} octets, expected {n + 1} ({pc_format})")
+    dest = int.from_bytes(body[:n], "little") & (0x3FFF if pc_format == "itu" else 0xFFFFFF)
+    return dest, body[n] & 0xF, body[n] >> 4
+
+
 @dataclass
 class Mtp3Timers:
     q704_t1: float = 0.8     # delay to avoid mis-sequencing on time-controlled changeover
@@ -148,10 +174,12 @@ class Mtp3Layer(MtpProvider):
         return mtp3.encode_msu(mtp3.Msu(si=si, dpc=dpc, opc=self.opc, sls=sls, ni=self.ni if ni is None else ni,
                                         data=data, pc_format=self.pc_format))
 
-    def _send_mgmt(self, sl: SignallingLink, msg: mtp3.MgmtMessage, slc: int | None = None) -> None:
+    def _send_mgmt(self, sl: SignallingLink, msg: mtp3.MgmtMessage, slc: int | None = None,
+                   dpc: int | None = None) -> None:
         data = mtp3.encode_mgmt(msg, self.pc_format)
-        si = mtp3.mgmt_si(msg.name)
-        sl.mtp2.send_msu(self._encode(sl.linkset.adjacent, sl.slc if slc is None else slc, si, data))
+        si = mtp3.mgmt_si(msg.name, msg.si)
+        sl.mtp2.send_msu(self._encode(sl.linkset.adjacent if dpc is None else dpc, sl.slc if slc is None else slc,
+                                      si, data))
         self._note(f"sent {msg.name} on link {sl.slc}" + (f" for link {slc}" if slc is not None else ""))
 
     # -- MtpProvider ----------------------------------------------------------------------------------------------
@@ -364,7 +392,9 @@ class Mtp3Layer(MtpProvider):
             return
         user = self.users.get(m.si)
         if user is None:
+            # Q.704 2.4.2 / 15.17: user part unavailable (cause 1, unequipped remote user) back to the originator
             self.stats["unknown_si"] += 1
+            self._send_mgmt(sl, upu_message(self.opc, m.si, UPU_UNEQUIPPED, self.pc_format), dpc=m.opc)
             return
         self.stats["rx"] += 1
         user.mtp_transfer(TransferIndication(opc=m.opc, dpc=m.dpc, sls=m.sls, si=m.si, ni=m.ni, payload=m.data))
@@ -400,6 +430,16 @@ class Mtp3Layer(MtpProvider):
                     ls.held.setdefault(failed.slc, [])
                 self._send_mgmt(sl, mtp3.MgmtMessage("COA", fsn=failed.mtp2.retrieve_bsnt()), slc=failed.slc)
             self._complete_changeover(failed, msg.fsn)
+        elif msg.name == "UNKNOWN" and (msg.si, msg.h0, msg.h1) == (mtp3.SI_SNM, *UPU_HEADING):
+            try:
+                dest, upid, cause = parse_upu(msg.body, self.pc_format)
+            except CodecError as exc:
+                self.stats["bad_msu"] += 1
+                self._note(f"bad UPU: {exc}")
+                return
+            user = self.users.get(upid)
+            if user is not None:
+                user.mtp_status(dest, UPU_CAUSES.get(cause, f"user part unavailable (cause {cause})"))
         elif msg.name == "CBD":
             self._send_mgmt(sl, mtp3.MgmtMessage("CBA", changeback_code=msg.changeback_code), slc=m.sls)
         elif msg.name == "CBA":
