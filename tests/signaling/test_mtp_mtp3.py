@@ -330,3 +330,15 @@ def test_unequipped_user_part_gives_upu():
         assert net.B.stats["unknown_si"] == 1
     finally:
         net.close()
+
+
+def test_far_end_congestion_gives_mtp_status(net):
+    net.up()
+    net.lb[0].set_local_congestion(True)        # B's MTP2 sends SIB every Q.703 T5
+    net.rig.run(0.3, until=lambda: net.ua.status)
+    assert net.ua.status == [(net.pb, "congestion")]
+    assert net.la[0].running("t6")
+    net.lb[0].set_local_congestion(False)
+    net.A.transfer(net.pb, 0, 5, b"\x01\x02\x03")     # acknowledged: T6 stops, nothing fails
+    net.rig.run(0.5, until=lambda: net.ub.got)
+    assert net.ub.got and not net.la[0].running("t6") and net.la[0].in_service

@@ -253,3 +253,16 @@ def test_random_signal_units_never_crash(units):
         link.receive_su(u)           # decoded, counted as an error, or a link failure: never an exception
         clock.advance(0.01)
     assert link.state in set(LinkState)
+
+
+def test_remote_congestion_abates_without_outstanding_msus(link):
+    in_service(link)
+    seen = []
+    link.on_remote_congestion = seen.append
+    link.receive_su(lssu("SIB"))
+    assert link.running("t6") and seen == [True]
+    link.send_msu(b"\x85abc")                      # held while T6 runs
+    assert not link.rtb and link.tb
+    link.receive_su(fisu())                        # SIB no longer received: abatement
+    assert not link.running("t6") and seen == [True, False]
+    assert [s.payload for s in link.transport.sent if s.kind == "MSU"] == [b"\x85abc"]

@@ -100,6 +100,7 @@ class Mtp2Link:
         self.on_out_of_service: Callable[[str], None] = lambda reason: None
         self.on_state: Callable[[LinkState], None] = lambda state: None
         self.on_remote_processor_outage: Callable[[bool], None] = lambda on: None
+        self.on_remote_congestion: Callable[[bool], None] = lambda on: None    # SIB received / abated (Q.703 9)
         self.history: list[tuple[float, str]] = []      # (time, state) of every state change
         self.events: list[tuple[float, str]] = []       # (time, what): timer expiries, failures, proving results
         self._timers: dict[str, object] = {}
@@ -393,6 +394,7 @@ class Mtp2Link:
             if not self.running("t6"):
                 self._start("t6", self.timers.t6)
                 self._stop("t7")
+                self.on_remote_congestion(True)
             return
         if st == "SIPO":
             if not self._remote_po:
@@ -580,6 +582,10 @@ class Mtp2Link:
                 self._out_of_service("abnormal BSN received (2 of 3)")
             return
         self._abnormal.append(0)
+        if not d and not self.rtb and self.running("t6"):
+            # nothing awaits acknowledgement and the far end sends FISU/MSU again: remote congestion over (9.4)
+            self._stop("t6")
+            self.on_remote_congestion(False)
         if d:
             while self.rtb and _dist(self.fsn_last_acked, self.rtb[0][0]) <= d:
                 self.rtb.popleft()
@@ -588,6 +594,7 @@ class Mtp2Link:
             self.fsn_last_acked = bsn
             if self.running("t6"):
                 self._stop("t6")
+                self.on_remote_congestion(False)
             if self.rtb:
                 self._start("t7", self.timers.t7)
             else:

@@ -141,6 +141,7 @@ class Mtp3Layer(MtpProvider):
             m.on_msu = lambda p, sl=sl: self._receive(sl, p)
             m.on_in_service = lambda sl=sl: self._link_in_service(sl)
             m.on_out_of_service = lambda reason, sl=sl: self._link_failed(sl, reason)
+            m.on_remote_congestion = lambda on, sl=sl: self._congestion(sl, on)
         return ls
 
     def add_route(self, dpc: int, adjacent: int) -> None:
@@ -283,6 +284,15 @@ class Mtp3Layer(MtpProvider):
         held = ls.held.pop(slc, [])
         for sls, msu in held:
             self._route(ls, sls, msu)
+
+    def _congestion(self, sl: SignallingLink, on: bool) -> None:
+        # the far end's MTP2 sends SIB (Q.703 9): MTP-STATUS "congestion" to the users (Q.704 11.2.3, simplified)
+        self._note(f"link {sl.slc}: remote congestion {'on' if on else 'off'}")
+        if on:
+            for dpc, r in self.routes.items():
+                if r is sl.linkset:
+                    for u in list(self.users.values()):
+                        u.mtp_status(dpc, "congestion")
 
     def _check_access(self, ls: Linkset) -> None:
         acc = bool(ls.available_links()) and ls.tra_received
