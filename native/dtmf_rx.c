@@ -48,6 +48,9 @@
    frequency tolerance would still leave (computed per lane in derive(): with the Hann window a row tone
    2.5 % off towards its neighbour is only 2.4 dB above it, a column tone 7.9 dB), less DOM_SLACK_DB. */
 #define DOM_SLACK_DB 1.0
+/* ... for a tone this much further off than the tolerance: in noise a tone near the tolerance must not fail
+   this coarse screen (the leakage-corrected excess in spectral_ok() is the exact test) */
+#define DOM_TOL_MARGIN 0.005
 /* Minimum tone duration when hits_to_begin >= 2: 30 ms, between Q.24's (AT&T column) non-operate
    duration 23 ms and operate duration 40 ms (ETSI ES 201 235-3: < 20 ms shall not, > 40 ms shall).
    Two qualifying blocks need >= ~20 ms of tone; when they hold less than MIN_ON the digit is confirmed
@@ -55,6 +58,26 @@
 #define MIN_ON 240
 /* Allowance over the twist limits (see derive()). */
 #define TWIST_MARGIN_DB 1.0f
+
+/* Talk-off checks (speech and music must not pass for DTMF; see the header comment). Thresholds are
+   calibrated so that DTMF in white noise at 6 dB S/N per tone fails each of them in well under 1e-5 of its
+   blocks, while the false digits of the talk-off corpus (bench/talkoff.py) fail at least one. */
+#define EXCESS_MAX 0.126f      /* -9 dB: another bin's energy beyond the tones' leakage, vs its group's tone */
+#define PEAK_SIG 0.01f         /* -20 dB: such an excess is a component of its own if it is also ... */
+#define PEAK_RATIO 100.0f      /* ... 20 dB above the mean of the other five bins' excess */
+#define CLIP_SUM 29000.0f      /* tones' peak sum near full scale: clipping products are expected */
+#define RES_SIG 0.1f           /* residual (energy outside the tones) significant above 10 % of the tones ... */
+#define WHITE_MIN 0.03f        /* ... then the other bins must hold >= 3 % of the share white noise would */
+#define LVL_MAX 2.512f         /* 4 dB: level change of a tone between consecutive blocks */
+#define DRIFT_MAX_HZ 8.0       /* change of the fine frequency between consecutive block pairs */
+/* A run may begin a digit after hits_to_begin blocks only if all its blocks are clean; else it needs one
+   more (a second fine pair, whose drift is checked). */
+#define CLEAN_EXCESS 0.0316f   /* -15 dB */
+#define CLEAN_PURITY 0.85f
+#define CLEAN_LVL 1.413f       /* 1.5 dB, plus CLEAN_Z standard deviations of the noise's effect */
+#define CLEAN_Z 4.0f
+#define CLEAN_DCD_HZ 4.0f      /* change of the coarse (half-block) frequency between the two blocks,
+                                  (+) CLEAN_Z standard deviations of the noise's effect */
 
 static const double dtmf_freq[NB] = { 697.0, 770.0, 852.0, 941.0, 1209.0, 1336.0, 1477.0, 1633.0 };
 static const char dtmf_key[4][4] = {
@@ -117,6 +140,7 @@ typedef struct {
     float yfirst[2][2], yq[2][2]; /* its DFTs and the preceding block's (row, column) */
     float ref_pow, rp[2];      /* strongest block of the run: |Y_row|^2 + |Y_col|^2, and per tone */
     float ref_pr, ref_pc;      /* its corrected tone powers (level, twist) */
+    int unclean;               /* a block of the run was not clean: one more block is needed */
     /* digit waiting for its duration (MIN_ON) to be confirmed */
     int pend;
     uint64_t pend_start;
@@ -141,6 +165,8 @@ struct ctid_dtmf_rx {
     cpx rot50[NB], rot101[NB]; /* e^{-i w 50}, e^{-i w 101}: Goertzel outputs -> DFTs from sample 0 */
     cpx wa[WA_TAB + 1];        /* first-half window transform Wa(theta), theta in [-pi, pi] */
     cpx wf[WA_TAB + 1];        /* whole-window transform W(theta) */
+    cpx dk[WA_TAB + 1];        /* rectangular (unwindowed) block mean: (1/N) sum e^{i theta n} */
+    float wnoise;              /* bin power (pscale units) of white noise of unit variance per sample */
     float rnc[NB], rns[NB];    /* e^{-i w N} */
     float win[DN];
     float fill[DN + 1];        /* share of the window sum in the k samples at one end of the block */
@@ -157,7 +183,7 @@ void ctid_dtmf_rx_defaults(ctid_dtmf_rx_params_t *p)
     p->threshold_dbm0 = -40.0f;     /* per tone; with full scale at +3 dBm0 a dynamic range >= 35 dB needs <= -32 */
     p->twist_normal_db = 8.0f;      /* Q.24 (AT&T column): 8 dB normal */
     p->twist_reverse_db = 4.0f;     /* Q.24: 4 dB reverse */
-    p->freq_tolerance_pct = 2.5f;   /* Q.24: operate within 1.5 %, not beyond 3.5 % */
+    p->freq_tolerance_pct = 2.0f;   /* Q.24: operate within 1.5 %, not beyond 3.5 % */
     p->min_purity = 0.6f;
     p->hits_to_begin = 2;           /* 2 blocks = 25.5 ms: 40 ms tones always give 2 whole blocks */
     p->misses_to_end = 3;           /* a 10 ms interruption spoils at most 2 blocks; a 50 ms pause >= 3 */
@@ -218,7 +244,7 @@ static void derive(struct ctid_dtmf_rx *s, int lane, const ctid_dtmf_rx_params_t
                     double f, own, other;
                     if (nb < 4 * g || nb >= 4 * g + 4)
                         continue;
-                    f = dtmf_freq[k] * (1.0 + (nb > k ? 1.0 : -1.0) * l->tol);
+                    f = dtmf_freq[k] * (1.0 + (nb > k ? 1.0 : -1.0) * (l->tol + DOM_TOL_MARGIN));
                     own = gain_at(s, (float) (2.0 * CTID_PI * (f - dtmf_freq[k]) / CTID_RATE));
                     other = gain_at(s, (float) (2.0 * CTID_PI * (f - dtmf_freq[nb]) / CTID_RATE));
                     if (other / own > worst)
@@ -343,6 +369,24 @@ ctid_dtmf_rx_t *ctid_dtmf_rx_new(int nlanes, const ctid_dtmf_rx_params_t *p)
         }
         s->wf[i].re = (float) re;
         s->wf[i].im = (float) im;
+        re = im = 0.0;
+        pr = 1.0;
+        pi = 0.0;
+        for (n = 0; n < DN; n++) {
+            re += pr;
+            im += pi;
+            tmp = pr * cr - pi * ci;
+            pi = pr * ci + pi * cr;
+            pr = tmp;
+        }
+        s->dk[i].re = (float) (re / DN);
+        s->dk[i].im = (float) (im / DN);
+    }
+    {
+        double w2 = 0.0;
+        for (n = 0; n < DN; n++)
+            w2 += (double) s->win[n] * s->win[n];
+        s->wnoise = (float) (2.0 * w2 / (wsum * wsum));
     }
     /* window power gain vs offset: |sum w[n] e^{i d n}|^2 / (sum w)^2 */
     for (i = 0; i <= GAIN_TAB + 1; i++) {
@@ -866,15 +910,102 @@ static void coarse_offsets(const struct ctid_dtmf_rx *s, const int bins[2], cons
         int o = 1 - t;
         float wk = s->omega[bins[t]], om = s->omega[bins[o]] + dc[o];
         cpx ca = xa[t], z;
-        /* the other tone and its negative-frequency image, into this tone's first half (the whole
-           window's leakage is below -41 dB and left alone) */
+        /* the other tone and its negative-frequency image, and this tone's own image, into this tone's
+           first half (the whole window's leakage is below -41 dB and left alone; the first half's is not,
+           and the second half's, x - ca, is then corrected by the same amount) */
         ca = csub(ca, cmul(half_amp[o], wa_at(s, om - wk)));
         ca = csub(ca, cmul(cconj(half_amp[o]), wa_at(s, -om - wk)));
+        ca = csub(ca, cmul(cconj(half_amp[t]), wa_at(s, -2.0f * wk - dc[t])));
         z = cmulc(csub(x[t], ca), ca);
         nd[t] = fast_atan2f(z.im, z.re) / s->coarse_b;
     }
     dc[0] = nd[0];
     dc[1] = nd[1];
+}
+
+/* Spectral checks on a candidate block whose tones (bins[], offsets del[] in rad/sample) are known.
+   From the whole-block DFTs of all eight bins: each tone's complex amplitude; the block's energy as the two
+   stationary tones alone would give it, beats included (purity = that / the measured energy e, the mean
+   square); the excess of each of the other six bins over the tones' leakage into it. Returns 0 when the
+   block fails (purity below min_purity, an excess too large, one standing out as a component of its own, or
+   a residual that the other bins do not show as noise), else 1 with *clean telling whether it is clean. */
+static int spectral_ok(const struct ctid_dtmf_rx *s, const tile_t *t, int j, const lparam_t *lp,
+                       const int bins[2], const float del[2], float e, int *clean, float *noise)
+{
+    cpx X[NB], A[2], z;
+    float th[2], pt[2], exa, exmax = 0.0f, exrel = 0.0f, exsum = 0.0f, em, res;
+    int k, g;
+    for (k = 0; k < NB; k++) {
+        float yy[2];
+        ycalc(s, k, CUR(t)->s1[k][j], CUR(t)->s2[k][j], yy);
+        z.re = yy[0];
+        z.im = yy[1];
+        X[k] = cmul(z, s->rot101[k]);
+    }
+    for (g = 0; g < 2; g++) {
+        cpx w = w_at(s, del[g]);
+        float m = w.re * w.re + w.im * w.im;
+        m = m > 1e-6f ? 1.0f / m : 0.0f;
+        A[g] = cmulc(X[bins[g]], w);           /* x = A e^{i th n} + c.c.: X = A W(th - w_k) */
+        A[g].re *= m;
+        A[g].im *= m;
+        th[g] = s->omega[bins[g]] + del[g];
+        pt[g] = 2.0f * (A[g].re * A[g].re + A[g].im * A[g].im);
+    }
+    if (!(pt[0] > 0.0f && pt[1] > 0.0f && e > 0.0f))
+        return 0;
+    /* energy of the two-tone model over the block: sum of powers plus the beat and double-frequency terms */
+    {
+        cpx a2, d;
+        em = pt[0] + pt[1];
+        for (g = 0; g < 2; g++) {
+            a2 = cmul(A[g], A[g]);
+            d = tab_at(s->dk, 2.0f * th[g]);
+            em += 2.0f * (a2.re * d.re - a2.im * d.im);
+        }
+        a2 = cmul(A[0], A[1]);
+        d = tab_at(s->dk, th[0] + th[1]);
+        em += 4.0f * (a2.re * d.re - a2.im * d.im);
+        a2 = cmulc(A[0], A[1]);
+        d = tab_at(s->dk, th[0] - th[1]);
+        em += 4.0f * (a2.re * d.re - a2.im * d.im);
+    }
+    if (em < lp->p.min_purity * e)
+        return 0;
+    res = e - em;
+    /* the other six bins: excess over both tones' leakage (images are below -90 dB with the Hann window) */
+    for (k = 0; k < NB; k++) {
+        cpx p;
+        float r;
+        if (k == bins[0] || k == bins[1])
+            continue;
+        p = csub(X[k], cmul(A[0], w_at(s, th[0] - s->omega[k])));
+        p = csub(p, cmul(A[1], w_at(s, th[1] - s->omega[k])));
+        exa = (p.re * p.re + p.im * p.im) * s->pscale;
+        exsum += exa;
+        r = exa / pt[k < 4 ? 0 : 1];
+        if (exa > exmax) {
+            exmax = exa;
+        }
+        if (r > exrel)
+            exrel = r;
+    }
+    if (exrel > EXCESS_MAX)
+        return 0;
+    /* a component of its own near another bin (a harmonic, another note); not near full scale, where the
+       clipping of the two tones puts intermodulation products there */
+    if (exrel > PEAK_SIG && exmax > PEAK_RATIO * (exsum - exmax) * 0.2f
+        && 2.0f * (sqrtf(pt[0]) + sqrtf(pt[1])) * 0.70710678f < CLIP_SUM)
+        return 0;
+    /* energy outside the tones that is not white noise (which would show in the other bins): other notes */
+    if (res > RES_SIG * (pt[0] + pt[1]) && exsum < WHITE_MIN * 6.0f * s->wnoise * res)
+        return 0;
+    *clean = exrel <= CLEAN_EXCESS && em >= CLEAN_PURITY * e;
+    /* noise power per sample: from the other bins as white noise, or the residual if that is more */
+    *noise = exsum / (6.0f * s->wnoise);
+    if (res > *noise)
+        *noise = res;
+    return 1;
 }
 
 /* Block end for one lane: t is the tile, j the lane in it, blk_start the block's first sample. */
@@ -883,7 +1014,7 @@ static void lane_block(struct ctid_dtmf_rx *s, tile_t *t, int j, int lane, const
 {
     const lparam_t *lp = &s->lp[lane];
     lstate_t *l = &s->ls[lane];
-    int hit = 0, digit = 0, paired = 0, miss_done = 0, r = 0, c = 4, k;
+    int hit = 0, digit = 0, paired = 0, miss_done = 0, r = 0, c = 4, k, blk_clean = 0, pair_clean = 1;
     float y[2][2] = { { 0, 0 }, { 0, 0 } }, dc[2] = { 0, 0 }, del[2] = { 0, 0 }, ref[2];
     float prc = 0.0f, pcc = 0.0f, pow_raw = 0.0f;
     float e = etot * s->einv;
@@ -925,13 +1056,8 @@ static void lane_block(struct ctid_dtmf_rx *s, tile_t *t, int j, int lane, const
         for (k = 0; k < 2; k++)
             ycalc(s, bins[k], CUR(t)->s1[bins[k]][j], CUR(t)->s2[bins[k]][j], y[k]);
         pow_raw = fsq(y[0][0], y[0][1]) + fsq(y[1][0], y[1][1]);
-        if (l->prev_digit == digit && l->pfine) {
-            /* the run's offsets are known (fine) from the previous pair: they pick the branch below */
-            ref[0] = l->pdel[0];
-            ref[1] = l->pdel[1];
-            dc[0] = l->pdc[0];
-            dc[1] = l->pdc[1];
-        } else {
+        /* this block's coarse offsets, from the phase advance between its half blocks */
+        {
             cpx xf[2], xh[2];
             for (k = 0; k < 2; k++) {
                 int b = bins[k];
@@ -945,6 +1071,12 @@ static void lane_block(struct ctid_dtmf_rx *s, tile_t *t, int j, int lane, const
                 xh[k] = cmul(yh, s->rot50[b]);
             }
             coarse_offsets(s, bins, xf, xh, dc);
+        }
+        if (l->prev_digit == digit && l->pfine) {
+            /* the run's offsets are known (fine) from the previous pair: they pick the branch below */
+            ref[0] = l->pdel[0];
+            ref[1] = l->pdel[1];
+        } else {
             for (k = 0; k < 2; k++)
                 ref[k] = l->prev_digit == digit ? 0.5f * (dc[k] + l->pdc[k]) : dc[k];
         }
@@ -965,7 +1097,28 @@ static void lane_block(struct ctid_dtmf_rx *s, tile_t *t, int j, int lane, const
                     goto decide_nohit;
             }
             paired = 1;
-        } else {
+            if (digit != l->on) {
+                /* stationarity against the previous block: level of each tone, the change of the fine
+                   frequency since the previous pair, and (for a clean start) of the coarse one */
+                int steady = 1;
+                for (k = 0; k < 2; k++) {
+                    float p = fsq(y[k][0], y[k][1]), q = l->pp[k];
+                    if (!(p < LVL_MAX * q && q < LVL_MAX * p))
+                        steady = 0;
+                    if (l->pfine && fabsf(del[k] - l->pdel[k]) > (float) (2.0 * CTID_PI * DRIFT_MAX_HZ / CTID_RATE))
+                        steady = 0;
+                }
+                if (!steady) {
+                    /* not a continuation of the previous block's tone: this block may begin a new run,
+                       which after such a history is not clean */
+                    paired = 0;
+                    pair_clean = 0;
+                    del[0] = dc[0];
+                    del[1] = dc[1];
+                }
+            }
+        }
+        if (!paired) {
             for (k = 0; k < 2; k++)
                 if (fabsf(dc[k]) > lp->tol_coarse * s->omega[bins[k]])
                     goto decide_nohit;
@@ -982,8 +1135,33 @@ static void lane_block(struct ctid_dtmf_rx *s, tile_t *t, int j, int lane, const
             if (prc > x * lp->tw_norm * pcc || pcc > x * lp->tw_rev * prc)
                 goto decide_nohit;
         }
-        if (prc + pcc < lp->p.min_purity * e)
-            goto decide_nohit;
+        if (digit == l->on) {
+            /* the digit in progress continues: the basic purity is enough */
+            if (prc + pcc < lp->p.min_purity * e)
+                goto decide_nohit;
+        } else {
+            float nz = 0.0f;
+            if (!spectral_ok(s, t, j, lp, bins, del, e, &blk_clean, &nz))
+                goto decide_nohit;
+            if (paired) {
+                /* a clean pair: level and coarse frequency as steady as the noise (measured in the other
+                   bins and the residual) allows. With nz/P the noise-to-tone power ratio, the phase of a
+                   half block's DFT has a standard deviation of sqrt(3 nz / (N P)) rad, the amplitude of a
+                   block's a relative one of sqrt(1.5 nz / (N P)) */
+                for (k = 0; k < 2; k++) {
+                    float pk = k == 0 ? prc : pcc, rho = nz / pk;
+                    float sd_dc = sqrtf(12.0f * rho / DN) / s->coarse_b;             /* rad/sample */
+                    float sd_lv = sqrtf(1.5f * rho / DN);                            /* relative */
+                    float lim_dc = CLEAN_DCD_HZ * (float) (2.0 * CTID_PI / CTID_RATE);
+                    /* power ratio of two blocks: 1 + 2 sqrt(2) sd_lv per standard deviation */
+                    float lim_lv = CLEAN_LVL * (1.0f + CLEAN_Z * 2.83f * sd_lv);
+                    float p = fsq(y[k][0], y[k][1]), q = l->pp[k];
+                    lim_dc = sqrtf(lim_dc * lim_dc + CLEAN_Z * CLEAN_Z * sd_dc * sd_dc);
+                    if (fabsf(dc[k] - l->pdc[k]) > lim_dc || !(p < lim_lv * q && q < lim_lv * p))
+                        pair_clean = 0;
+                }
+            }
+        }
         hit = 1;
     }
     goto decide;
@@ -1012,8 +1190,11 @@ decide:
             l->fp[0] = fsq(y[0][0], y[0][1]);
             l->fp[1] = fsq(y[1][0], y[1][1]);
             l->ref_pow = 0.0f;
+            l->unclean = 0;
         }
         l->hits++;
+        if (!(blk_clean && pair_clean))
+            l->unclean = 1;
         if (pow_raw >= l->ref_pow) {
             l->ref_pow = pow_raw;
             l->rp[0] = fsq(y[0][0], y[0][1]);
@@ -1071,7 +1252,8 @@ decide:
     }
 
     /* a new digit */
-    if (hit && digit != l->on && !l->pend && l->hits >= lp->p.hits_to_begin) {
+    if (hit && digit != l->on && !l->pend
+        && l->hits >= lp->p.hits_to_begin + (lp->p.hits_to_begin >= 2 && l->unclean ? 1 : 0)) {
         int bins[2] = { r, c };
         uint64_t start = start_estimate(s, l, bins, del);
         float lr = to_db(l->ref_pr), lc = to_db(l->ref_pc);
