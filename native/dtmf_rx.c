@@ -964,6 +964,27 @@ static void coarse_offsets(const struct ctid_dtmf_rx *s, const int bins[2], cons
     dc[1] = nd[1];
 }
 
+/* e^{i (w_k + d)} for a tone d rad/sample off bin k (|d| < 0.1: the series' error is below 1e-7) */
+static inline cpx expi_tone(const struct ctid_dtmf_rx *s, int k, float d)
+{
+    float d2 = d * d, cd = 1.0f - d2 * (0.5f - d2 * (1.0f / 24.0f)), sd = d * (1.0f - d2 * (1.0f / 6.0f));
+    cpx r = { s->cosw[k] * cd - s->sinw[k] * sd, s->sinw[k] * cd + s->cosw[k] * sd };
+    return r;
+}
+
+/* z^n, n >= 1, by squaring */
+static inline cpx cpow_n(cpx z, int n)
+{
+    cpx r = { 1.0f, 0.0f };
+    while (n > 0) {
+        if (n & 1)
+            r = cmul(r, z);
+        z = cmul(z, z);
+        n >>= 1;
+    }
+    return r;
+}
+
 /* Spectral checks on a candidate block whose tones (bins[], offsets del[] in rad/sample) are known.
    From the whole-block DFTs of all eight bins: each tone's complex amplitude; the block's energy as the two
    stationary tones alone would give it, beats included (purity = that / the measured energy e, the mean
@@ -977,7 +998,7 @@ static int spectral_ok(const struct ctid_dtmf_rx *s, const tile_t *t, int j, con
 {
     cpx X[NB], A[2], z;
     float th[2], pt[2], exa, exrel = 0.0f, exsum = 0.0f, em, res;
-    int k, g, near_clip;
+    int k, g;
     for (k = 0; k < NB; k++) {
         float yy[2];
         ycalc(s, k, CUR(t)->s1[k][j], CUR(t)->s2[k][j], yy);
@@ -1016,51 +1037,56 @@ static int spectral_ok(const struct ctid_dtmf_rx *s, const tile_t *t, int j, con
     if (em < lp->p.min_purity * e)
         return 0;
     res = e - em;
-    /* the other six bins: excess over both tones' leakage (images are below -90 dB with the Hann window) */
+    /* the other six bins: excess over the leakage of their group's tone (the other group's is below
+       -41 dB with the Hann window, the images below -90 dB) */
     for (k = 0; k < NB; k++) {
         cpx p;
         float r;
-        if (k == bins[0] || k == bins[1])
+        g = k < 4 ? 0 : 1;
+        if (k == bins[g])
             continue;
-        p = csub(X[k], cmul(A[0], w_at(s, th[0] - s->omega[k])));
-        p = csub(p, cmul(A[1], w_at(s, th[1] - s->omega[k])));
+        p = csub(X[k], cmul(A[g], w_at(s, th[g] - s->omega[k])));
         exa = (p.re * p.re + p.im * p.im) * s->pscale;
         exsum += exa;
-        r = exa / pt[k < 4 ? 0 : 1];
+        r = exa / pt[g];
         if (r > exrel)
             exrel = r;
     }
     if (exrel > EXCESS_MAX)
         return 0;
-    near_clip = 1.41421356f * (sqrtf(pt[0]) + sqrtf(pt[1])) >= CLIP_SUM;
     /* energy outside the tones that is not white noise (which would show in the other bins): other notes */
     if (res > RES_SIG * (pt[0] + pt[1]) && exsum < WHITE_MIN * 6.0f * s->wnoise * res)
         return 0;
     /* second harmonics: a DTMF sender's are far below its tones (Q.23), those of voiced speech and of
-       musical notes are not. Windowed DFT of the block's samples at 2 th, less both tones' leakage there
-       (2 x 697 Hz lies 83 Hz from 1477 Hz, well inside a Hann main lobe); not near full scale */
-    if (!near_clip) {
+       musical notes are not. Windowed DFTs of the block's samples at 2 th (Goertzel, both tones in one
+       loop); at the row tone's the column tone leaks (2 x 697 Hz lies 83 Hz from 1477 Hz, well inside a
+       Hann main lobe) and is subtracted; everything else is below -90 dB there. Not near full scale,
+       where the clipping of the two tones is expected. */
+    if (1.41421356f * (sqrtf(pt[0]) + sqrtf(pt[1])) < CLIP_SUM) {
+        cpx e1[2], e2[2];
+        float c2[2], sa[2] = { 0, 0 }, sb[2] = { 0, 0 };
+        int n;
         for (g = 0; g < 2; g++) {
-            float ph = 2.0f * th[g], c2 = 2.0f * cosf(ph), s1 = 0.0f, s2 = 0.0f, s0, h;
-            cpx y, rot, x2;
-            int n;
-            for (n = 0; n < DN; n++) {
-                s0 = t->xr[n][j] * s->win[n] + c2 * s1 - s2;
-                s2 = s1;
-                s1 = s0;
-            }
+            e1[g] = expi_tone(s, bins[g], del[g]);                 /* e^{i th} */
+            e2[g] = cmul(e1[g], e1[g]);                             /* e^{i 2 th} */
+            c2[g] = 2.0f * e2[g].re;
+        }
+        for (n = 0; n < DN; n++) {
+            float xw = t->xr[n][j] * s->win[n];
+            float r0 = xw + c2[0] * sa[0] - sb[0], r1 = xw + c2[1] * sa[1] - sb[1];
+            sb[0] = sa[0];
+            sa[0] = r0;
+            sb[1] = sa[1];
+            sa[1] = r1;
+        }
+        for (g = 0; g < 2; g++) {
             /* y = s1 - e^{-i ph} s2 = e^{i ph (N-1)} X(ph), X referenced to the block's first sample */
-            y.re = s1 - 0.5f * c2 * s2;
-            y.im = sinf(ph) * s2;
-            rot.re = cosf(ph * (DN - 1));
-            rot.im = -sinf(ph * (DN - 1));
-            x2 = cmul(y, rot);
-            for (k = 0; k < 2; k++) {
-                x2 = csub(x2, cmul(A[k], w_at(s, th[k] - ph)));
-                x2 = csub(x2, cmul(cconj(A[k]), w_at(s, -th[k] - ph)));
+            cpx y = { sa[g] - e2[g].re * sb[g], e2[g].im * sb[g] };
+            if (g == 0) {
+                cpx lk = cmul(A[1], w_at(s, th[1] - 2.0f * th[0]));
+                y = csub(y, cmul(lk, cpow_n(e2[0], DN - 1)));      /* into y's reference */
             }
-            h = (x2.re * x2.re + x2.im * x2.im) * s->pscale;
-            if (h > H2_MAX * pt[g])
+            if ((y.re * y.re + y.im * y.im) * s->pscale > H2_MAX * pt[g])
                 return 0;
         }
     }
