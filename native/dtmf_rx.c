@@ -985,16 +985,45 @@ static inline cpx cpow_n(cpx z, int n)
     return r;
 }
 
+/* Goertzel recursions at c2[g] = 2 cos(2 th_g) over the windowed samples x[n * T] of each half block,
+   four independent chains (tone g, half h -> index g + 2 h); final states in sa (s1) and sb (s2). */
+CTID_HOT static void h2_goertzel(const float *x, const float *win, const float c2[2], float sa[4], float sb[4])
+{
+    float a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
+    const float k0 = c2[0], k1 = c2[1];
+    int n;
+    for (n = 0; n < DH; n++) {
+        float u = x[(size_t) n * T] * win[n], v = x[(size_t) (n + DH) * T] * win[n + DH];
+        float r0 = k0 * a0 + (u - b0), r1 = k1 * a1 + (u - b1), r2 = k0 * a2 + (v - b2), r3 = k1 * a3 + (v - b3);
+        b0 = a0;
+        a0 = r0;
+        b1 = a1;
+        a1 = r1;
+        b2 = a2;
+        a2 = r2;
+        b3 = a3;
+        a3 = r3;
+    }
+    sa[0] = a0;
+    sa[1] = a1;
+    sa[2] = a2;
+    sa[3] = a3;
+    sb[0] = b0;
+    sb[1] = b1;
+    sb[2] = b2;
+    sb[3] = b3;
+}
+
 /* Spectral checks on a candidate block whose tones (bins[], offsets del[] in rad/sample) are known.
    From the whole-block DFTs of all eight bins: each tone's complex amplitude; the block's energy as the two
    stationary tones alone would give it, beats included (purity = that / the measured energy e, the mean
    square); the excess of each of the other six bins over the tones' leakage into it; from the block's
-   samples, the second harmonics. Returns 0 when the block fails (purity below min_purity, an excess too
+   samples, the second harmonics (if h2). Returns 0 when the block fails (purity below min_purity, an excess too
    large, a residual that the other bins do not show as noise, a second harmonic too strong), else 1 with
    *clean telling whether the block is clean and *noise the noise power per sample that the other bins show
    (white noise of variance v gives each of them v * wnoise). */
 static int spectral_ok(const struct ctid_dtmf_rx *s, const tile_t *t, int j, const lparam_t *lp,
-                       const int bins[2], const float del[2], float e, int *clean, float *noise)
+                       const int bins[2], const float del[2], float e, int h2, int *clean, float *noise)
 {
     cpx X[NB], A[2], z;
     float th[2], pt[2], exa, exrel = 0.0f, exsum = 0.0f, em, res;
@@ -1062,29 +1091,24 @@ static int spectral_ok(const struct ctid_dtmf_rx *s, const tile_t *t, int j, con
        loop); at the row tone's the column tone leaks (2 x 697 Hz lies 83 Hz from 1477 Hz, well inside a
        Hann main lobe) and is subtracted; everything else is below -90 dB there. Not near full scale,
        where the clipping of the two tones is expected. */
-    if (1.41421356f * (sqrtf(pt[0]) + sqrtf(pt[1])) < CLIP_SUM) {
-        cpx e1[2], e2[2];
-        float c2[2], sa[2] = { 0, 0 }, sb[2] = { 0, 0 };
-        int n;
+    if (h2 && 1.41421356f * (sqrtf(pt[0]) + sqrtf(pt[1])) < CLIP_SUM) {
+        cpx e2[2];
+        float c2[2], sa[4], sb[4];
         for (g = 0; g < 2; g++) {
-            e1[g] = expi_tone(s, bins[g], del[g]);                 /* e^{i th} */
-            e2[g] = cmul(e1[g], e1[g]);                             /* e^{i 2 th} */
+            cpx e1 = expi_tone(s, bins[g], del[g]);                /* e^{i th} */
+            e2[g] = cmul(e1, e1);                                   /* e^{i 2 th} */
             c2[g] = 2.0f * e2[g].re;
         }
-        for (n = 0; n < DN; n++) {
-            float xw = t->xr[n][j] * s->win[n];
-            float r0 = xw + c2[0] * sa[0] - sb[0], r1 = xw + c2[1] * sa[1] - sb[1];
-            sb[0] = sa[0];
-            sa[0] = r0;
-            sb[1] = sa[1];
-            sa[1] = r1;
-        }
+        h2_goertzel(t->xr[0] + j, s->win, c2, sa, sb);
         for (g = 0; g < 2; g++) {
-            /* y = s1 - e^{-i ph} s2 = e^{i ph (N-1)} X(ph), X referenced to the block's first sample */
-            cpx y = { sa[g] - e2[g].re * sb[g], e2[g].im * sb[g] };
+            /* per half h: y_h = s1 - e^{-i ph} s2 = e^{i ph 50} X_h(ph), X_h referenced to the half's
+               first sample; X = X_0 + e^{-i ph 51} X_1 */
+            cpx y0 = { sa[g] - e2[g].re * sb[g], e2[g].im * sb[g] };
+            cpx y1 = { sa[g + 2] - e2[g].re * sb[g + 2], e2[g].im * sb[g + 2] };
+            cpx y = cadd(y0, cmul(y1, cconj(cpow_n(e2[g], DH))));   /* e^{i ph 50} X */
             if (g == 0) {
                 cpx lk = cmul(A[1], w_at(s, th[1] - 2.0f * th[0]));
-                y = csub(y, cmul(lk, cpow_n(e2[0], DN - 1)));      /* into y's reference */
+                y = csub(y, cmul(lk, cpow_n(e2[0], DH - 1)));      /* into y's reference */
             }
             if ((y.re * y.re + y.im * y.im) * s->pscale > H2_MAX * pt[g])
                 return 0;
@@ -1228,7 +1252,12 @@ static void lane_block(struct ctid_dtmf_rx *s, tile_t *t, int j, int lane, const
             if (prc + pcc < lp->p.min_purity * e)
                 goto decide_nohit;
         } else {
-            if (!spectral_ok(s, t, j, lp, bins, del, e, &blk_clean, &nz))
+            /* the second harmonics only on a block that may begin the digit (they are there all
+               through a note or a vowel) */
+            int cont = paired && l->cand == digit;
+            int deciding = (cont ? l->hits + 1 : 1)
+                           >= lp->p.hits_to_begin + (cont ? l->unclean : l->drifted == digit);
+            if (!spectral_ok(s, t, j, lp, bins, del, e, deciding, &blk_clean, &nz))
                 goto decide_nohit;
             if (paired) {
                 /* a clean pair: level and coarse frequency as steady as the noise (measured in the other
