@@ -36,9 +36,10 @@
  *        puts -21 dB there on average);
  *      whiteness: a residual (energy outside the tones) above 10 % of the tones must show in the other
  *        bins as white noise would, at least 3 % of it (other notes of music elsewhere in the band);
- *      second harmonics: the windowed DFT of the block's samples at twice each tone's frequency, less the
- *        tones' leakage there, at most -9 dB of the tone (voiced speech and musical notes have them, a DTMF
- *        sender's are far lower (Q.23); not applied near full scale, where clipping is expected);
+ *      second harmonics, on a block that may begin the digit: the windowed DFT of the block's samples at
+ *        twice each tone's frequency, less the tones' leakage there, at most -9 dB of the tone (voiced
+ *        speech and musical notes have them, a DTMF sender's are far lower (Q.23); not applied near full
+ *        scale, where clipping is expected);
  *      drift: the fine offsets of consecutive pairs of a run within 8 Hz of each other (glides, sweeps);
  *        a pair that drifts does not extend the run but may start a new one.
  *  - a digit begins after hits_to_begin consecutive qualifying blocks (each pair passing the fine check)
