@@ -61,6 +61,11 @@
  */
 #include "internal.h"
 
+/* the one-pass AVX-512VL kernel (tile_run_all) is built where the AVX2 clones are */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(CTID_NO_CLONES)
+#define DTMF_HAVE_K8 1
+#endif
+
 #define DN 102                 /* block length */
 #define DH 51                  /* snapshot point (half block) */
 #define NB 8                   /* bins */
@@ -570,8 +575,7 @@ CTID_HOT static void NAME(tile_t *t, const float *x, size_t stride, int pos, int
 KERNEL4(tile_run_rows, 0, 1)
 KERNEL4(tile_run_cols, 4, 0)
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(CTID_NO_CLONES)
-#define DTMF_HAVE_K8 1
+#ifdef DTMF_HAVE_K8
 /* all eight bins in one pass: AVX-512VL gives the 32 registers this needs (the vectors stay 256-bit) */
 __attribute__((target("arch=x86-64-v4"))) static void tile_run_all(tile_t *t, const float *x, size_t stride,
                                                                    int pos, int len, const float *win,
