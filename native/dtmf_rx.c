@@ -1094,7 +1094,7 @@ static int spectral_ok(const struct ctid_dtmf_rx *s, const tile_t *t, int j, con
     /* second harmonics: a DTMF sender's are far below its tones (Q.23), those of voiced speech and of
        musical notes are not. Windowed DFTs of the block's samples at 2 th (Goertzel, both tones in one
        loop); at the row tone's the column tone leaks (2 x 697 Hz lies 83 Hz from 1477 Hz, well inside a
-       Hann main lobe) and is subtracted; everything else is below -90 dB there. Not near full scale,
+       Hann main lobe) and is subtracted; everything else is below -70 dB there. Not near full scale,
        where the clipping of the two tones is expected. */
     if (h2 && 1.41421356f * (sqrtf(pt[0]) + sqrtf(pt[1])) < CLIP_SUM) {
         cpx e2[2];
