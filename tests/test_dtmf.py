@@ -11,6 +11,9 @@ independence). Expectations come from the standards' numbers and from what was g
 - Other administrations' twist limits: ctid.dsp.params.TWIST_PRESETS (Asterisk dsp.conf.sample).
 - Dynamic range >= 35 dB; 1000 digits in noise detected exactly once (the Mitel CM7291 tape tests that
   spandsp's dtmf_rx_tests imitate).
+- Talk-off: tone pairs with strong second harmonics (notes, voices) or with a third tone as strong as
+  they are (chords) are not digits; a sender's distortion within Q.23's limits is. (Speech and music:
+  tests/test_talkoff.py.)
 
 Levels use the A-law dBm0 convention of ctid_dsp.h: a 0 dBm0 sine has peak 22827.
 S/N here is the power of ONE tone over the power of white noise filling 0-4 kHz (the two-tone S/N is 3 dB
@@ -294,6 +297,61 @@ def test_no_digits_from_silence_tones_and_noise():
     for law in ("linear", "alaw"):
         per = run_bank(sigs, law=law)
         assert all(ev == [] for ev in per)
+
+
+# ------------------------------------------------------------------------------------------ talk-off
+def with_harmonics(digit: str, n: int, level_dbm0: float, h2_db: float, rng) -> np.ndarray:
+    """A digit whose two tones each carry a second harmonic h2_db below them (as voiced speech and musical
+    notes do; a DTMF sender's harmonics are at least 20 dB down, Q.23)."""
+    fl, fh = digit_freqs(digit)
+    t = np.arange(n)
+    a = PEAK_0DBM0 * 10.0 ** (level_dbm0 / 20.0)
+    x = np.zeros(n)
+    for f in (fl, fh):
+        p1, p2 = rng.uniform(0.0, 2.0 * math.pi, 2)
+        x += a * np.sin(2 * math.pi * f / RATE * t + p1)
+        x += a * 10.0 ** (h2_db / 20.0) * np.sin(2 * math.pi * 2 * f / RATE * t + p2)
+    return x
+
+
+@pytest.mark.parametrize("law", ["linear", "alaw"])
+def test_second_harmonics(law):
+    """Talk-off: tone pairs with second harmonics 6 dB down (a note, a voice) are not digits; a sender's
+    distortion at -25 dB still is. 80 ms, every digit, random alignments."""
+    rng = np.random.default_rng(30)
+    cases, sigs = [], []
+    for h2 in (-6.0, -25.0):
+        for d in DIGITS * 2:
+            x = np.zeros(1200)
+            start = 200 + int(rng.integers(0, BLOCK))
+            x[start:start + 640] = with_harmonics(d, 640, -12.0, h2, rng)
+            sigs.append(x)
+            cases.append((d, h2))
+    per = run_bank(sigs, law=law)
+    for (d, h2), ev in zip(cases, per):
+        assert digits(ev) == ("" if h2 > -9.0 else d), (d, h2)
+
+
+@pytest.mark.parametrize("f3", [450.0, 2000.0])
+def test_third_tone_as_strong_as_the_digit(f3):
+    """Talk-off: a digit plus a third tone of the same level away from the DTMF frequencies (a chord) is
+    not a digit (a third of the energy is outside the tones and it is not noise); with the third tone
+    20 dB down it is."""
+    rng = np.random.default_rng(31)
+    cases, sigs = [], []
+    t = np.arange(640)
+    for rel in (0.0, -20.0):
+        for d in DIGITS:
+            x = np.zeros(1200)
+            start = 200 + int(rng.integers(0, BLOCK))
+            third = PEAK_0DBM0 * 10.0 ** ((-12.0 + rel) / 20.0) * np.sin(2 * math.pi * f3 / RATE * t
+                                                                        + rng.uniform(0, 6.28))
+            x[start:start + 640] = tone_pair(d, 640, level_dbm0=-12.0, rng=rng) + third
+            sigs.append(x)
+            cases.append((d, rel))
+    per = run_bank(sigs)
+    for (d, rel), ev in zip(cases, per):
+        assert digits(ev) == ("" if rel == 0.0 else d), (d, rel, f3)
 
 
 # ------------------------------------------------------------------------------------------ timing
