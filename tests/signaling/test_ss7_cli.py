@@ -139,3 +139,16 @@ def test_encode_errors(capsys, tmp_path, text, needle):
     (tmp_path / "b.json").write_text(text)
     rc, _, err = run(capsys, "sig", "encode", str(tmp_path / "b.json"))
     assert rc == 2 and needle in err and "Traceback" not in err, err
+
+
+def test_encode_refuses_an_isup_msu_without_isup_content(tmp_path):
+    """Top-level message_type/cic are derived keys of decode's output; without an 'isup' object there is nothing
+    to encode, and an empty ISUP MSU must not be produced silently."""
+    import json
+    import subprocess
+    import sys
+
+    d = {"pc_format": "china", "si": 5, "dpc": "1-2-3", "opc": "4-5-6", "sls": 3, "cic": 17, "message_type": "REL"}
+    p = subprocess.run([sys.executable, "-m", "ctid", "sig", "encode", "-"], input=json.dumps(d),
+                       capture_output=True, text=True)
+    assert p.returncode == 2 and "needs an 'isup' object" in p.stderr and "Traceback" not in p.stderr

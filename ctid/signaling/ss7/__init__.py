@@ -110,6 +110,8 @@ def encode_frame(d: dict, pc_format: str | None = None, fcs: bool = True) -> byt
             raise CodecError(f"data must be hex, got {d.get('data')!r}") from None
         si_default = None
     si = _int(d, "si", si_default if si_default is not None else -1)
+    if si_default is None and si == mtp3.SI_ISUP and not data:
+        raise CodecError("an ISUP MSU (si 5) needs an 'isup' object (as ctid sig decode --json prints it) or 'data' hex")
     if si_default is not None and si != si_default:
         raise CodecError(f"si {si} does not match the message (SI {si_default})")
     if "dpc" not in d or "opc" not in d:
