@@ -6,7 +6,7 @@ from twisted.internet import task
 from ctid.signaling.ss7 import isup
 from ctid.signaling.ss7.isup_cc import IsupCallControl
 
-from mtp_loopback import LoopbackMtp, TransferIndication  # noqa: F401  (interface names from primitives if merged)
+from mtp_loopback import LoopbackMtp, TransferIndication  # noqa: F401
 
 POINT_CODES = {"itu": (0x2A51, 0x0123), "china": (0x0A0B0C, 0x010203)}   # A higher than B in both
 

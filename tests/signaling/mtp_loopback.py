@@ -1,39 +1,10 @@
-"""Test stand-in for the MTP-TRANSFER interface (/work/notes/mtp-interface.md) until
-ctid.signaling.ss7.primitives is merged: TransferIndication, MtpUser, MtpProvider, LoopbackMtp.pair.
-
-The interface names come from ctid.signaling.ss7.primitives when it exists (else the copy here, exactly as the
-note gives it). LoopbackMtp here is always this one: it adds test hooks (``drop``, ``tap``, ``pause``/``resume``)
-that the tests use and call control never relies on.
+"""A link-less MTP for the ISUP call-control tests, on the MTP-TRANSFER interface of
+ctid.signaling.ss7.primitives, with test hooks (``drop``, ``tap``, ``pause``/``resume``) that the tests use and
+call control never relies on. (ctid.signaling.ss7.primitives.LoopbackMtp is the plain one.)
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-try:  # the real interface once the MTP branch is merged
-    from ctid.signaling.ss7.primitives import MtpProvider, MtpUser, TransferIndication  # noqa: F401
-except ImportError:
-    @dataclass(frozen=True)
-    class TransferIndication:   # MTP-TRANSFER indication (Q.704 / Q.701 2.3.2)
-        opc: int
-        dpc: int
-        sls: int
-        si: int                 # service indicator: 5 = ISUP
-        ni: int                 # network indicator (2 = national)
-        payload: bytes          # the user part's octets after the routing label (for ISUP: CIC first)
-
-    class MtpUser:              # what an MTP3 user (ISUP) implements
-        def mtp_transfer(self, ind: TransferIndication) -> None: ...
-        def mtp_pause(self, dpc: int) -> None: ...     # destination inaccessible (Q.704 MTP-PAUSE)
-        def mtp_resume(self, dpc: int) -> None: ...    # destination accessible again (MTP-RESUME)
-        def mtp_status(self, dpc: int, cause: str) -> None: ...   # congestion / user part unavailable
-
-    class MtpProvider:          # what MTP3 offers its users
-        pc_format: str          # "itu" | "china"
-        opc: int                # own point code
-
-        def register_user(self, si: int, user: MtpUser) -> None: ...
-
-        def transfer(self, dpc: int, sls: int, si: int, payload: bytes, ni: int = 2) -> None: ...  # MTP-TRANSFER req
+from ctid.signaling.ss7.primitives import MtpProvider, MtpUser, TransferIndication  # noqa: F401
 
 
 class LoopbackMtp(MtpProvider):

@@ -222,17 +222,14 @@ def test_synchronous_loopback_reentrancy():
     assert all(c.state is State.IDLE and not c.timers for cc in (a, b) for c in cc.circuits.values())
 
 
-def test_with_the_merged_mtp_loopback_if_present():
-    prim = pytest.importorskip("ctid.signaling.ss7.primitives")
+def test_with_the_mtp_primitives_loopback():
     from twisted.internet import task
 
+    from ctid.signaling.ss7 import primitives as prim
     from ctid.signaling.ss7.isup_cc import IsupCallControl
 
     clock = task.Clock()
-    try:
-        ma, mb = prim.LoopbackMtp.pair(0x2A51, 0x0123, "itu", clock)
-    except TypeError:
-        ma, mb = prim.LoopbackMtp.pair(0x2A51, 0x0123, "itu")
+    ma, mb = prim.LoopbackMtp.pair(0x2A51, 0x0123, "itu", clock)
     a = IsupCallControl(ma, mb.opc, range(1, 5), clock)
     b = IsupCallControl(mb, ma.opc, range(1, 5), clock)
     b.on_incoming = lambda call: (b.alert(call), b.answer(call))
