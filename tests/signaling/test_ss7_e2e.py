@@ -78,7 +78,7 @@ class Net:
         assert self.run(5, until=lambda: self.a.idle() and self.b.idle() and not self.a.cc.groups
                         and not self.b.cc.groups), (self.a.cc.events[-5:], self.b.cc.events[-5:])
 
-    def call(self, src, dst, called="13800138000"):   # dst: for the reader
+    def call(self, src, called="13800138000"):
         call = src.cc.setup(called, calling="1068886666")
         assert call.cic in src.cc.circuits
         return call
@@ -105,7 +105,7 @@ def results(call):
 def complete_call(net, src, dst):
     """One call src -> dst answered by dst, released by src; returns the messages each end sent for it."""
     s0, d0, n_in = len(src.sent), len(dst.sent), len(dst.incoming)
-    call = net.call(src, dst)
+    call = net.call(src)
     got = results(call)
     assert net.run(3, until=lambda: "answered" in got), call.events
     assert len(dst.incoming) == n_in + 1
@@ -122,7 +122,7 @@ def complete_call(net, src, dst):
 def batch(net, per_side):
     """per_side calls each way at once, all answered, then all released by their callers; none may fail."""
     n_in = (len(net.a.incoming), len(net.b.incoming))
-    calls = [net.call(net.a, net.b) for _ in range(per_side)] + [net.call(net.b, net.a) for _ in range(per_side)]
+    calls = [net.call(net.a) for _ in range(per_side)] + [net.call(net.b) for _ in range(per_side)]
     outs = [results(c) for c in calls]
     assert net.run(5, until=lambda: all("answered" in g for g in outs)), [c.events for c in calls]
     assert all("released" not in g for g in outs)
@@ -178,11 +178,19 @@ def test_itu_linkset_reset_calls_ber_cut_and_restore(net):
     assert all(l.stats["failures"] == 0 for l in mtp2)
     print("BER phase:", {k: sum(l.stats[k] for l in mtp2) for k in ("su_errors", "retransmitted", "nacks_sent")})
 
+    cut_and_restore(net)
+
+
+def cut_and_restore(net):
+    """Calls up both ways, the signalling cable(s) cut: MTP-PAUSE, calls released at both ends with cause 38;
+    restored: realignment, MTP-RESUME, GRS, every circuit idle, then a new call completes."""
     # calls up on the linkset, then the cables are cut
-    calls = [net.call(net.a, net.b) for _ in range(3)] + [net.call(net.b, net.a) for _ in range(2)]
+    n_in = (len(net.a.incoming), len(net.b.incoming))
+    calls = [net.call(net.a) for _ in range(3)] + [net.call(net.b) for _ in range(2)]
     outs = [results(c) for c in calls]
     assert net.run(3, until=lambda: all("answered" in g for g in outs))
-    ins = [results(c) for c in net.a.incoming[-2:] + net.b.incoming[-3:]]
+    ins = [results(c) for c in net.a.incoming[n_in[0]:] + net.b.incoming[n_in[1]:]]
+    assert len(ins) == 5 and all("released" not in g for g in outs + ins)
     net.cut()
     assert net.run(5, until=lambda: not net.A.linksets[net.pb].accessible and not net.B.linksets[net.pa].accessible)
     assert "mtp_pause" in net.a.event_names() and "mtp_pause" in net.b.event_names()
@@ -214,5 +222,6 @@ def test_china_24bit_single_link():
         sb, sa = complete_call(net, net.b, net.a)
         assert sb == ["IAM", "REL"] and sa == ["ACM", "ANM", "RLC"]
         assert net.a.cc.variant == net.b.cc.variant == "china"
+        cut_and_restore(net)
     finally:
         net.close()
