@@ -260,11 +260,9 @@ def test_dynamic_range():
 
 
 # ------------------------------------------------------------------------------------------ noise
-def test_1000_digits_in_white_noise():
-    """1000 random digits, 50 ms on / 50 ms off, tones at -13 dBm0, white noise at S/N 6 dB per tone
-    (9 dB two-tone): every digit detected exactly once, in order, and nothing else."""
-    rng = np.random.default_rng(10)
-    nch, per_ch, level, snr = 50, 20, -13.0, 6.0
+def digits_in_noise(rng, nch, per_ch, level, snr):
+    """Per channel: random digits, 50 ms on / 50 ms off at `level` dBm0 per tone, white noise at `snr` dB per tone.
+    Returns (signals, the digit string of each channel)."""
     sigs, truth = [], []
     for _ in range(nch):
         ds = "".join(rng.choice(list(DIGITS), per_ch))
@@ -274,6 +272,13 @@ def test_1000_digits_in_white_noise():
         x = np.concatenate(parts + [np.zeros(400)])
         sigs.append(x + noise(len(x), level - snr, rng))
         truth.append(ds)
+    return sigs, truth
+
+
+def test_1000_digits_in_white_noise():
+    """1000 random digits, 50 ms on / 50 ms off, tones at -13 dBm0, white noise at S/N 6 dB per tone
+    (9 dB two-tone): every digit detected exactly once, in order, and nothing else."""
+    sigs, truth = digits_in_noise(np.random.default_rng(10), nch=50, per_ch=20, level=-13.0, snr=6.0)
     per = run_bank(sigs)
     for ds, ev in zip(truth, per):
         assert_well_formed(ev)
@@ -716,16 +721,6 @@ def test_avx2_and_avx512_kernels_agree(monkeypatch):
 @pytest.mark.slow
 def test_10000_digits_in_white_noise_alaw():
     """Soak: 10 000 random digits, 50/50 ms, S/N 6 dB per tone, through the A-law path: all exactly once."""
-    rng = np.random.default_rng(29)
-    nch, per_ch, level, snr = 250, 40, -13.0, 6.0
-    sigs, truth = [], []
-    for _ in range(nch):
-        ds = "".join(rng.choice(list(DIGITS), per_ch))
-        parts = [np.zeros(int(rng.integers(200, 600)))]
-        for d in ds:
-            parts += [tone_pair(d, 400, level_dbm0=level, rng=rng), np.zeros(400)]
-        x = np.concatenate(parts + [np.zeros(400)])
-        sigs.append(x + noise(len(x), level - snr, rng))
-        truth.append(ds)
+    sigs, truth = digits_in_noise(np.random.default_rng(29), nch=250, per_ch=40, level=-13.0, snr=6.0)
     per = run_bank(sigs, law="alaw")
     assert [digits(ev) for ev in per] == truth

@@ -56,34 +56,7 @@ static void cpt_cb(void *user, int code, int level, int delay)
         ((counts_t *) user)->cpt_on[code]++;
 }
 
-/* The China set, as in tests/peers/spandsp_peer.c: element durations nominal -10 % - 30 ms .. +10 % + 30 ms,
-   continuous tones a minimum only (max 0); frequency 0 = silence. */
-static void add_cadence(super_tone_rx_descriptor_t *d, const int *ms, int n)
-{
-    int id = super_tone_rx_add_tone(d), i;
-    for (i = 0; i < n; i++) {
-        int lo = ms[i] * 9 / 10 - 30, hi = ms[i] * 11 / 10 + 30;
-        if (lo < 20)
-            lo = 20;
-        super_tone_rx_add_element(d, id, (i % 2) ? 0 : 450, 0, lo, hi);
-    }
-}
-
-static super_tone_rx_descriptor_t *china_descriptor(void)
-{
-    static const int busy[] = { 350, 350 }, cong[] = { 700, 700 }, ring[] = { 1000, 4000 },
-        cw[] = { 400, 4000 }, vacant[] = { 100, 100, 100, 100, 100, 100, 400, 400 }, sdial[] = { 400, 40 };
-    super_tone_rx_descriptor_t *d = super_tone_rx_make_descriptor(NULL);
-    int id = super_tone_rx_add_tone(d);
-    super_tone_rx_add_element(d, id, 450, 0, 1500, 0);
-    add_cadence(d, busy, 2);
-    add_cadence(d, cong, 2);
-    add_cadence(d, ring, 2);
-    add_cadence(d, cw, 2);
-    add_cadence(d, vacant, 8);
-    add_cadence(d, sdial, 2);
-    return d;
-}
+#include "../../tests/peers/spandsp_china_tones.h"
 
 static double ts(clockid_t clk)
 {
@@ -149,6 +122,10 @@ int main(int argc, char **argv)
     }
     if (do_cpt) {
         desc = china_descriptor();
+        if (desc == NULL) {
+            fprintf(stderr, "super_tone_rx_make_descriptor failed\n");
+            return 1;
+        }
         cpt = calloc((size_t) nchan, sizeof(*cpt));
         for (c = 0; c < nchan; c++)
             cpt[c] = super_tone_rx_init(NULL, desc, cpt_cb, &counts[c]);

@@ -27,6 +27,9 @@ class PeerUnavailable(RuntimeError):
     """The peer cannot be built here (no compiler or no libspandsp-dev); the message says which."""
 
 
+SHARED_HEADER = Path(__file__).with_name("spandsp_china_tones.h")
+
+
 def cache_dir() -> Path:
     d = Path(os.environ.get("CTID_PEER_CACHE", Path.home() / ".cache" / "ctid-peers"))
     d.mkdir(parents=True, exist_ok=True)
@@ -39,7 +42,7 @@ def build(source: Path, libs=("-lspandsp", "-lm"), cflags=("-O2",)) -> Path:
     gcc = shutil.which(os.environ.get("CC", "gcc"))
     if gcc is None:
         raise PeerUnavailable("no C compiler (gcc) on PATH")
-    text = source.read_bytes()
+    text = source.read_bytes() + SHARED_HEADER.read_bytes()   # both programs include the shared header
     key = hashlib.sha256(text + repr((libs, cflags)).encode()).hexdigest()[:16]
     exe = cache_dir() / f"{source.stem}-{key}"
     if exe.exists():

@@ -296,37 +296,7 @@ static int mode_r2_tx(int argc, char **argv)
 }
 
 /* ------------------------------------------------------------------ call progress (China) */
-/* Element durations as spandsp's own tone-set tooling derives them: nominal -10 % - 30 ms .. +10 % + 30 ms;
-   continuous tones: a minimum only (max 0). Frequencies 0 = silence. Order = ctid china_tones(). */
-static void add_cadence(super_tone_rx_descriptor_t *d, const int *ms, int n)
-{
-    int id = super_tone_rx_add_tone(d), i;
-    for (i = 0; i < n; i++) {
-        int lo = ms[i] * 9 / 10 - 30, hi = ms[i] * 11 / 10 + 30;
-        if (lo < 20)
-            lo = 20;
-        super_tone_rx_add_element(d, id, (i % 2) ? 0 : 450, 0, lo, hi);
-    }
-}
-
-static super_tone_rx_descriptor_t *china_descriptor(void)
-{
-    static const int busy[] = { 350, 350 }, cong[] = { 700, 700 }, ring[] = { 1000, 4000 },
-        cw[] = { 400, 4000 }, vacant[] = { 100, 100, 100, 100, 100, 100, 400, 400 }, sdial[] = { 400, 40 };
-    super_tone_rx_descriptor_t *d = super_tone_rx_make_descriptor(NULL);
-    int id;
-    if (d == NULL)
-        die("super_tone_rx_make_descriptor failed");
-    id = super_tone_rx_add_tone(d);                 /* 0 dial: continuous */
-    super_tone_rx_add_element(d, id, 450, 0, 1500, 0);
-    add_cadence(d, busy, 2);                        /* 1 busy */
-    add_cadence(d, cong, 2);                        /* 2 congestion */
-    add_cadence(d, ring, 2);                        /* 3 ringback */
-    add_cadence(d, cw, 2);                          /* 4 call waiting */
-    add_cadence(d, vacant, 8);                      /* 5 vacant number */
-    add_cadence(d, sdial, 2);                       /* 6 special dial */
-    return d;
-}
+#include "spandsp_china_tones.h"
 
 /* realtime_cb prints code > 0 as a character; super_tone_rx reports ids from 0 and -1 for off. */
 static void cpt_cb(void *user, int code, int level, int delay)
@@ -344,6 +314,8 @@ static int mode_cpt_rx(void)
     size_t n, i;
     int16_t *amp = read_audio(&n);
     super_tone_rx_descriptor_t *d = china_descriptor();
+    if (d == NULL)
+        die("super_tone_rx_make_descriptor failed");
     super_tone_rx_state_t *s = super_tone_rx_init(NULL, d, cpt_cb, NULL);
     if (s == NULL)
         die("super_tone_rx_init failed");
