@@ -123,6 +123,9 @@ setup(
         "sqlalchemy>=2.0",
         "pyserial>=3.5",
         "pyttsx3>=2.90",
+        "psycopg[binary]>=3.1",     # PostgreSQL by URL (postgresql+psycopg://)
+        "pyopenssl>=23",            # TLS for the CTI protocol (Twisted ssl: endpoints)
+        "service_identity>=21",
     ],
     extras_require={"test": ["pytest>=7", "hypothesis>=6", "pycrate>=0.7"]},
     entry_points={
