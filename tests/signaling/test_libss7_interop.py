@@ -40,13 +40,14 @@ WAIT = 10.0                           # liveness limit for each wait, seconds
 class Rig:
     """Our stack and the libss7 peer on the two ends of a socketpair."""
 
-    def __init__(self, exe, our_cics=CICS, peer_cics=(1, 30)):
+    def __init__(self, exe, our_cics=CICS, peer_cics=(1, 30), emergency=True):
         self.reactor = PollReactor()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self.peer = Libss7Peer(exe, theirs, PEER_PC, OUR_PC, *peer_cics)
+        debug = os.environ.get("CTID_LIBSS7_DEBUG", "") not in ("", "0")   # libss7's own trace on its stderr
+        self.peer = Libss7Peer(exe, theirs, PEER_PC, OUR_PC, *peer_cics, debug=debug)
         theirs.close()
         self.transport = SeqpacketTransport(ours, self.reactor)
-        self.link = Mtp2Link(self.reactor, self.transport, name="ctid", emergency=True)
+        self.link = Mtp2Link(self.reactor, self.transport, name="ctid", emergency=emergency)
         self.capture = LinkCapture(self.link, clock=self.reactor)
         self.mtp = Mtp3Layer(self.reactor, OUR_PC, "itu", name="ctid")
         self.mtp.add_linkset(PEER_PC, [self.link])
@@ -107,9 +108,9 @@ class Rig:
                 f"our cc events: {self.cc.events[-15:]}\nour link: {self.link.state} mtp3: {self.mtp.events[-8:]}\n"
                 f"libss7 stderr: {self.peer.stderr_tail(1500)}")
 
-    def up(self) -> None:
+    def up(self, timeout: float = WAIT) -> None:
         self.mtp.start()
-        self.wait(lambda: self.link.state == LinkState.IN_SERVICE, "our MTP2 link in service")
+        self.wait(lambda: self.link.state == LinkState.IN_SERVICE, "our MTP2 link in service", timeout)
         self.peer_event("link_up", "libss7's MTP2 link in service")
         self.peer_event("up", "libss7's linkset up")
         # MTP-RESUME at our end starts a group reset of all our circuits (Q.764 2.9.3.1)
@@ -141,13 +142,15 @@ class Rig:
 def make_rig(libss7_peer_exe):
     rigs = []
 
-    def make(**kw):
+    def make(timeout=WAIT, **kw):
         rig = Rig(libss7_peer_exe, **kw)
         rigs.append(rig)
-        rig.up()
+        rig.up(timeout)
         return rig
     yield make
     for r in rigs:
+        if os.environ.get("CTID_LIBSS7_DEBUG", "") not in ("", "0"):
+            print(r.peer.stderr_tail(10 ** 7))
         r.close()
 
 
@@ -170,6 +173,18 @@ def test_linkset_up_and_our_group_reset(rig):
         gra = rig.our("GRA", m.cic)
         assert gra and gra[0].range_status.range == m.range_status.range
         assert not any(gra[0].range_status.circuits())      # nothing blocked at libss7
+
+
+def test_far_end_emergency_gives_the_short_proving_period(make_rig):
+    """Our link not in emergency: libss7 aligns its link with SIE (emergency alignment, which Q.704 clause 12
+    allows while no link of the set is available), and by Q.703 clause 7 the proving period is then Pe (T4e) at
+    both ends, whichever end asked for it."""
+    rig = make_rig(emergency=False)
+    assert rig.link.state == LinkState.IN_SERVICE and not rig.link.emergency
+    assert rig.link.proving_period == rig.link.timers.t4e
+    assert any(what.startswith("proving complete") for _, what in rig.link.events)
+    call = rig.cc.setup("10086", calling="12345")
+    assert rig.peer_event("IAM", cic=call.cic)["called"] == "10086#"
 
 
 def test_group_reset_from_libss7_reports_our_blocking(rig):
