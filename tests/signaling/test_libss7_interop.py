@@ -7,9 +7,10 @@ Twisted reactor (a fresh PollReactor per test, driven with ``iterate()``; no glo
 
 Proves: MTP2 alignment and MTP3 (SLTM/SLTA, TRA) bring the linkset up at both ends; GRS/GRA both ways (with the
 blocking state in the GRA); calls both ways (IAM called/calling checked at the far end, ACM, ANM, REL with the
-cause seen at the other end, RLC) cleared from either end; SUS/RES both ways; BLO/UBL and CGB/CGU both ways; UCIC
-for a circuit one end does not have; an IAM on a circuit blocked at the far end. Every expectation comes from what
-the sending side was told to send. One call's signalling is written to a pcap that tshark decodes.
+cause seen at the other end, RLC) cleared from either end, and refused busy; RSC both ways; SUS/RES both ways;
+BLO/UBL and CGB/CGU both ways; UCIC for a circuit one end does not have; an IAM on a circuit blocked at the far
+end. Every expectation comes from what the sending side was told to send. One call's signalling is written to a
+pcap that tshark decodes.
 
 The waits have generous limits (liveness only: nothing here asserts a duration).
 """
@@ -258,6 +259,29 @@ def test_call_from_libss7_to_ctid(rig, clearer):
         rig.wait(lambda: released, "REL at our end")
         assert released == [16]
         rig.peer_event("RLC", cic=cic)
+    assert rig.idle()
+
+
+def test_call_refused_busy_by_libss7(rig):
+    call = rig.cc.setup("13800138000", calling="1068886666")
+    released = []
+    call.released.addCallback(released.append)
+    rig.peer_event("IAM", cic=call.cic)
+    rig.peer.send(f"hangup {call.cic} 17")          # user busy, straight after the IAM
+    rig.wait(lambda: released, "REL at our end")
+    assert released == [17] and not call.answered.called
+    rig.peer_event("RLC", cic=call.cic)
+    assert rig.idle()
+
+
+def test_circuit_reset_both_ways(rig):
+    rig.cc.reset(12)
+    rig.peer_event("RSC", cic=12)
+    rig.wait(lambda: rig.cc_events("reset_complete", 12), "RLC for our RSC")
+    rig.peer.send("rsc 14")
+    rlc = rig.peer_event("RLC", cic=14)
+    assert rig.our_sent("RLC", 14) and rlc["cic"] == 14
+    assert rig.cc_events("reset_received", 14)
     assert rig.idle()
 
 
