@@ -149,10 +149,16 @@ def make_rig(libss7_peer_exe):
         rig.up(timeout)
         return rig
     yield make
+    bad = []
     for r in rigs:
+        r.peer.poll()
         if os.environ.get("CTID_LIBSS7_DEBUG", "") not in ("", "0"):
             print(r.peer.stderr_tail(10 ** 7))
+            print("libss7 peer events:", r.peer.events)
+        # a refused command or an unreadable line from the peer means the test did not do what it says
+        bad += [e for e in r.peer.events if e["event"] in ("error", "unparsed")]
         r.close()
+    assert not bad, f"libss7 peer reported: {bad}"
 
 
 @pytest.fixture
