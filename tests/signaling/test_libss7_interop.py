@@ -8,9 +8,9 @@ Twisted reactor (a fresh PollReactor per test, driven with ``iterate()``; no glo
 Proves: MTP2 alignment and MTP3 (SLTM/SLTA, TRA) bring the linkset up at both ends; GRS/GRA both ways (with the
 blocking state in the GRA); calls both ways (IAM called/calling checked at the far end, ACM, ANM, REL with the
 cause seen at the other end, RLC) cleared from either end, and refused busy; RSC both ways; SUS/RES both ways;
-BLO/UBL and CGB/CGU both ways; UCIC for a circuit one end does not have; an IAM on a circuit blocked at the far
-end. Every expectation comes from what the sending side was told to send. One call's signalling is written to a
-pcap that tshark decodes.
+BLO/UBL and CGB/CGU (maintenance and hardware) both ways; UCIC for a circuit one end does not have; an IAM on a
+circuit blocked at the far end. Every expectation comes from what the sending side was told to send. One call's
+signalling is written to a pcap that tshark decodes.
 
 The waits have generous limits (liveness only: nothing here asserts a duration).
 """
@@ -377,27 +377,44 @@ def test_iam_on_a_circuit_we_blocked(rig):
     assert not rig.incoming
 
 
-def test_group_blocking_both_ways(rig):
-    rig.cc.block_group(1, 8)
+@pytest.mark.parametrize("hardware", [0, 1], ids=["maintenance", "hardware"])
+def test_group_blocking_both_ways(rig, hardware):
+    rig.cc.block_group(1, 8, hardware=bool(hardware))
     cgb = rig.peer_event("CGB", cic=1)
-    assert (cgb["first"], cgb["last"], cgb["type"]) == (1, 8, 0)
+    assert (cgb["first"], cgb["last"], cgb["type"]) == (1, 8, hardware)
     assert cgb["status"] == [1] * 8
     rig.wait(lambda: rig.cc_events("group_blocked", 1), "CGBA at our end")
+    assert rig.our("CGBA", 1)[0].supervision_type.type == hardware
     assert all(rig.cc.circuits[c].local_blocked for c in range(1, 9))
-    rig.cc.unblock_group(1, 8)
-    rig.peer_event("CGU", cic=1)
+    rig.cc.unblock_group(1, 8, hardware=bool(hardware))
+    assert rig.peer_event("CGU", cic=1)["type"] == hardware
     rig.wait(lambda: rig.cc_events("group_unblocked", 1), "CGUA at our end")
     assert not any(rig.cc.circuits[c].local_blocked for c in range(1, 9))
-    # libss7 blocks 10..15 (maintenance), then unblocks them
-    rig.peer.send("cgb 10 15")
+    # libss7 blocks 10..15, then unblocks them
+    rig.peer.send(f"cgb 10 15 {hardware}")
     cgba = rig.peer_event("CGBA", cic=10)
-    assert (cgba["first"], cgba["last"]) == (10, 15) and cgba["status"] == [1] * 6
+    assert (cgba["first"], cgba["last"], cgba["type"]) == (10, 15, hardware) and cgba["status"] == [1] * 6
     assert all(rig.cc.circuits[c].remote_blocked for c in range(10, 16))
     assert not rig.cc.circuits[16].remote_blocked
-    rig.peer.send("cgu 10 15")
+    rig.peer.send(f"cgu 10 15 {hardware}")
     cgua = rig.peer_event("CGUA", cic=10)
-    assert (cgua["first"], cgua["last"]) == (10, 15)
+    assert (cgua["first"], cgua["last"], cgua["type"]) == (10, 15, hardware)
     assert not any(rig.cc.circuits[c].remote_blocked for c in range(10, 16))
+
+
+def test_hardware_group_blocking_from_libss7_clears_our_call(rig):
+    """Q.764 2.8.2: a hardware failure oriented CGB clears the calls on the circuits, without REL."""
+    call = rig.cc.setup("13800138000", calling="1068886666")
+    released = []
+    call.released.addCallback(released.append)
+    rig.peer_event("IAM", cic=call.cic)
+    rig.peer.send(f"answer {call.cic}")
+    rig.wait(lambda: call.answered.called, "answered")
+    rig.peer.send(f"cgb {call.cic} {call.cic + 3} 1")
+    rig.peer_event("CGBA", cic=call.cic)
+    assert released == [41]                                  # temporary failure, cleared locally
+    assert not rig.our_sent("REL", call.cic)
+    assert rig.cc.circuits[call.cic].remote_blocked and rig.cc.circuits[call.cic].state is State.IDLE
 
 
 # -------------------------------------------------------------------------------------------------- unequipped
