@@ -38,3 +38,20 @@ def spandsp():
         if require_peers():
             pytest.fail(f"CTID_REQUIRE_PEERS=1 but the spandsp peer is unavailable: {exc}")
         pytest.skip(f"spandsp peer unavailable: {exc}")
+
+
+@pytest.fixture(scope="session")
+def libss7_peer_exe():
+    """The libss7 2.0 interop peer (tests/peers/libss7_peer.c), compiled once per content.
+
+    Skips when libss7-dev (or gcc) is missing, unless CTID_REQUIRE_PEERS=1 (CI), where it fails.
+    """
+    from peers import PeerUnavailable, require_peers
+    from peers.libss7 import build_libss7_peer
+
+    try:
+        return build_libss7_peer()
+    except PeerUnavailable as exc:
+        if require_peers():
+            pytest.fail(f"CTID_REQUIRE_PEERS=1 but the libss7 peer is unavailable: {exc}")
+        pytest.skip(f"libss7 peer unavailable: {exc}")

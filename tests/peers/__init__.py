@@ -36,13 +36,17 @@ def cache_dir() -> Path:
     return d
 
 
-def build(source: Path, libs=("-lspandsp", "-lm"), cflags=("-O2",)) -> Path:
-    """Compile one C source into the cache (once per content) and return the executable's path."""
+def build(source: Path, libs=("-lspandsp", "-lm"), cflags=("-O2",), headers=(SHARED_HEADER,),
+          package=("spandsp.h", "libspandsp-dev")) -> Path:
+    """Compile one C source into the cache (once per content) and return the executable's path.
+
+    ``headers``: local files the source includes (part of the cache key); ``package``: (system header, Debian
+    package) named in the error when that header is missing."""
     source = Path(source)
     gcc = shutil.which(os.environ.get("CC", "gcc"))
     if gcc is None:
         raise PeerUnavailable("no C compiler (gcc) on PATH")
-    text = source.read_bytes() + SHARED_HEADER.read_bytes()   # both programs include the shared header
+    text = source.read_bytes() + b"".join(Path(h).read_bytes() for h in headers)
     key = hashlib.sha256(text + repr((libs, cflags)).encode()).hexdigest()[:16]
     exe = cache_dir() / f"{source.stem}-{key}"
     if exe.exists():
@@ -51,9 +55,9 @@ def build(source: Path, libs=("-lspandsp", "-lm"), cflags=("-O2",)) -> Path:
     cmd = [gcc, *cflags, "-Wall", "-o", str(tmp), str(source), *libs]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
-        if "spandsp.h" in r.stderr and "No such file" in r.stderr:
-            raise PeerUnavailable("libspandsp-dev is not installed (spandsp.h not found; "
-                                  "apt-get install libspandsp-dev)")
+        header, pkg = package
+        if header in r.stderr and "No such file" in r.stderr:
+            raise PeerUnavailable(f"{pkg} is not installed ({header} not found; apt-get install {pkg})")
         raise PeerUnavailable(f"building {source.name} failed:\n{' '.join(cmd)}\n{r.stderr[-3000:]}")
     os.replace(tmp, exe)
     return exe

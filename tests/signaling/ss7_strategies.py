@@ -18,6 +18,8 @@ def param(cls) -> st.SearchStrategy:
     if cls is isup.RawParameter:
         unknown = [c for c in range(1, 256) if c not in isup.PARAMETERS]
         return st.builds(cls, code=st.sampled_from(unknown), data=st.binary(max_size=12))
+    if cls is isup.ChargeInformation:
+        return st.builds(cls, data=st.binary(min_size=2, max_size=2))
     if issubclass(cls, isup._RawValueParameter):
         return st.builds(cls, data=st.binary(max_size=12))
     if cls is isup.RangeAndStatus:

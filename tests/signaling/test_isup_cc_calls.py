@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from ctid.signaling.ss7 import isup
+from ctid.signaling.ss7 import CodecError, isup
 from ctid.signaling.ss7.isup_cc import TIMER_DEFAULTS, State
 from isup_cc_rig import Rig
 
@@ -199,6 +199,42 @@ def test_china_ccl_clears_answered_call():
     rig.a.inject(isup.encode(isup.CCL(cic=call.cic)))
     rig.settle()
     assert rig.b.incoming[0].cause == 16
+
+
+def test_china_mpm_and_opr_on_an_answered_call():
+    rig = Rig("china")
+    call = rig.a.cc.setup("555")
+    rig.settle()
+    incoming = rig.b.incoming[0]
+    assert call.state == "ANSWERED" and incoming.state == "ANSWERED_IN"
+    start = len(rig.b.sent())
+    rig.b.cc.metering_pulse(incoming, b"\x00\x05")
+    rig.b.cc.operator(incoming)
+    rig.a.cc.operator(call)
+    rig.settle()
+    assert rig.b.sent(start) == ["MPM", "OPR"]
+    assert [(n, i) for n, i in call.events if n in ("metering_pulse", "operator")] == \
+        [("metering_pulse", {"charge": "0005"}), ("operator", {})]
+    assert [n for n, _ in incoming.events if n == "operator"] == ["operator"]
+    # MPM is backward only: from the calling side it is an unexpected message at the called side
+    with pytest.raises(ValueError):
+        rig.a.cc.metering_pulse(call, b"\x00\x01")
+    rig.a.inject(isup.encode(isup.MPM(cic=call.cic, charge=isup.ChargeInformation(data=b"\x00\x01"))))
+    rig.settle()
+    assert ("unexpected", call.cic, {"message": "MPM", "state": "ANSWERED_IN"}) in rig.b.cc.events
+    with pytest.raises(CodecError):
+        rig.b.cc.metering_pulse(incoming, b"\x01")       # charge information is 2 octets
+    assert call.state == "ANSWERED" and incoming.state == "ANSWERED_IN"
+
+
+def test_china_messages_refused_on_itu():
+    rig = Rig("itu")
+    call = rig.a.cc.setup("555")
+    rig.settle()
+    with pytest.raises(ValueError, match="China"):
+        rig.a.cc.operator(call)
+    with pytest.raises(ValueError, match="China"):
+        rig.b.cc.metering_pulse(rig.b.incoming[0], b"\x00\x01")
 
 
 def test_synchronous_loopback_reentrancy():

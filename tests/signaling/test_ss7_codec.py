@@ -221,15 +221,32 @@ def test_encode_rejects_bad_values():
         mtp3.encode_msu(mtp3.Msu(si=5, dpc=1 << 14, opc=0))
 
 
+CHINA_CODES = {"CCL": 0xFC, "MPM": 0xFD, "OPR": 0xFE}   # Dialogic ISUP Programmer's Manual, appendix A.7
+
+
+@pytest.mark.parametrize("name", sorted(CHINA_CODES))
 @FAST
-@given(S.message(isup.CHINA_MESSAGES["CCL"]))
-def test_china_ccl(m):
+@given(data=st.data())
+def test_china_messages_round_trip(name, data):
+    m = data.draw(S.message(isup.CHINA_MESSAGES[name]))
     b = isup.encode(m)
-    assert b[2] == 0xFC
+    assert b[2] == CHINA_CODES[name]
     assert isup.decode(b, variant="china") == m
     itu = isup.decode(b)                      # a national message an ITU exchange does not know: kept raw
     assert isinstance(itu, isup.UnknownMessage) and isup.encode(itu) == b
+    assert isup.message_from_dict(isup.message_to_dict(m)) == m
     frame = mtp2.encode(mtp2.SignalUnit(payload=mtp3.encode_msu(mtp3.Msu(si=5, dpc=1, opc=2, data=b,
                                                                          pc_format="china"))))
     d = decode_frame(frame, "china")
-    assert d["message_type"] == "CCL" and encode_frame(d) == frame
+    assert d["message_type"] == name and encode_frame(d) == frame
+
+
+def test_china_mpm_layout_and_errors():
+    m = isup.MPM(cic=0x123, charge=isup.ChargeInformation(data=b"\x01\x80"))
+    # CIC (2, LSB first), type 0xFD, the 2 fixed charge information octets, optional part pointer (0: none)
+    assert isup.encode(m) == bytes([0x23, 0x01, 0xFD, 0x01, 0x80, 0x00])
+    with pytest.raises(CodecError, match="charge_information"):
+        isup.decode(bytes([0x23, 0x01, 0xFD, 0x01]), variant="china")          # truncated in the fixed part
+    with pytest.raises(CodecError, match="charge_information"):
+        isup.encode(isup.MPM(charge=isup.ChargeInformation(data=b"\x01")))     # not 2 octets
+    assert isup.encode(isup.OPR(cic=1)) == bytes([0x01, 0x00, 0xFE, 0x00])

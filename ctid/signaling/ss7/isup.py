@@ -393,6 +393,28 @@ class RawParameter(Parameter):
         return bytes(self.data)
 
 
+@dataclass(frozen=True)
+class ChargeInformation(_RawValueParameter):
+    """China ISUP (YDN 038-1997): the mandatory fixed parameter of MPM, 2 octets. Its inner layout is not in a
+    public source at hand, so the two octets are kept as they are. It is never an optional parameter (fixed
+    parameters carry no name on the wire), so it has no code here and is not in :data:`PARAMETERS`."""
+
+    NAME: ClassVar[str] = "charge_information"
+    SIZE: ClassVar[int] = 2
+    data: bytes = b"\x00\x00"
+
+    def encode_value(self) -> bytes:
+        if len(self.data) != self.SIZE:
+            raise CodecError(f"ISUP: {self.NAME} is {self.SIZE} octets, got {len(self.data)}")
+        return bytes(self.data)
+
+    @classmethod
+    def decode_value(cls, data: bytes):
+        if len(data) != cls.SIZE:
+            raise CodecError(f"ISUP: {cls.NAME} is {len(data)} octets, China ISUP says {cls.SIZE}")
+        return cls(data=bytes(data))
+
+
 PARAMETERS: dict[int, type[Parameter]] = {
     cls.CODE: cls for cls in (
         NatureOfConnectionIndicators, ForwardCallIndicators, CallingPartysCategory, TransmissionMediumRequirement,
@@ -402,6 +424,7 @@ PARAMETERS: dict[int, type[Parameter]] = {
         CauseIndicators, RangeAndStatus, UserServiceInformation, AccessTransport)
 }
 PARAMETERS_BY_NAME: dict[str, type[Parameter]] = {cls.NAME: cls for cls in PARAMETERS.values()}
+PARAMETERS_BY_NAME[ChargeInformation.NAME] = ChargeInformation     # mandatory fixed only (China MPM)
 
 
 def param_code(p: Parameter) -> int:
@@ -485,11 +508,17 @@ _SPEC = [
     ("CFN", 0x2F, [], [("cause", CauseIndicators)], True),
 ]
 
-# China ISUP (YDN 038-1997) national messages. CCL 0xFC "calling party clearing", sent forward in the answered
-# state, optional part only: code from the Dialogic SS7 ISUP Programmer's Manual (China ISUP appendix) and the BME
-# SS7 test-set message table ("Clear calling line", 11111100). Decoded only with variant="china".
+# China ISUP (YDN 038-1997) national messages, decoded only with variant="china". Codes and layouts from the
+# Dialogic SS7 Protocols ISUP Programmer's Manual, issue 15, appendix A.7 "China ISUP" (messages and parameters
+# specific to China ISUP): CCL 0xFC "calling party clearing", forward, answered state (also the BME SS7 test-set
+# table: "Clear calling line", 11111100); MPM 0xFD "metering pulse", backward, answered and suspended states,
+# mandatory fixed "charge information" (2 octets); OPR 0xFE "operator", both directions, answered state. Each
+# has an optional part (message compatibility information, 0x38). Wireshark has no China ISUP message table:
+# with its ITU table it shows these codes as unknown message types.
 _SPEC_CHINA = [
     ("CCL", 0xFC, [], [], True),
+    ("MPM", 0xFD, [("charge", ChargeInformation)], [], True),
+    ("OPR", 0xFE, [], [], True),
 ]
 
 VARIANTS = ("itu", "china")

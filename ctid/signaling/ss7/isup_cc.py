@@ -460,6 +460,25 @@ class IsupCallControl:
         self._send(isup.RES(cic=circ.cic, suspend_resume=isup.SuspendResumeIndicators(network_initiated=int(network))))
         call._event("resumed", local=True)
 
+    def metering_pulse(self, call: Call, charge: bytes) -> None:
+        """China ISUP: MPM (metering pulse) with the 2-octet charge information, sent backward on an incoming
+        call in the answered or suspended state."""
+        self._china_only("MPM")
+        circ = self._own_call(call, {State.ANSWERED_IN, State.SUSPENDED_IN})
+        msg = isup.MPM(cic=circ.cic, charge=isup.ChargeInformation(data=bytes(charge)))
+        isup.encode(msg)      # a bad charge information raises CodecError here, before anything is sent
+        self._send(msg)
+
+    def operator(self, call: Call) -> None:
+        """China ISUP: OPR (operator signal), either direction, in the answered state."""
+        self._china_only("OPR")
+        circ = self._own_call(call, {State.ANSWERED, State.ANSWERED_IN})
+        self._send(isup.OPR(cic=circ.cic))
+
+    def _china_only(self, name: str) -> None:
+        if self.variant != "china":
+            raise ValueError(f"{name} is a China ISUP message; this call control is variant {self.variant!r}")
+
     def release(self, call: Call, cause: int = CAUSE_NORMAL) -> None:
         """Send REL (T1/T5); the call's ``released`` fires at once, the circuit is idle when RLC arrives."""
         circ = call.circuit
@@ -901,6 +920,18 @@ class IsupCallControl:
         if circ.state not in (State.ANSWERED_IN, State.SUSPENDED_IN):
             return self._unexpected(circ, msg)
         self._release_circuit(circ, CAUSE_NORMAL)
+
+    def _on_MPM(self, circ: Circuit, msg) -> None:
+        """China ISUP: metering pulse (backward, answered or suspended): reported on the outgoing call."""
+        if circ.state not in (State.ANSWERED, State.SUSPENDED):
+            return self._unexpected(circ, msg)
+        circ.call._event("metering_pulse", charge=msg.charge.data.hex())
+
+    def _on_OPR(self, circ: Circuit, msg) -> None:
+        """China ISUP: operator signal (either direction, answered state): reported on the call."""
+        if circ.state not in (State.ANSWERED, State.ANSWERED_IN):
+            return self._unexpected(circ, msg)
+        circ.call._event("operator")
 
     # -- release
     def _on_REL(self, circ: Circuit, msg) -> None:
