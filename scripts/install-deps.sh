@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages ctid needs (build, tests, benchmarks), only those missing.
 set -euo pipefail
-PKGS=(gcc libspandsp-dev espeak-ng sox tshark)
+PKGS=(gcc libspandsp-dev libopenr2-dev espeak-ng sox tshark)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -38,3 +38,25 @@ def spandsp():
         if require_peers():
             pytest.fail(f"CTID_REQUIRE_PEERS=1 but the spandsp peer is unavailable: {exc}")
         pytest.skip(f"spandsp peer unavailable: {exc}")
+
+
+def _peer_or_skip(name: str, factory):
+    from peers import PeerUnavailable, require_peers
+
+    try:
+        return factory()
+    except PeerUnavailable as exc:
+        if require_peers():
+            pytest.fail(f"CTID_REQUIRE_PEERS=1 but the {name} peer is unavailable: {exc}")
+        pytest.skip(f"{name} peer unavailable: {exc}")
+
+
+@pytest.fixture(scope="session")
+def openr2_mf():
+    """OpenR2 1.3.3's MF engine (tests/peers/openr2_mf.c, static libopenr2.a), compiled once per content.
+
+    Skips when libopenr2-dev (or gcc) is missing, unless CTID_REQUIRE_PEERS=1 (CI), where it fails.
+    """
+    from peers.openr2 import OpenR2Mf
+
+    return _peer_or_skip("OpenR2 MF", OpenR2Mf)

@@ -36,13 +36,25 @@ def cache_dir() -> Path:
     return d
 
 
-def build(source: Path, libs=("-lspandsp", "-lm"), cflags=("-O2",)) -> Path:
-    """Compile one C source into the cache (once per content) and return the executable's path."""
+#: header a peer includes -> the Debian package that provides it (for the "unavailable" message)
+PACKAGES = {"spandsp.h": "libspandsp-dev", "openr2.h": "libopenr2-dev", "libopenr2.a": "libopenr2-dev"}
+
+
+def build(source: Path, libs=("-lspandsp", "-lm"), cflags=("-O2",), extra=(SHARED_HEADER,), needs=()) -> Path:
+    """Compile one C source into the cache (once per content) and return the executable's path.
+
+    ``extra``: other files the program depends on (headers it includes), part of the cache key.
+    ``needs``: files that must exist (e.g. a static library): PeerUnavailable names the package otherwise.
+    """
     source = Path(source)
     gcc = shutil.which(os.environ.get("CC", "gcc"))
     if gcc is None:
         raise PeerUnavailable("no C compiler (gcc) on PATH")
-    text = source.read_bytes() + SHARED_HEADER.read_bytes()   # both programs include the shared header
+    for f in needs:
+        if not Path(f).exists():
+            pkg = PACKAGES.get(Path(f).name, "?")
+            raise PeerUnavailable(f"{f} not found ({pkg} is not installed: apt-get install {pkg})")
+    text = source.read_bytes() + b"".join(Path(f).read_bytes() for f in extra)
     key = hashlib.sha256(text + repr((libs, cflags)).encode()).hexdigest()[:16]
     exe = cache_dir() / f"{source.stem}-{key}"
     if exe.exists():
@@ -51,9 +63,9 @@ def build(source: Path, libs=("-lspandsp", "-lm"), cflags=("-O2",)) -> Path:
     cmd = [gcc, *cflags, "-Wall", "-o", str(tmp), str(source), *libs]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
-        if "spandsp.h" in r.stderr and "No such file" in r.stderr:
-            raise PeerUnavailable("libspandsp-dev is not installed (spandsp.h not found; "
-                                  "apt-get install libspandsp-dev)")
+        for header, pkg in PACKAGES.items():
+            if header in r.stderr and "No such file" in r.stderr:
+                raise PeerUnavailable(f"{pkg} is not installed ({header} not found; apt-get install {pkg})")
         raise PeerUnavailable(f"building {source.name} failed:\n{' '.join(cmd)}\n{r.stderr[-3000:]}")
     os.replace(tmp, exe)
     return exe
