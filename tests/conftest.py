@@ -60,3 +60,14 @@ def openr2_mf():
     from peers.openr2 import OpenR2Mf
 
     return _peer_or_skip("OpenR2 MF", OpenR2Mf)
+
+
+@pytest.fixture(scope="session")
+def openr2():
+    """The OpenR2 call peer (tests/peers/openr2_peer.c, libopenr2) and the fake DAHDI library
+    (tests/peers/fakedahdi.c, built against dahdi/user.h), compiled once per content.
+
+    Skips when libopenr2-dev, dahdi/user.h (dahdi-dkms) or gcc is missing, unless CTID_REQUIRE_PEERS=1."""
+    from peers.openr2 import OpenR2Programs
+
+    return _peer_or_skip("OpenR2 call", OpenR2Programs)

@@ -37,7 +37,8 @@ def cache_dir() -> Path:
 
 
 #: header a peer includes -> the Debian package that provides it (for the "unavailable" message)
-PACKAGES = {"spandsp.h": "libspandsp-dev", "openr2.h": "libopenr2-dev", "libopenr2.a": "libopenr2-dev"}
+PACKAGES = {"spandsp.h": "libspandsp-dev", "openr2.h": "libopenr2-dev", "libopenr2.a": "libopenr2-dev",
+            "user.h": "dahdi-dkms"}
 
 
 def build(source: Path, libs=("-lspandsp", "-lm"), cflags=("-O2",), extra=(SHARED_HEADER,), needs=()) -> Path:

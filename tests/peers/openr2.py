@@ -56,3 +56,171 @@ class OpenR2Mf:
         else:
             data = np.ascontiguousarray(audio, dtype=np.uint8).tobytes()
         return _parse_rx(self._run(["rx", "bwd" if backward else "fwd"], data, law).decode())
+
+
+# ---------------------------------------------------------------------------------------------- call peer
+PEER_SOURCE = HERE / "openr2_peer.c"
+FAKE_SOURCE = HERE / "fakedahdi.c"
+SILENCE = 0xD5
+
+
+def dahdi_include() -> Path:
+    """The directory holding dahdi/user.h: /usr/include, or the dahdi-dkms source tree
+    (/usr/src/dahdi-<version>/include, Debian dahdi-dkms)."""
+    if Path("/usr/include/dahdi/user.h").exists():
+        return Path("/usr/include")
+    found = sorted(Path("/usr/src").glob("dahdi-*/include/dahdi/user.h"))
+    if not found:
+        raise PeerUnavailable("dahdi/user.h not found (neither /usr/include/dahdi nor /usr/src/dahdi-*/include: "
+                              "apt-get install dahdi-dkms)")
+    return found[-1].parent.parent
+
+
+def build_fakedahdi() -> Path:
+    inc = dahdi_include()
+    return build(FAKE_SOURCE, libs=("-ldl",), cflags=("-O2", "-shared", "-fPIC", f"-I{inc}", f"-I{HERE}"),
+                 extra=(ALAW_HEADER, inc / "dahdi" / "user.h"))
+
+
+def build_openr2_peer() -> Path:
+    inc = dahdi_include()
+    return build(PEER_SOURCE, libs=("-lopenr2",), cflags=("-O2", f"-I{inc}"), extra=(inc / "dahdi" / "user.h",),
+                 needs=(static_lib(),))
+
+
+class OpenR2Programs:
+    """The compiled call peer and the fake DAHDI library (the session fixture)."""
+
+    def __init__(self):
+        self.peer = build_openr2_peer()
+        self.fake = build_fakedahdi()
+
+
+class OpenR2Channel:
+    """An OpenR2 channel (openr2_peer under fakedahdi) on one timeslot of a hwsim CAS board; the bridge owns
+    that board. Call :meth:`step` once per 20 ms tick after the world ticked: it hands the peer the ABCD changes
+    and the received block of its timeslot, waits until the peer has processed them (lock step), sets the ABCD
+    bits it asked for and writes the audio it wrote into the timeslot.
+
+    ``events``: the peer's JSON events (dicts, plus ``tick``); ``tx_abcd``: (tick, abcd) for every
+    DAHDI_SETTXBITS."""
+
+    def __init__(self, programs: OpenR2Programs, board, span: int, timeslot: int, max_ani: int = 10,
+                 max_dnis: int = 4, variant: str = "CN", loglevel: str = "error,warning", channo: int = 1,
+                 timeout: float = 20.0):
+        import os
+        import socket
+        import tempfile
+
+        self.board, self.span, self.timeslot = board, span, timeslot
+        self.col = board.spans[span].timeslot(timeslot).number
+        self.events: list[dict] = []
+        self.tx_abcd: list[tuple[int, int]] = []
+        self.other_events: list = []
+        self.ticks = 0
+        self._fifo = bytearray()
+        self._buf = b""
+        self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.sock.settimeout(timeout)
+        now = board.get_abcd(span, timeslot)
+        if now is not None:
+            self.sock.send(b"B" + bytes([now]))      # what the line shows already (the driver reports changes)
+        self.stderr = tempfile.TemporaryFile()
+        env = dict(os.environ, LD_PRELOAD=str(programs.fake), FAKEDAHDI_FD=str(theirs.fileno()))
+        cmd = [str(programs.peer), "-v", variant, "-a", str(max_ani), "-d", str(max_dnis), "-l", loglevel,
+               str(channo)]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr,
+                                     env=env, pass_fds=(theirs.fileno(),))
+        theirs.close()
+        os.set_blocking(self.proc.stdout.fileno(), False)
+        self._until_done()
+        self._read_events()
+
+    # ------------------------------------------------------------------------------------------------
+    def log(self) -> str:
+        self.stderr.seek(0)
+        return self.stderr.read().decode(errors="replace")
+
+    def _until_done(self) -> None:
+        import socket
+
+        while True:
+            try:
+                msg = self.sock.recv(8192)
+            except socket.timeout:
+                raise RuntimeError(f"openr2_peer did not finish its block:\n{self.log()}") from None
+            if not msg:
+                self.proc.wait(5)
+                raise RuntimeError(f"openr2_peer exited ({self.proc.returncode}):\n{self.log()}")
+            kind, body = msg[:1], msg[1:]
+            if kind == b"D":
+                return
+            if kind == b"T":
+                self.board.set_abcd(self.span, self.timeslot, body[0])
+                self.tx_abcd.append((self.ticks, body[0]))
+            elif kind == b"F":
+                self._fifo.clear()
+            elif kind == b"W":
+                self._fifo += body
+                if len(self._fifo) > 4 * 160:               # DAHDI's 4 buffers of 160: the oldest go
+                    del self._fifo[:len(self._fifo) - 4 * 160]
+
+    def _read_events(self) -> None:
+        import json
+        import os
+
+        while True:
+            try:
+                chunk = os.read(self.proc.stdout.fileno(), 65536)
+            except BlockingIOError:
+                break
+            if not chunk:
+                break
+            self._buf += chunk
+        *lines, self._buf = self._buf.split(b"\n")
+        for line in lines:
+            if line.strip():
+                ev = json.loads(line)
+                ev["tick"] = self.ticks
+                self.events.append(ev)
+
+    def command(self, line: str) -> None:
+        """Send a command line (taken by the peer at its next block)."""
+        self.proc.stdin.write(line.encode() + b"\n")
+        self.proc.stdin.flush()
+
+    def step(self) -> None:
+        from ctid.drivers.model import AbcdEvent
+
+        self.ticks += 1
+        for ev in self.board.events():
+            if isinstance(ev, AbcdEvent) and (ev.span, ev.timeslot) == (self.span, self.timeslot):
+                self.sock.send(b"B" + bytes([ev.abcd]))
+            else:
+                self.other_events.append(ev)
+        block = self.board.read_block()
+        self.sock.send(b"R" + block[:, self.col].tobytes())
+        self._until_done()
+        out = self.board.new_block(SILENCE)
+        if self._fifo:
+            take = bytes(self._fifo[:160])
+            del self._fifo[:160]
+            out[:len(take), self.col] = np.frombuffer(take, dtype=np.uint8)
+        self.board.write_block(out)
+        self._read_events()
+
+    def names(self) -> list[str]:
+        return [e["event"] for e in self.events]
+
+    def first(self, name: str) -> dict | None:
+        return next((e for e in self.events if e["event"] == name), None)
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+            if self.proc.stdin:
+                self.proc.stdin.close()
+            self.proc.wait(5)
+        except (OSError, subprocess.TimeoutExpired):
+            self.proc.kill()
+            self.proc.wait(5)
