@@ -279,3 +279,23 @@ def test_openr2_forward_asked_for_calling_number_sends_called_digits(rigs):
     assert "end" in rig.peer.names() or "disconnect" in rig.peer.names()
     rig.run(10)
     assert rig.a.get_abcd(0, TS) == rig.b.get_abcd(0, TS) == F("idle")
+
+
+@pytest.mark.parametrize("cause", ["congestion", "unallocated"])
+def test_openr2_group_b_signals_outside_our_china_table(rigs, cause):
+    """Open question, documented. Refusing an offered call for congestion or an unallocated number, OpenR2 1.3.3
+    CN sends a group B signal other than B1/B2, the only group B meanings ctid's China table has (telephony-facts:
+    B1 free, B2 busy; the rest of GF002-9002's KB table is not in our sources). ctid names the signal in a
+    protocol error, fails the call and clears forward; both sides end idle."""
+    rig = rigs("out", max_ani=20)
+    our_call(rig)
+    rig.peer.command(f"hangup {cause}")
+    assert rig.run(100, until=lambda: "idle" in rig.ours())
+    errors = [str(e["error"]) for n, e in rig.ch.events if n == "protocol_error"]
+    assert errors and any("has no meaning in variant cn" in m for m in errors), errors
+    sig = next(m.split("backward signal B", 1)[1][0] for m in errors if "backward signal B" in m)
+    assert sig not in CHINA.group_b
+    assert rig.ch.result.outcome == "failed" and "answered" not in rig.peer.names()
+    assert rig.run(50, until=lambda: "end" in rig.peer.names())
+    rig.run(5)
+    assert rig.a.get_abcd(0, TS) == rig.b.get_abcd(0, TS) == F("idle")
