@@ -2,6 +2,8 @@
 
 spandsp (Debian libspandsp-dev 0.0.6, LGPL) is used only as a separate program of ours that links against
 it (``spandsp_peer.c`` here, ``bench/peers/spandsp_bench.c``); nothing of spandsp is copied into ctid.
+OpenR2 1.3.3 (Debian libopenr2-dev, LGPL) likewise: ``openr2_mf.c`` (its MF engine, static libopenr2.a),
+``openr2_peer.c`` + ``fakedahdi.c`` (an OpenR2 channel on a faked /dev/dahdi/channel); see ``openr2.py``.
 Programs are compiled once into a cache directory keyed by the source's hash
 (``$CTID_PEER_CACHE`` or ``~/.cache/ctid-peers``).
 
