@@ -224,3 +224,12 @@ class OpenR2Channel:
         except (OSError, subprocess.TimeoutExpired):
             self.proc.kill()
             self.proc.wait(5)
+
+
+PROBE_SOURCE = HERE / "fakedahdi_probe.c"
+
+
+def build_fakedahdi_probe() -> Path:
+    """A small DAHDI client (no OpenR2) that exercises fakedahdi's semantics for the tests."""
+    inc = dahdi_include()
+    return build(PROBE_SOURCE, libs=(), cflags=("-O2", f"-I{inc}"), extra=(inc / "dahdi" / "user.h",))

@@ -299,3 +299,74 @@ def test_openr2_group_b_signals_outside_our_china_table(rigs, cause):
     assert rig.run(50, until=lambda: "end" in rig.peer.names())
     rig.run(5)
     assert rig.a.get_abcd(0, TS) == rig.b.get_abcd(0, TS) == F("idle")
+
+
+# ============================================================================== the fake DAHDI channel itself
+def test_fakedahdi_semantics(openr2):
+    """fakedahdi.c driven by a plain DAHDI client (tests/peers/fakedahdi_probe.c), the test playing the other end
+    of the socket: what the client sees is what the test sent, what the test receives is what the client did."""
+    import os
+    import socket
+    import subprocess
+
+    import numpy as np
+
+    from ctid.dsp.g711 import alaw_decode, alaw_encode
+    from peers.openr2 import build_fakedahdi_probe
+
+    probe = build_fakedahdi_probe()
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    ours.settimeout(10)
+    env = dict(os.environ, LD_PRELOAD=str(openr2.fake), FAKEDAHDI_FD=str(theirs.fileno()))
+    proc = subprocess.Popen([str(probe)], env=env, pass_fds=(theirs.fileno(),), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    theirs.close()
+
+    def until_wait():
+        got = []
+        while (m := ours.recv(4096)) != b"D":
+            assert m, "the probe closed the socket"
+            got.append(m)
+        return got
+
+    blk1 = bytes(range(160))
+    blk2 = bytes(range(255, 95, -1))
+    blk3 = bytes([0xD5, 0x2A] * 80)                  # A-law +0-ish and a large negative code
+    try:
+        assert until_wait() == [b"T\x0b"]            # DAHDI_SETTXBITS 1011 before the first wait
+        ours.send(b"B\x03")                          # rx bits 0011 (a seize)
+        ours.send(b"R" + blk1)
+        assert until_wait() == [b"W" + b"\x55" * 160]
+        ours.send(b"R" + blk2)
+        assert until_wait() == []
+        ours.send(b"R" + blk3)
+        after = until_wait()
+        assert after[0] == b"W" + alaw_encode(np.full(160, 1000, np.int16)).tobytes()
+        assert after[1] == b"F"                      # DAHDI_FLUSH of the write buffers
+        assert after[2:] == [b"W" + b"\xd5" * 160] * 4
+        ours.close()                                 # the "hardware" goes away
+        out, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    r = {}
+    for line in out.decode().splitlines():
+        k, *v = line.split()
+        r[k] = v
+    assert r["open"] == ["1"] and r["specify"] == ["0"] and r["channo"] == ["5"]
+    assert r["params"] == ["0", "sigcas", "1"] and r["settxbits"] == ["0"]
+    assert r["read_early"] == ["-1", "errno_eagain", "1"]          # nothing received yet
+    assert r["poll"] == ["1", "pollin", "1", "pollpri", "1"]          # block and event
+    assert r["event"] == ["13", "bitschanged", "1"] and r["event2"] == ["0"]   # DAHDI_EVENT_NONE after
+    assert r["rxbits"] == ["3"]
+    assert r["read1"] == ["160", "sum", str(sum(blk1))] and r["write1"] == ["160"]
+    assert r["select"] == ["1", "isset", "1"] and r["read2"] == ["160", "sum", str(sum(blk2))]
+    dec = alaw_decode(np.frombuffer(blk3[:2], np.uint8))
+    assert r["iomux"] == ["0", "read", "1"] and r["read3"] == ["320", "first", str(dec[0]), str(dec[1])]
+    assert r["write3"] == ["320"] and r["flush"] == ["0"]
+    assert r["writes_until_full"] == ["4", "errno_eagain", "1"]       # 4 buffers of 160 (DAHDI default)
+    assert r["writable_when_full"] == ["0"]
+    assert r["unknown_ioctl"] == ["-1", "errno_enotty", "1"] and b"unsupported ioctl" in err
+    assert r["elapsed_ms"] == ["60"]                                  # three blocks of virtual time
+    assert r["iomux_after_close"] == ["-1", "errno_eio", "1"]
