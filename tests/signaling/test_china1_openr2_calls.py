@@ -284,7 +284,8 @@ def test_openr2_forward_asked_for_calling_number_sends_called_digits(rigs):
 @pytest.mark.parametrize("cause", ["congestion", "unallocated"])
 def test_openr2_group_b_signals_outside_our_china_table(rigs, cause):
     """Open question, documented. Refusing an offered call for congestion or an unallocated number, OpenR2 1.3.3
-    CN sends a group B signal other than B1/B2, the only group B meanings ctid's China table has (telephony-facts:
+    CN sends a group B signal other than B1/B2 (its CN configuration sets only B1/B2 and inherits its ITU defaults
+    for these causes), while B1/B2 are the only group B meanings ctid's China table has (telephony-facts:
     B1 free, B2 busy; the rest of GF002-9002's KB table is not in our sources). ctid names the signal in a
     protocol error, fails the call and clears forward; both sides end idle."""
     rig = rigs("out", max_ani=20)
