@@ -36,7 +36,8 @@ OPENR2_CATEGORY = {1: "NATIONAL_SUBSCRIBER", 2: "NATIONAL_PRIORITY_SUBSCRIBER"}
 class Rig:
     """ctid on board A (role ``ours``), OpenR2 on board B, one CAS cable, lock-step ticks."""
 
-    def __init__(self, programs, ours: str, max_ani: int, max_dnis: int = len(CALLED), **kw):
+    def __init__(self, programs, ours: str, max_ani: int, max_dnis: int = len(CALLED), loglevel="error,warning",
+                 **kw):
         from peers.openr2 import OpenR2Channel
 
         self.world = World(11)
@@ -50,7 +51,7 @@ class Rig:
         self.clock = task.Clock()
         self.A = CasBoard(self.a, self.clock)
         self.ch = self.A.add(0, TS, ours, **kw)
-        self.peer = OpenR2Channel(programs, self.b, 0, TS, max_ani=max_ani, max_dnis=max_dnis)
+        self.peer = OpenR2Channel(programs, self.b, 0, TS, max_ani=max_ani, max_dnis=max_dnis, loglevel=loglevel)
         self.ticks = 0
         self.run(3)
 
@@ -136,6 +137,28 @@ def test_our_forward_numbers_and_category_reach_openr2(rigs, ka):
     assert_clean(rig)
 
 
+def test_every_mf_signal_crossed_as_sent_both_ways(rigs):
+    """OpenR2's own MF trace (log level "all") against our forward register's log for a whole call set-up: the
+    forward signals OpenR2 received are exactly the ones we sent (called and calling digits, KA, I-15, KD), and
+    the backward signals we received are exactly the ones OpenR2 says it sent (A1/A6/A3, B1)."""
+    import re
+
+    rig = rigs("out", max_ani=20, loglevel="all")
+    logs = []
+    rig.ch.listener = lambda ch, e, **k: logs.append(list(ch.register.log)) if e == "register_done" else None
+    assert our_call(rig, ka=2, kd=3)["dnis"] == CALLED
+    rig.peer.command("accept")
+    assert rig.run(100, until=lambda: "ringing" in rig.ours())
+    ours = logs[0]
+    trace = rig.peer.log()
+    their_rx = re.findall(r"MF Rx << (\w) \[ON\]", trace)
+    their_tx = re.findall(r"MF Tx >> (\w) \[ON\]", trace)
+    assert their_rx == [sig for d, sig in ours if d == "tx"]
+    assert their_tx == [sig[1:] for d, sig in ours if d == "rx"]
+    assert ours[-2:] == [("tx", "3"), ("rx", "B1")]         # KD 3 sent and received; B1 back
+    assert_clean(rig)
+
+
 def test_our_forward_answered_then_cleared_back_by_openr2(rigs):
     rig = rigs("out", max_ani=20)
     assert our_call(rig)["dnis"] == CALLED
@@ -213,6 +236,25 @@ def test_openr2_forward_number_reaches_us(rigs, category):
     assert peer_codes(rig) == [F("idle"), F("seize")]
     assert rig.run(10, until=lambda: "accepted" in rig.peer.names())
     assert rig.peer.first("accepted")["mode"] == "Call With Charge"     # B1: free, with charge
+    assert_clean(rig)
+
+
+def test_openr2_forward_mf_trace_matches_our_backward_register(rigs):
+    """The other direction: OpenR2's trace of what it sent and received equals our backward register's log."""
+    import re
+
+    rig = our_backward(rigs, loglevel="all")
+    logs = []
+    rig.ch.listener = lambda ch, e, **k: logs.append(list(ch.register.log)) if e == "register_done" else None
+    their_call(rig, 2)
+    ours = logs[0]
+    trace = rig.peer.log()
+    their_tx = re.findall(r"MF Tx >> (\w) \[ON\]", trace)
+    their_rx = re.findall(r"MF Rx << (\w) \[ON\]", trace)
+    assert their_tx == [sig.split("-")[-1] for d, sig in ours if d == "rx"]
+    assert their_rx == [sig for d, sig in ours if d == "tx"]
+    assert ours[-2:] == [("rx", "II-2"), ("tx", CHINA.b_signal_for("free"))]
+    assert their_tx[:len(CALLED)] == list(CALLED)
     assert_clean(rig)
 
 
