@@ -8,7 +8,11 @@ against it; nothing of OpenR2 is copied into ctid.
 """
 from __future__ import annotations
 
+import json
+import os
+import socket
 import subprocess
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -108,10 +112,6 @@ class OpenR2Channel:
     def __init__(self, programs: OpenR2Programs, board, span: int, timeslot: int, max_ani: int = 10,
                  max_dnis: int = 4, variant: str = "CN", loglevel: str = "error,warning", channo: int = 1,
                  timeout: float = 20.0):
-        import os
-        import socket
-        import tempfile
-
         self.board, self.span, self.timeslot = board, span, timeslot
         self.col = board.spans[span].timeslot(timeslot).number
         self.events: list[dict] = []
@@ -142,8 +142,6 @@ class OpenR2Channel:
         return self.stderr.read().decode(errors="replace")
 
     def _until_done(self) -> None:
-        import socket
-
         while True:
             try:
                 msg = self.sock.recv(8192)
@@ -166,9 +164,6 @@ class OpenR2Channel:
                     del self._fifo[:len(self._fifo) - 4 * 160]
 
     def _read_events(self) -> None:
-        import json
-        import os
-
         while True:
             try:
                 chunk = os.read(self.proc.stdout.fileno(), 65536)
