@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the Debian packages ctid needs (build, tests, benchmarks), only those missing.
 set -euo pipefail
-PKGS=(gcc libspandsp-dev libss7-dev espeak-ng sox tshark postgresql)
+# dahdi-dkms only for its user-space header (include/dahdi/user.h under /usr/src) used by the OpenR2 fake DAHDI peer
+PKGS=(gcc libspandsp-dev libss7-dev libopenr2-dev dahdi-dkms espeak-ng sox tshark postgresql)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

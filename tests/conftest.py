@@ -40,18 +40,45 @@ def spandsp():
         pytest.skip(f"spandsp peer unavailable: {exc}")
 
 
+def _peer_or_skip(name: str, factory):
+    from peers import PeerUnavailable, require_peers
+
+    try:
+        return factory()
+    except PeerUnavailable as exc:
+        if require_peers():
+            pytest.fail(f"CTID_REQUIRE_PEERS=1 but the {name} peer is unavailable: {exc}")
+        pytest.skip(f"{name} peer unavailable: {exc}")
+
+
+@pytest.fixture(scope="session")
+def openr2_mf():
+    """OpenR2 1.3.3's MF engine (tests/peers/openr2_mf.c, static libopenr2.a), compiled once per content.
+
+    Skips when libopenr2-dev (or gcc) is missing, unless CTID_REQUIRE_PEERS=1 (CI), where it fails.
+    """
+    from peers.openr2 import OpenR2Mf
+
+    return _peer_or_skip("OpenR2 MF", OpenR2Mf)
+
+
+@pytest.fixture(scope="session")
+def openr2():
+    """The OpenR2 call peer (tests/peers/openr2_peer.c, libopenr2) and the fake DAHDI library
+    (tests/peers/fakedahdi.c, built against dahdi/user.h), compiled once per content.
+
+    Skips when libopenr2-dev, dahdi/user.h (dahdi-dkms) or gcc is missing, unless CTID_REQUIRE_PEERS=1."""
+    from peers.openr2 import OpenR2Programs
+
+    return _peer_or_skip("OpenR2 call", OpenR2Programs)
+
+
 @pytest.fixture(scope="session")
 def libss7_peer_exe():
     """The libss7 2.0 interop peer (tests/peers/libss7_peer.c), compiled once per content.
 
     Skips when libss7-dev (or gcc) is missing, unless CTID_REQUIRE_PEERS=1 (CI), where it fails.
     """
-    from peers import PeerUnavailable, require_peers
     from peers.libss7 import build_libss7_peer
 
-    try:
-        return build_libss7_peer()
-    except PeerUnavailable as exc:
-        if require_peers():
-            pytest.fail(f"CTID_REQUIRE_PEERS=1 but the libss7 peer is unavailable: {exc}")
-        pytest.skip(f"libss7 peer unavailable: {exc}")
+    return _peer_or_skip("libss7", build_libss7_peer)

@@ -2,6 +2,8 @@
 
 spandsp (Debian libspandsp-dev 0.0.6, LGPL) is used only as a separate program of ours that links against
 it (``spandsp_peer.c`` here, ``bench/peers/spandsp_bench.c``); nothing of spandsp is copied into ctid.
+OpenR2 1.3.3 (Debian libopenr2-dev, LGPL) likewise: ``openr2_mf.c`` (its MF engine, static libopenr2.a),
+``openr2_peer.c`` + ``fakedahdi.c`` (an OpenR2 channel on a faked /dev/dahdi/channel); see ``openr2.py``.
 Programs are compiled once into a cache directory keyed by the source's hash
 (``$CTID_PEER_CACHE`` or ``~/.cache/ctid-peers``).
 
@@ -36,17 +38,26 @@ def cache_dir() -> Path:
     return d
 
 
-def build(source: Path, libs=("-lspandsp", "-lm"), cflags=("-O2",), headers=(SHARED_HEADER,),
-          package=("spandsp.h", "libspandsp-dev")) -> Path:
+#: header a peer includes -> the Debian package that provides it (for the "unavailable" message)
+PACKAGES = {"spandsp.h": "libspandsp-dev", "openr2.h": "libopenr2-dev", "libopenr2.a": "libopenr2-dev",
+            "user.h": "dahdi-dkms", "libss7.h": "libss7-dev"}
+
+
+def build(source: Path, libs=("-lspandsp", "-lm"), cflags=("-O2",), extra=(SHARED_HEADER,), needs=()) -> Path:
     """Compile one C source into the cache (once per content) and return the executable's path.
 
-    ``headers``: local files the source includes (part of the cache key); ``package``: (system header, Debian
-    package) named in the error when that header is missing."""
+    ``extra``: other files the program depends on (headers it includes), part of the cache key.
+    ``needs``: files that must exist (e.g. a static library): PeerUnavailable names the package otherwise.
+    """
     source = Path(source)
     gcc = shutil.which(os.environ.get("CC", "gcc"))
     if gcc is None:
         raise PeerUnavailable("no C compiler (gcc) on PATH")
-    text = source.read_bytes() + b"".join(Path(h).read_bytes() for h in headers)
+    for f in needs:
+        if not Path(f).exists():
+            pkg = PACKAGES.get(Path(f).name, "?")
+            raise PeerUnavailable(f"{f} not found ({pkg} is not installed: apt-get install {pkg})")
+    text = source.read_bytes() + b"".join(Path(f).read_bytes() for f in extra)
     key = hashlib.sha256(text + repr((libs, cflags)).encode()).hexdigest()[:16]
     exe = cache_dir() / f"{source.stem}-{key}"
     if exe.exists():
@@ -55,9 +66,9 @@ def build(source: Path, libs=("-lspandsp", "-lm"), cflags=("-O2",), headers=(SHA
     cmd = [gcc, *cflags, "-Wall", "-o", str(tmp), str(source), *libs]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
-        header, pkg = package
-        if header in r.stderr and "No such file" in r.stderr:
-            raise PeerUnavailable(f"{pkg} is not installed ({header} not found; apt-get install {pkg})")
+        for header, pkg in PACKAGES.items():
+            if header in r.stderr and "No such file" in r.stderr:
+                raise PeerUnavailable(f"{pkg} is not installed ({header} not found; apt-get install {pkg})")
         raise PeerUnavailable(f"building {source.name} failed:\n{' '.join(cmd)}\n{r.stderr[-3000:]}")
     os.replace(tmp, exe)
     return exe

@@ -20,7 +20,7 @@ SOURCE = HERE / "libss7_peer.c"
 
 def build_libss7_peer() -> Path:
     """The peer executable, compiled once per content (PeerUnavailable without gcc or libss7-dev)."""
-    return build(SOURCE, libs=("-lss7",), headers=(), package=("libss7.h", "libss7-dev"))
+    return build(SOURCE, libs=("-lss7",), extra=())
 
 
 class Libss7Peer:

@@ -323,3 +323,32 @@ def test_caller_gives_up_before_seize_ack(rig):
     assert S.CLEAR_FWD in rig.out.line.history and S.BLOCKED not in rig.out.line.history
     assert "seize_ack" not in names(rig.out) and rig.out.register is None
     assert not rig.out.line.errors and not rig.inc.line.errors
+
+
+def test_forward_side_that_never_clears_after_b2_is_released_by_the_clear_forward_wait():
+    """ctid's incoming side refuses with B2; a forward side that then never clears forward (simulated by
+    disabling our outgoing side's release) is forced to release when the clear-forward wait (ITU-T Q.118 timed
+    release) expires, the channel is blocked at the second expiry, and is back in use when the forward side
+    finally clears. Time is the world's (the task.Clock advances 20 ms per tick)."""
+    rig = Rig(decide=lambda called, calling, ka, kd: "busy")
+    spec = CHINA.timer("clear_forward")
+    try:
+        rig.out.line.release = lambda reason="": None          # a forward side that never clears forward
+        setup_call(rig)
+        assert rig.inc.result.outcome == "busy" and rig.inc.line.awaiting_clear_forward == "after B2 (busy)"
+        t0 = rig.t
+        assert rig.run(int(spec.seconds / TICK) + 10, until=lambda: rig.inc.line.state is S.FORCED_RELEASE)
+        assert spec.seconds - 0.1 <= rig.t - t0 <= spec.seconds + 0.1
+        assert rig.run(5, until=lambda: rig.out.line.state is S.FORCED_RELEASE)     # seen on the wire
+        assert "forced_release" in names(rig.inc)
+        assert rig.run(int(spec.seconds / TICK) + 10, until=lambda: rig.inc.line.state is S.BLOCKED)
+        errors = [str(e) for e in rig.inc.line.errors]
+        assert len(errors) == 2 and all("clear-forward wait" in e and "Q.118" in e for e in errors)
+        assert "after B2 (busy)" in errors[0]
+        assert rig.run(5, until=lambda: rig.a.get_abcd(0, TS) == CHINA.code(BACKWARD, "blocked"))
+        del rig.out.line.release                                  # the forward side clears at last
+        rig.out.line.release("late")
+        assert rig.run(10, until=lambda: rig.inc.line.state is S.IDLE and rig.out.line.state is S.IDLE)
+        assert rig.a.get_abcd(0, TS) == rig.b.get_abcd(0, TS) == CHINA.code(FORWARD, "idle")
+    finally:
+        rig.close()

@@ -168,3 +168,108 @@ def test_outgoing_release_before_seize_ack_waits_for_it():
     line.seize(); line.release()
     clock.advance(CHINA.timer("seize_ack").seconds + 0.01)
     assert line.state is S.IDLE and ch.sent[-1] == F("clear_forward") and len(line.errors) == 1
+
+
+# ---------------------------------------------------------------------------------------------- clear-forward wait
+# The incoming side's timed release (ITU-T Q.118): after this end is done with the call (clear-back, a group B
+# refusal, a forced release) the forward side must clear forward. The timer is the variant's "clear_forward".
+CFW = CHINA.timer("clear_forward")
+
+
+def answered_in_line():
+    line, clock, ch, ev = in_line()
+    line.on_abcd(F("seize"))
+    assert line.answer()
+    return line, clock, ch, ev
+
+
+def test_clear_forward_wait_is_named_and_cited():
+    assert CFW.key == "clear_forward" and CFW.name == "clear-forward wait" and "Q.118" in CFW.source
+    assert 10000 <= CFW.ms <= 32000                 # inside the range the citation gives
+    assert "clear-forward wait" in CFW.label and str(CFW.ms) in CFW.label
+
+
+def test_clear_forward_after_clear_back_in_time_stops_the_wait():
+    line, clock, ch, ev = answered_in_line()
+    assert line.clear_back() and line.awaiting_clear_forward == "after clear-back"
+    assert len(clock.getDelayedCalls()) == 1
+    clock.advance(CFW.seconds - 0.5)
+    assert line.state is S.CLEAR_BACK and not line.errors
+    line.on_abcd(F("clear_forward"))
+    assert line.state is S.IDLE and ch.sent[-1] == B("release_guard")
+    assert not clock.getDelayedCalls() and not line.errors and line.awaiting_clear_forward is None
+    clock.advance(2 * CFW.seconds)
+    assert line.state is S.IDLE and not line.errors
+
+
+def test_no_clear_forward_after_clear_back_forces_release():
+    line, clock, ch, ev = answered_in_line()
+    line.clear_back()
+    clock.advance(CFW.seconds - 0.01)
+    assert line.state is S.CLEAR_BACK and not line.errors
+    clock.advance(0.02)
+    assert line.state is S.FORCED_RELEASE and ch.sent[-1] == B("forced_release")
+    assert "forced_release" in ev
+    msg = str(line.errors[-1])
+    assert "clear-forward wait" in msg and "Q.118" in msg and "after clear-back" in msg and "forced release" in msg
+    line.on_abcd(F("clear_forward"))              # the forward side reacts to the forced release
+    assert line.state is S.IDLE and ch.sent[-1] == B("release_guard")
+    assert not clock.getDelayedCalls() and len(line.errors) == 1
+
+
+def test_forward_side_that_never_clears_leaves_the_channel_blocked_until_it_does():
+    line, clock, ch, ev = answered_in_line()
+    line.clear_back()
+    clock.advance(CFW.seconds)                    # first expiry: forced release
+    assert line.state is S.FORCED_RELEASE
+    clock.advance(CFW.seconds - 0.01)
+    assert line.state is S.FORCED_RELEASE
+    clock.advance(0.02)                           # second expiry: out of use
+    assert line.state is S.BLOCKED and ch.sent[-1] == B("blocked") and line.blocked_by_timer
+    assert "blocked" in ev and "BLOCKED until the forward side clears" in str(line.errors[-1])
+    assert not clock.getDelayedCalls()
+    line.on_abcd(F("seize"))                      # still seized (unchanged code: nothing happens)
+    assert line.state is S.BLOCKED
+    line.on_abcd(F("clear_forward"))              # at last
+    assert line.state is S.IDLE and ch.sent[-1] == B("idle") and not line.blocked_by_timer
+    assert ev[-2:] == ["unblocked", "idle"]
+    line.on_abcd(F("seize"))                      # the channel works again
+    assert line.state is S.SEIZE_ACK
+
+
+def test_no_clear_forward_after_busy_refusal():
+    """After B2 the channel (CasChannel) starts the wait from SEIZE_ACK; the error says what was refused."""
+    line, clock, ch, ev = in_line()
+    line.on_abcd(F("seize"))
+    line.await_clear_forward("after B2 (busy)")
+    clock.advance(CFW.seconds + 0.01)
+    assert line.state is S.FORCED_RELEASE and "after B2 (busy)" in str(line.errors[-1])
+
+
+def test_clear_forward_wait_not_started_outside_a_call():
+    line, clock, ch, ev = in_line()
+    line.await_clear_forward("nothing")
+    assert not clock.getDelayedCalls() and line.awaiting_clear_forward is None
+
+
+def test_manual_block_is_not_lifted_by_forward_idle():
+    line, clock, ch, ev = in_line()
+    assert line.block()
+    line.on_abcd(F("seize"))
+    line.on_abcd(F("idle"))
+    assert line.state is S.BLOCKED
+
+
+def test_itu_without_forced_release_blocks_on_first_expiry():
+    from ctid.signaling.china1.variant import ITU
+
+    clock, ch = task.Clock(), Chan()
+    line = IncomingLine(ITU, clock, ch, name="in")
+    line.on_abcd(ITU.code(FORWARD, "idle"))
+    line.on_abcd(ITU.code(FORWARD, "seize"))
+    line.answer()
+    line.clear_back()
+    clock.advance(ITU.timer("clear_forward").seconds + 0.01)
+    assert line.state is S.BLOCKED and ch.sent[-1] == ITU.code(BACKWARD, "blocked")
+    line.on_abcd(ITU.code(FORWARD, "clear_forward"))
+    assert line.state is S.IDLE

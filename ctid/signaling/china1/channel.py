@@ -191,8 +191,12 @@ class CasChannel:
             if result.outcome == "free":
                 self._emit("offered", result=result)
             elif result.outcome == "failed":
-                self.line.force_release()
-            # busy / congestion: the forward side clears forward
+                self.line.force_release()        # starts the clear-forward wait too
+            else:
+                # refused (busy, congestion ...): the forward side is to clear forward; if it never does,
+                # the clear-forward wait (ITU-T Q.118 timed release) releases the channel from this end
+                sig = f"B{result.b_signal}" if result.b_signal else "the refusal"
+                self.line.await_clear_forward(f"after {sig} ({result.outcome})")
 
 
 class CasBoard:

@@ -300,7 +300,27 @@ class IncomingLine(_Line):
     rx_direction = FORWARD
     _oos_signal = "blocked"
 
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.awaiting_clear_forward: str | None = None   # why the clear-forward wait runs (None: it does not)
+        self.blocked_by_timer = False                     # BLOCKED by a second clear-forward wait expiry
+
+    def span_down(self, reason: str = "span down") -> None:
+        self.awaiting_clear_forward = None
+        self.blocked_by_timer = False
+        super().span_down(reason)
+
     # commands ----------------------------------------------------------------------------------
+    def await_clear_forward(self, why: str) -> None:
+        """This end is done with the call (a group B refusal such as B2 busy, a clear-back, a forced release):
+        the forward side must clear forward. Starts the clear-forward wait (ITU-T Q.118 timed release); when it
+        expires the call is released from this end: forced release first, then, if the forward side still
+        does not clear, the channel is blocked until it returns to idle."""
+        if self.state not in (LineState.SEIZE_ACK, LineState.CLEAR_BACK, LineState.FORCED_RELEASE):
+            return
+        self.awaiting_clear_forward = why
+        self.timers.start(self.variant.timer("clear_forward"), self._timeout)
+
     def answer(self) -> bool:
         if self.state is not LineState.SEIZE_ACK:
             self._error(f"answer refused: channel is {self.state.value}, not SEIZE_ACK")
@@ -316,6 +336,7 @@ class IncomingLine(_Line):
             return False
         self._send("clear_back")
         self._set(LineState.CLEAR_BACK)
+        self.await_clear_forward("after clear-back")
         return True
 
     def force_release(self) -> bool:
@@ -325,12 +346,14 @@ class IncomingLine(_Line):
         if not self._send("forced_release"):
             return False
         self._set(LineState.FORCED_RELEASE)
+        self.await_clear_forward("after forced release")
         return True
 
     def block(self) -> bool:
         if self.state is not LineState.IDLE:
             self._error(f"block refused: channel is {self.state.value}, not IDLE")
             return False
+        self.blocked_by_timer = False
         self._send("blocked")
         self._set(LineState.BLOCKED)
         return True
@@ -338,6 +361,7 @@ class IncomingLine(_Line):
     def unblock(self) -> bool:
         if self.state is not LineState.BLOCKED:
             return False
+        self.blocked_by_timer = False
         self._send("idle")
         self._set(LineState.IDLE)
         return True
@@ -354,12 +378,22 @@ class IncomingLine(_Line):
             elif not self._is(c, "idle"):
                 self._unexpected(c, "ignored, channel stays IDLE")
         elif s is LineState.BLOCKED:
-            if self._is(c, "seize"):
+            if self.blocked_by_timer and self._is(c, "clear_forward"):
+                # the forward side that never cleared forward finally did: the release is complete
+                self.blocked_by_timer = False
+                self._emit("clear_forward", after=s.value)
+                self._send("idle")
+                self._set(LineState.IDLE)
+                self._emit("unblocked")
+                self._emit("idle")
+            elif self._is(c, "seize"):
                 self._unexpected(c, "seizure of a blocked channel refused: stays BLOCKED")
             elif not self._is(c, "idle"):
                 self._unexpected(c, "ignored, channel stays BLOCKED")
         elif s in (LineState.SEIZE_ACK, LineState.ANSWERED, LineState.CLEAR_BACK, LineState.FORCED_RELEASE):
             if self._is(c, "clear_forward"):
+                self.timers.stop("clear_forward")
+                self.awaiting_clear_forward = None
                 self._emit("clear_forward", after=s.value)
                 self._set(LineState.RELEASE_GUARD)
                 self._send("release_guard")
@@ -369,3 +403,33 @@ class IncomingLine(_Line):
                 self._unexpected(c, f"ignored, channel stays {s.value}")
         else:
             self._unexpected(c, "ignored")
+
+    def _timeout(self, spec) -> None:
+        try:
+            if spec.key != "clear_forward":
+                return
+            why, fwd = self.awaiting_clear_forward or "", abcd_str(self.rx)
+            if self.state in (LineState.SEIZE_ACK, LineState.CLEAR_BACK):
+                if self.variant.has_line_signal(BACKWARD, "forced_release"):
+                    self._error(f"timer {spec.label} expired: no clear-forward {why} (forward still {fwd}); "
+                                f"forced release")
+                    self._send("forced_release")
+                    self._set(LineState.FORCED_RELEASE)
+                    self._emit("forced_release", reason="clear-forward wait expired")
+                    self.awaiting_clear_forward = "after forced release"
+                    self.timers.start(spec, self._timeout)
+                    return
+            elif self.state is not LineState.FORCED_RELEASE:
+                return
+            # still no clear-forward (or no forced-release signal in this variant): take the channel out of
+            # use until the forward side returns to idle
+            self._error(f"timer {spec.label} expired: no clear-forward {why} (forward still {fwd}); "
+                        f"channel BLOCKED until the forward side clears")
+            self.awaiting_clear_forward = None
+            self._send("blocked")
+            self.blocked_by_timer = True
+            self._set(LineState.BLOCKED)
+            self._emit("blocked", reason="clear-forward wait expired")
+        except Exception as exc:  # noqa: BLE001
+            log.exception("%s: internal error in timer %s", self.name, spec.key)
+            self._error(f"internal error in timer {spec.label}: {exc!r}")

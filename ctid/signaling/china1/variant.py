@@ -168,6 +168,9 @@ class Variant:
                 return s.abcd
         raise KeyError(f"variant {self.name}: no {direction} line signal {name!r}")
 
+    def has_line_signal(self, direction: str, name: str) -> bool:
+        return any(s.direction == direction and s.name == name for s in self.line)
+
     def meanings(self, direction: str, abcd: int) -> frozenset[str]:
         """Every name the code has in that direction (codes are reused: the state picks one)."""
         return frozenset(s.name for s in self.line if s.direction == direction and s.abcd == abcd)
@@ -215,6 +218,11 @@ class Variant:
 # ------------------------------------------------------------------------------------------------ China
 
 _OPENR2 = "OpenR2 1.3.3"
+#: ITU-T Q.118 "Abnormal conditions - Special release arrangements": an incoming exchange releases a connection
+#: whose calling side does not clear forward within a time limit after the called party cleared (timed release).
+#: Q.764 cites Q.118 for ISUP T6 (the same wait after a network-initiated suspend) with 10-32 s; ctid takes 30 s
+#: (the value of its ISUP T6 too).
+_Q118 = "ITU-T Q.118 timed release, 10-32 s as cited for Q.764 T6"
 
 CHINA = Variant(
     name="cn",
@@ -243,6 +251,8 @@ CHINA = Variant(
         "mf_back_cycle": TimerSpec("mf_back_cycle", 5000, _OPENR2, "mf_back_cycle"),
         # not from a standard: ctid's own bound on waiting for the backward side to return to idle
         "release_guard": TimerSpec("release_guard", 8000, "ctid choice", "release-guard wait"),
+        # incoming side: the forward side must clear forward after a refusal (B2 busy ...) or a clear-back
+        "clear_forward": TimerSpec("clear_forward", 30000, _Q118, "clear-forward wait"),
     },
     numbers=NumberRules(end_timeout_ms=3000, ani_after=1),
     backward_2of4=True,
@@ -300,6 +310,7 @@ ITU = Variant(
         "answer": TimerSpec("answer", 60000, _UNCHECKED, "answer wait"),
         "mf_back_cycle": TimerSpec("mf_back_cycle", 5000, _UNCHECKED, "mf_back_cycle"),
         "release_guard": TimerSpec("release_guard", 8000, "ctid choice", "release-guard wait"),
+        "clear_forward": TimerSpec("clear_forward", 30000, _Q118, "clear-forward wait"),
     },
     numbers=NumberRules(end_timeout_ms=3000),
     backward_2of4=False,
