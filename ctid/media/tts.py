@@ -289,3 +289,31 @@ class Tts:
                 raise
         except OSError as e:
             raise TtsError(f"TTS cache {d}: cannot write: {e.strerror or e}") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m ctid.media.tts [--voice zh] [--cache DIR] -o out.wav TEXT``: render to an 8 kHz A-law WAV."""
+    import argparse
+    import sys
+
+    from ctid.dsp.wavfile import write_wav
+
+    p = argparse.ArgumentParser(prog="python -m ctid.media.tts", description="render text to 8 kHz A-law WAV")
+    p.add_argument("text")
+    p.add_argument("--voice", default="zh", help="zh (Mandarin), en (English) or an espeak-ng voice")
+    p.add_argument("--rate", type=int, default=160, help="words per minute (default %(default)s)")
+    p.add_argument("--cache", default="ctid-data/tts", help="cache directory (default %(default)s)")
+    p.add_argument("-o", "--output", required=True, help="WAV file to write")
+    a = p.parse_args(argv)
+    try:
+        codes = Tts(a.cache, rate=a.rate).render(a.text, a.voice)
+    except TtsError as e:
+        print(f"tts: {e}", file=sys.stderr)
+        return 1
+    write_wav(a.output, g711.alaw_decode(codes), law="alaw")
+    print(f"{a.output}: {len(codes) / RATE:.2f} s, 8 kHz A-law")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
