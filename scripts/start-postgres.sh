@@ -54,8 +54,12 @@ else
   chown postgres: "$TEMPDIR" 2>/dev/null || true
   if [ ! -f "$TEMPDIR/data/PG_VERSION" ]; then
     echo "initdb into $TEMPDIR/data" >&2
+    PWFILE="$TEMPDIR/.pw"
+    (umask 077; head -c 24 /dev/urandom | base64 > "$PWFILE")
+    chown postgres: "$PWFILE" 2>/dev/null || true
     as_postgres "$BIN/initdb" -D "$TEMPDIR/data" -A scram-sha-256 --auth-local=peer -U postgres \
-      --pwfile=<(echo "postgres-$RANDOM$RANDOM") >&2
+      --pwfile="$PWFILE" >&2
+    rm -f "$PWFILE"
   fi
   if ! as_postgres "$BIN/pg_ctl" -D "$TEMPDIR/data" status >/dev/null 2>&1; then
     echo "starting private cluster in $TEMPDIR on port $PORT" >&2
