@@ -1,0 +1,1 @@
+"""Media for ctid channels: the per-board runtime, TTS and the prompt catalogue."""
