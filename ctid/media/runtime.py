@@ -125,6 +125,7 @@ class BoardRuntime:
         self.record_buffer_bytes = max(lib.CTID_MEDIA_MAX_FRAMES, int(record_buffer_seconds * 8000))
         self.ticks = 0
         self.errors = 0          # exceptions raised by handlers, hooks, sources and callbacks (logged)
+        self.tick_failures = 0   # ticks that failed as a whole (driver errors), when driven by attach/start
         self._loop = None
         self._pacer = None
         self._next_id = 1
@@ -201,7 +202,17 @@ class BoardRuntime:
         pacer.add_listener(self._on_pacer)
 
     def _on_pacer(self, _world) -> None:
-        self.tick()
+        self._tick_guarded()
+
+    def _tick_guarded(self) -> None:
+        # A driver failure (a board closed or dead) must not stop the LoopingCall that ticks every board.
+        try:
+            self.tick()
+        except Exception:
+            self.errors += 1
+            self.tick_failures += 1
+            if self.tick_failures <= 3 or self.tick_failures % 500 == 0:
+                log.exception("board %s: tick failed (%d so far)", self.board.board_id, self.tick_failures)
 
     def start(self, interval: float = 0.020):
         """Tick every ``interval`` seconds of the clock (a board paced by its own hardware)."""
@@ -209,7 +220,7 @@ class BoardRuntime:
 
         if self._loop is not None and self._loop.running:
             raise MediaError(f"board {self.board.board_id}: runtime already started")
-        self._loop = task.LoopingCall(self.tick)
+        self._loop = task.LoopingCall(self._tick_guarded)
         self._loop.clock = self.clock
         return self._loop.start(interval, now=False)
 
