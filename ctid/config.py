@@ -443,7 +443,7 @@ def _trunk(cfg: Config, s: _Section, i: int) -> TrunkConfig:
         if t.opc == t.dpc:
             raise ConfigError(f"trunks[{i}].dpc: {t.dpc:#x} equals opc")
         t.cics = parse_ranges(s.raw("cics", "1-15,17-31"), f"trunks[{i}].cics", VOICE_TIMESLOTS)
-        t.slc = s.get("slc", 0, int, lambda v: None if 0 <= v <= 15 else "must be 0..15")
+        t.slc = s.get("slc", 0, int, lambda v: None if v == 0 else "must be 0 (one signalling link per trunk, SLC 0)")
         t.emergency_proving = s.get("emergency_proving", False, bool)
         t.calling = s.get("calling", "", str, lambda v: None if v == "" or v.isdigit() else "must be digits")
     elif sig == "china1":

@@ -179,6 +179,7 @@ class FxsChannel(TrunkChannel):
                 self.dtmf(True)
                 self.mc.tone("dial")
         else:
+            self.mc.stop_tone()
             if self.direction is not None:
                 self._cancel_digits()
                 self._stop_ring()
