@@ -309,9 +309,7 @@ class Engine:
     def _media_op(self, ch, kind: str, start) -> defer.Deferred:
         """Run ``start() -> Deferred`` as the channel's media operation ``kind``."""
         call = self.chan_call.get(ch.id)
-        self._holding.pop(ch.id, None)
-        if ch.mc.playing:
-            ch.mc.stop()
+        self._holding.pop(ch.id, None)      # a new operation ends the hold loop (the runtime cancels it)
         self.media[ch.id] = kind
         d = start()
 
@@ -422,8 +420,13 @@ class Engine:
             if self._holding.get(ch.id) is not token or ch.state != UP:
                 return None
             self.media[ch.id] = "playing"
-            d = ch.mc.play(list(audio))
-            d.addCallback(lambda r: loop(audio) if r.get("reason") == "done" else None)
+            d = ch.mc.play(list(audio), loop=True)
+
+            def ended(_r):
+                if self._holding.get(ch.id) is token:
+                    self._holding.pop(ch.id, None)
+                    self.media[ch.id] = "idle"
+            d.addBoth(ended)
             return None
         try:
             self._render([prompt]).addCallback(loop).addErrback(

@@ -10,7 +10,7 @@ from ctid.signaling.china1.line import LineState
 from ctid.signaling.ss7.isup_cc import State
 
 from .rig import Rig
-from .rt_double import DoubleRuntime
+from ctid.media.runtime import BoardRuntime
 
 
 class Trunks:
@@ -35,7 +35,7 @@ class Trunks:
 
 @pytest.fixture(scope="module")
 def env():
-    rig = Rig(DoubleRuntime)
+    rig = Rig(BoardRuntime)
     t = Trunks(rig)
     # SS7 linkset alignment (emergency proving), MTP-RESUME, GRS at both ends
     assert rig.run(20, until=lambda: t.trunks["ss7"].up and rig.far_ss7.up)

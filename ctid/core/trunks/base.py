@@ -105,7 +105,8 @@ class TrunkChannel:
         self.direction = None
         self.dtmf(False)
         try:
-            self.mc.stop()
+            self.mc.stop("hangup")          # operations fire with reason "hangup"; the source (R2) stays
+            self.mc.flush_digits()
         except Exception:  # noqa: BLE001
             log.exception("%s: stopping media", self.id)
         self._notify("hangup", cause=cause)
