@@ -28,6 +28,7 @@ class DaemonConfig:
     data_dir: str = "./ctid-data"
     database: str = "sqlite:///{data_dir}/ctid.db"
     log_level: str = "info"
+    recordings_dir: str = "{data_dir}/recordings"
 
 
 @dataclass
@@ -330,7 +331,9 @@ def build_config(data: dict, source: str = "<dict>") -> Config:
         database=d.get("database", DaemonConfig.database, str,
                        lambda v: None if "://" in v or v.startswith("sqlite:") else "is not a database URL "
                        "(e.g. sqlite:///{data_dir}/ctid.db or postgresql+psycopg://user@host/db)"),
-        log_level=d.get("log_level", "info", str, _one_of("debug", "info", "warning", "error")))
+        log_level=d.get("log_level", "info", str, _one_of("debug", "info", "warning", "error")),
+        recordings_dir=d.get("recordings_dir", DaemonConfig.recordings_dir, str,
+                             lambda v: None if v else "must not be empty"))
     d.done()
 
     c = _Section(top.get("cti", {}, dict), "cti")
@@ -499,6 +502,7 @@ def _substitute(cfg: Config) -> None:
         except Exception:  # noqa: BLE001
             raise ConfigError(f"{key}: {v!r} cannot be substituted") from None
     cfg.daemon.database = sub(cfg.daemon.database, "daemon.database")
+    cfg.daemon.recordings_dir = sub(cfg.daemon.recordings_dir, "daemon.recordings_dir")
     cfg.tts.cache_dir = sub(cfg.tts.cache_dir, "tts.cache_dir")
     cfg.tts.prompts_dir = sub(cfg.tts.prompts_dir, "tts.prompts_dir")
     for b in cfg.boards:

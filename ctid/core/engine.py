@@ -80,7 +80,6 @@ class Engine:
         self.read_file = read_file
         self.calls: dict[str, Call] = {}
         self.chan_call: dict[str, Call] = {}
-        self.media: dict[str, str] = {cid: "idle" for cid in self.channels}
         self._listeners: list = []
         self._holding: dict[str, bool] = {}
         self.cdr_failures = 0
@@ -161,7 +160,6 @@ class Engine:
 
     def _leg_hangup(self, ch, call: Call | None, cause: int) -> None:
         self._holding.pop(ch.id, None)
-        self.media[ch.id] = "idle"
         self.emit("channel.hangup", channel=ch.id, call=call.id if call else None, cause=cause,
                   cause_text=cause_text(cause))
         if call is None:
@@ -255,7 +253,7 @@ class Engine:
         for ch in self.channels.values():
             call = self.chan_call.get(ch.id)
             info = ch.info()
-            info.update(call=call.id if call else None, media=self.media.get(ch.id, "idle"))
+            info.update(call=call.id if call else None, media=ch.mc.state)
             if ch.direction is None and ch.state not in (INCOMING,):
                 info.update(calling=None, called=None)
             chans.append(info)
@@ -310,12 +308,9 @@ class Engine:
         """Run ``start() -> Deferred`` as the channel's media operation ``kind``."""
         call = self.chan_call.get(ch.id)
         self._holding.pop(ch.id, None)      # a new operation ends the hold loop (the runtime cancels it)
-        self.media[ch.id] = kind
         d = start()
 
         def done(result):
-            if self.media.get(ch.id) == kind:
-                self.media[ch.id] = "idle"
             if isinstance(result, dict) and self.chan_call.get(ch.id) is not call:
                 result = dict(result, reason="hangup")
             return result
@@ -408,7 +403,6 @@ class Engine:
         ch = self._chan(channel)
         self._holding.pop(channel, None)
         ch.mc.stop()
-        self.media[channel] = "idle"
         return defer.succeed(None)
 
     def hold(self, ch, prompt: dict) -> None:
@@ -419,13 +413,11 @@ class Engine:
         def loop(audio):
             if self._holding.get(ch.id) is not token or ch.state != UP:
                 return None
-            self.media[ch.id] = "playing"
             d = ch.mc.play(list(audio), loop=True)
 
             def ended(_r):
                 if self._holding.get(ch.id) is token:
                     self._holding.pop(ch.id, None)
-                    self.media[ch.id] = "idle"
             d.addBoth(ended)
             return None
         try:
@@ -437,7 +429,6 @@ class Engine:
     def unhold(self, ch) -> None:
         if self._holding.pop(ch.id, None) is not None:
             ch.mc.stop()
-            self.media[ch.id] = "idle"
 
     # ------------------------------------------------------------------------------------------ bridging
     def bridge(self, a: str, b: str):
@@ -467,7 +458,6 @@ class Engine:
         for ch in (ca, cb):
             self.unhold(ch)
             ch.mc.stop()
-            self.media[ch.id] = "idle"
         ba, bb = ca.trunk.board, cb.trunk.board
         ba.connect(ca.number, bb.board_id, cb.number)
         bb.connect(cb.number, ba.board_id, ca.number)

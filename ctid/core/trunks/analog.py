@@ -41,6 +41,9 @@ class FxoChannel(TrunkChannel):
         if self.direction == "out" or self.state == UP:
             return
         self._cancel_gap()
+        if self.state == CLEARING:         # the rest of a refused call's ring cycle
+            self._gap = self.trunk.clock.callLater(RING_GAP, self._set, IDLE)
+            return
         if on:
             if self.state == IDLE:
                 self.rings = 0
@@ -113,6 +116,13 @@ class FxoChannel(TrunkChannel):
 
     def hangup(self, cause: int = 16) -> None:
         if self.direction is None:
+            return
+        if self.state == INCOMING:
+            # an analogue call cannot be refused: ignore the rest of its ring cycle (clearing until the gap)
+            self.detect(cid=False)
+            self._announced = False
+            self._set(CLEARING)
+            self._ended(cause)
             return
         self._cancel_gap()
         if self._dial_timer is not None and self._dial_timer.active():
