@@ -442,7 +442,6 @@ class MediaChannel:
         self._op: _Op | None = None
         self._digits: collections.deque[str] = collections.deque(maxlen=MAX_TYPEAHEAD)
         self._tone_name: str | None = None
-        self._mask = 0
 
     def __repr__(self) -> str:
         return f"<MediaChannel {self.runtime.board.board_id}:{self.number} {self.state}>"
@@ -483,12 +482,12 @@ class MediaChannel:
             if on:
                 mask |= DETECTORS[name]
         self.runtime.bank.set_mask(self.number, mask)
-        self._mask = mask
 
     def _need_dtmf(self) -> None:
-        if not self._mask & lib.CTID_DET_DTMF:
-            self._mask |= lib.CTID_DET_DTMF
-            self.runtime.bank.set_mask(self.number, self._mask)
+        # read the bank's mask itself: signalling (China No.1 registers) changes masks on the same bank
+        mask = self.runtime.bank.get_mask(self.number)
+        if not mask & lib.CTID_DET_DTMF:
+            self.runtime.bank.set_mask(self.number, mask | lib.CTID_DET_DTMF)
 
     def _buffer_digit(self, digit: str) -> None:
         self._digits.append(digit)

@@ -19,6 +19,7 @@ No Python runs per channel per tick except for channels with a source and for ch
 from __future__ import annotations
 
 import logging
+import time
 from typing import Callable
 
 import numpy as np
@@ -30,6 +31,9 @@ from ctid.dsp._native import ffi, lib
 from .channel import MediaChannel, MediaError
 
 log = logging.getLogger("ctid.media")
+
+#: phases of :meth:`BoardRuntime.tick` measured by :meth:`BoardRuntime.enable_profile`
+PHASES = ("driver", "media_native", "media_events", "detect_native", "detect_events")
 
 MEDIA_EVENT_DTYPE = np.dtype([("t_sample", "<u8"), ("channel", "<u4"), ("type", "<i4"), ("value", "<i4"),
                               ("aux", "<i4")])
@@ -125,10 +129,12 @@ class BoardRuntime:
         self.record_buffer_bytes = max(lib.CTID_MEDIA_MAX_FRAMES, int(record_buffer_seconds * 8000))
         self.ticks = 0
         self.errors = 0          # exceptions raised by handlers, hooks, sources and callbacks (logged)
+        self.tick_failures = 0   # ticks that failed as a whole (driver errors), when driven by attach/start
         self._loop = None
         self._pacer = None
         self._next_id = 1
         self.closed = False
+        self.profile: dict | None = None
 
     # ------------------------------------------------------------------------------------- channels
     def channel(self, number: int) -> MediaChannel:
@@ -201,7 +207,17 @@ class BoardRuntime:
         pacer.add_listener(self._on_pacer)
 
     def _on_pacer(self, _world) -> None:
-        self.tick()
+        self._tick_guarded()
+
+    def _tick_guarded(self) -> None:
+        # A driver failure (a board closed or dead) must not stop the LoopingCall that ticks every board.
+        try:
+            self.tick()
+        except Exception:
+            self.errors += 1
+            self.tick_failures += 1
+            if self.tick_failures <= 3 or self.tick_failures % 500 == 0:
+                log.exception("board %s: tick failed (%d so far)", self.board.board_id, self.tick_failures)
 
     def start(self, interval: float = 0.020):
         """Tick every ``interval`` seconds of the clock (a board paced by its own hardware)."""
@@ -209,7 +225,7 @@ class BoardRuntime:
 
         if self._loop is not None and self._loop.running:
             raise MediaError(f"board {self.board.board_id}: runtime already started")
-        self._loop = task.LoopingCall(self.tick)
+        self._loop = task.LoopingCall(self._tick_guarded)
         self._loop.clock = self.clock
         return self._loop.start(interval, now=False)
 
@@ -231,19 +247,35 @@ class BoardRuntime:
         lib.ctid_media_reset(self._m, -1)
         self.closed = True
 
+    def enable_profile(self, on: bool = True) -> None:
+        """Accumulate the CPU time of each phase of the tick in :attr:`profile` (seconds; for benchmarks)."""
+        self.profile = {k: 0.0 for k in PHASES} if on else None
+
     def tick(self) -> None:
         """One 20 ms tick (see the module docs)."""
+        prof = self.profile
+        clk = time.thread_time
+        if prof is not None:
+            t0 = clk()
         for ev in self.board.events():
             for fn in self._handlers:
                 self._safe(fn, ev)
         self.board.read_block(out=self._rx)
+        if prof is not None:
+            t1 = clk()
         n = native_check(lib.ctid_media_tick(self._m, self._rxp, self._txp, BLOCK_FRAMES, self.nchan), "media tick")
+        if prof is not None:
+            t2 = clk()
         if n:
             self._media_events()
-        events = self.bank.process(self._rx)
-        if events:
+        if prof is not None:
+            t3 = clk()
+        pending = self.bank.process_raw(self._rx)
+        if prof is not None:
+            t4 = clk()
+        if pending:
             chans = self._channels
-            for ev in events:
+            for ev in self.bank.drain():
                 mc = chans.get(ev.channel)
                 if mc is not None:
                     mc._detected(ev)
@@ -259,8 +291,17 @@ class BoardRuntime:
                     self.errors += 1
                     log.exception("board %s channel %s: source failed; removed", self.board.board_id, number)
                     self._sources.pop(number, None)
+        if prof is not None:
+            t5 = clk()
         self.board.write_block(self._tx)
         self.ticks += 1
+        if prof is not None:
+            t6 = clk()
+            prof["driver"] += (t1 - t0) + (t6 - t5)
+            prof["media_native"] += t2 - t1
+            prof["media_events"] += t3 - t2
+            prof["detect_native"] += t4 - t3
+            prof["detect_events"] += t5 - t4
 
     def _media_events(self) -> None:
         while True:
