@@ -1,0 +1,357 @@
+"""The Engine end to end over hwsim: our board 0 with the media runtime, far ends driven by our own signalling
+stacks (SS7 on board 1, China No.1 on board 2) and hwsim's analogue line and telephones.
+
+Proves: an SS7 call answered, a WAV prompt heard on the far board, DTMF from the far end collected, hung up
+from either end with the cause; the same on China No.1 with a renderer-made (text) prompt; an FXO call with
+FSK caller ID; a caller queued to an agent on an FXS extension, bridged, a test tone crossing each way; CDRs
+with numbers, times and cause delivered to the sink (and retried when it fails); originate on SS7 and China
+No.1 (answered, and no answer -> cause 19); offer timeout to the next agent; error codes 400/404/409/503."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from twisted.internet import defer
+
+from ctid.core.engine import Engine
+from ctid.core.errors import EngineError
+from ctid.dsp import dtmf as dtmf_mod
+from ctid.dsp.g711 import alaw_encode
+from ctid.dsp.wavfile import write_wav
+from ctid.media.runtime import BoardRuntime
+from ctid.signaling.china1.line import LineState
+from ctid.signaling.ss7.isup_cc import State
+
+from .rig import Rig, tone_power
+
+
+def sine(freq, seconds, amp=6000):
+    n = int(seconds * 8000)
+    return (np.sin(2 * np.pi * freq * np.arange(n) / 8000) * amp).astype(np.int16)
+
+
+class Env:
+    def __init__(self, tmp):
+        self.rig = Rig(BoardRuntime, tmp=tmp)
+        self.events = []
+        self.cdrs = []
+        self.sink_fail = 0
+        self.rendered = []
+        self.prompt = str(tmp / "prompt.wav")
+        write_wav(self.prompt, sine(1000, 0.6), law="alaw")
+
+        def renderer(p):
+            self.rendered.append(p)
+            return defer.succeed(alaw_encode(sine(700, 0.6)))   # "TTS" in tests: a 700 Hz tone
+
+        def sink(cdr):
+            if self.sink_fail:
+                self.sink_fail -= 1
+                return defer.fail(IOError("database is locked"))
+            self.cdrs.append(cdr)
+            return defer.succeed(None)
+        self.eng = Engine.from_config(self.rig.cfg, {0: self.rig.board}, {0: self.rig.rt}, self.rig.clock,
+                                      renderer=renderer, cdr_sink=sink, recordings_dir=str(tmp / "rec"))
+        self.eng.subscribe(self.events.append)
+
+    def ev(self, name, **match):
+        return [e for e in self.events if e["event"] == name and all(e.get(k) == v for k, v in match.items())]
+
+    def wait(self, name, seconds=5, **match):
+        assert self.rig.run(seconds, until=lambda: bool(self.ev(name, **match))), (name, match, self.events[-5:])
+        return self.ev(name, **match)[-1]
+
+    def result(self, d, seconds=10):
+        box = []
+        d.addBoth(box.append)
+        assert self.rig.run(seconds, until=lambda: bool(box)), "deferred never fired"
+        if isinstance(box[0], Exception) or hasattr(box[0], "value") and isinstance(box[0].value, Exception):
+            raise box[0].value
+        return box[0]
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    e = Env(tmp_path_factory.mktemp("engine"))
+    cc = e.eng.trunks["ss7"].cc
+    assert e.rig.run(20, until=lambda: e.eng.trunks["ss7"].up and e.rig.far_ss7.up)
+    assert e.rig.run(5, until=lambda: any(x[0] == "group_reset_complete" for x in cc.events) and not cc.groups
+                     and all(c.state == "idle" for c in e.eng.trunks["ss7"].channels.values()))
+    assert e.ev("trunk.state", trunk="ss7", up=True)
+    yield e
+    e.rig.close()
+
+
+def far_dtmf(digits):
+    return alaw_encode(dtmf_mod.generate(digits, on_ms=80, off_ms=80))
+
+
+def test_ss7_ivr_call_prompt_dtmf_hangup_by_us(env):
+    rig, eng = env.rig, env.eng
+    far = rig.far_ss7
+    call = far.cc.setup("114", calling="13800138000")
+    inc = env.wait("channel.incoming", trunk="ss7")
+    ch = inc["channel"]
+    assert ch == f"ss7/{call.cic}" and inc["kind"] == "ss7"
+    assert (inc["calling"], inc["called"], inc["category"]) == ("13800138000", "114", 0x0A)
+    snap = eng.snapshot()
+    (info,) = [c for c in snap["channels"] if c["channel"] == ch]
+    assert info["state"] == "incoming" and info["call"] == inc["call"] and info["calling"] == "13800138000"
+    assert [c["call"] for c in snap["calls"]] == [inc["call"]]
+    got = {}
+    call.answered.addCallback(lambda _c: got.setdefault("answered", True))
+    call.released.addCallback(lambda cause: got.setdefault("cause", cause))
+    env.result(eng.answer(ch))
+    assert rig.run(1, until=lambda: "answered" in got)
+    assert env.ev("channel.answered", channel=ch)
+
+    # a WAV prompt: heard on the far board as the 1 kHz tone it holds
+    far.board.listen.add(call.cic)
+    far.board.heard.clear()
+    res = env.result(eng.play(ch, [{"file": env.prompt}]))
+    assert res == {"reason": "done", "digit": None}
+    pcm = far.board.pcm(call.cic)
+    assert np.abs(pcm).max() > 2000 and tone_power(pcm, 1000) > 0.5
+    assert env.ev("channel.play_done", channel=ch, reason="done")
+
+    # DTMF from the far end collected: "12#" -> 12 by terminator, each digit also an event
+    d = eng.collect(ch, prompts=[{"tone": "beep"}], max_digits=4, timeout=3)
+    rig.run(0.4)
+    far.board.say(call.cic, far_dtmf("12#"))
+    res = env.result(d)
+    assert res["digits"] == "12" and res["reason"] == "terminator" and res["tries"] == 1
+    assert [e["digit"] for e in env.ev("channel.dtmf", channel=ch)] == ["1", "2", "#"]
+
+    # we hang up with cause 21: REL 21 at the far end, CDR with the numbers and times
+    t_answer = [e for e in env.events if e["event"] == "channel.answered" and e["channel"] == ch]
+    assert t_answer
+    env.result(eng.hangup(ch, 21))
+    assert rig.run(2, until=lambda: "cause" in got)
+    assert got["cause"] == 21
+    ended = env.wait("call.ended", call=inc["call"])
+    assert ended["cause"] == 21
+    assert env.ev("channel.hangup", channel=ch)[-1]["cause_text"] == "call rejected"
+    assert rig.run(1, until=lambda: any(c["call"] == inc["call"] for c in env.cdrs))
+    (cdr,) = [c for c in env.cdrs if c["call"] == inc["call"]]
+    assert (cdr["trunk"], cdr["channel"], cdr["calling"], cdr["called"]) == ("ss7", ch, "13800138000", "114")
+    assert cdr["direction"] == "in" and cdr["cause"] == 21 and cdr["disposition"] == "answered"
+    assert cdr["start"] <= cdr["answer"] < cdr["end"] and cdr["billsec"] > 1.0
+    assert abs(cdr["duration"] - (cdr["end"] - cdr["start"])) < 1e-3
+    assert rig.run(2, until=lambda: far.cc.circuits[call.cic].state is State.IDLE and
+                   eng.channels[ch].state == "idle")
+    assert inc["call"] not in eng.calls
+
+
+def test_ss7_far_end_hangs_up_with_cause(env):
+    rig, eng = env.rig, env.eng
+    far = rig.far_ss7
+    n = len(env.ev("channel.incoming"))
+    call = far.cc.setup("114", calling="13900000000")
+    assert rig.run(2, until=lambda: len(env.ev("channel.incoming")) > n)
+    inc = env.ev("channel.incoming")[-1]
+    env.result(eng.answer(inc["channel"]))
+    rig.run(0.2)
+    far.cc.release(call, 31)
+    hang = env.wait("channel.hangup", channel=inc["channel"], call=inc["call"])
+    assert hang["cause"] == 31 and hang["cause_text"] == "normal, unspecified"
+    assert env.wait("call.ended", call=inc["call"])["cause"] == 31
+    with pytest.raises(EngineError) as exc:
+        eng.play(inc["channel"], [{"tone": "beep"}])
+    assert exc.value.code == 409
+
+
+def test_no1_call_text_prompt_dtmf_far_clears(env):
+    rig, eng = env.rig, env.eng
+    far = rig.far_no1
+    assert far.out.call("88881234", "13800138000", ka=1, kd=1)
+    inc = env.wait("channel.incoming", trunk="no1", seconds=8)
+    ch = inc["channel"]
+    assert ch == "no1/1" and (inc["calling"], inc["called"], inc["category"]) == ("13800138000", "88881234", 1)
+    env.result(eng.answer(ch))
+    assert rig.run(2, until=lambda: far.out.line.state is LineState.ANSWERED)
+    far.board.listen.add(1)
+    far.board.heard.clear()
+    res = env.result(eng.play(ch, [{"text": "您好", "voice": "zh"}, {"silence": 0.1}]))
+    assert res["reason"] == "done" and env.rendered[-1] == {"text": "您好", "voice": "zh"}
+    assert tone_power(far.board.pcm(1), 700) > 0.5
+    d = eng.collect(ch, max_digits=3, timeout=3)
+    far.board.say(1, far_dtmf("305"))
+    assert env.result(d)["digits"] == "305"
+    far.out.hangup()                                    # clear-forward
+    hang = env.wait("channel.hangup", channel=ch)
+    assert hang["cause"] == 16
+    assert env.wait("call.ended", call=inc["call"])["cause"] == 16
+    assert rig.run(2, until=lambda: eng.channels[ch].state == "idle" and far.out.line.state is LineState.IDLE)
+    assert rig.run(1, until=lambda: any(c["call"] == inc["call"] for c in env.cdrs))
+
+
+def test_fxo_call_with_caller_id_and_record(env):
+    rig, eng = env.rig, env.eng
+    rig.line.ring("13912345678")
+    inc = env.wait("channel.incoming", trunk="analog", seconds=8)
+    assert inc["channel"] == "analog/0" and inc["kind"] == "fxo" and inc["calling"] == "13912345678"
+    env.result(eng.answer("analog/0"))
+    rig.run(0.2)
+    assert rig.line.state["board_offhook"]
+    d = eng.record("analog/0", max_seconds=1.0, silence_seconds=None, beep=False, purpose="voicemail")
+    rig.line.play(sine(500, 1.2))
+    res = env.result(d)
+    assert res["reason"] == "max" and 0.9 <= res["duration"] <= 1.1 and res["path"].endswith(".wav")
+    assert env.ev("channel.record_done", channel="analog/0", recording=res["recording"])
+    rig.line.hangup()                                   # polarity back + busy tone
+    env.wait("call.ended", call=inc["call"])
+    assert rig.run(1, until=lambda: any(c["call"] == inc["call"] for c in env.cdrs))
+    (cdr,) = [c for c in env.cdrs if c["call"] == inc["call"]]
+    assert cdr["recording"] == res["recording"] and cdr["calling"] == "13912345678"
+
+
+def test_queue_agent_bridge_audio_both_ways_and_cdr(env):
+    rig, eng = env.rig, env.eng
+    far = rig.far_ss7
+    env.result(eng.agent_login("1001", "analog/2"))
+    env.result(eng.agent_ready("1001"))
+    assert env.ev("agent.state", agent="1001", state="ready")
+    call = far.cc.setup("114", calling="13700000000")
+    inc = env.wait("channel.incoming", calling="13700000000")
+    ch, call_id = inc["channel"], inc["call"]
+    env.result(eng.answer(ch))
+    far.board.listen.add(call.cic)
+    env.result(eng.transfer(ch, queue="frontdesk"))
+    assert env.ev("call.queued", call=call_id, queue="frontdesk", position=1)
+    offered = env.wait("call.offered", call=call_id)
+    assert offered["agent"] == "1001" and offered["calling"] == "13700000000" and offered["called"] == "114"
+    assert rig.run(1, until=lambda: rig.phone.ringing)
+    far.board.heard.clear()
+    rig.run(1.2)
+    assert tone_power(far.board.pcm(call.cic), 450) > 0.5          # ringback while the agent's phone rings
+    rig.phone.hook(True)
+    bridged = env.wait("call.bridged", call=call_id)
+    assert sorted(bridged["channels"]) == sorted([ch, "analog/2"])
+    assert [a for a in eng.snapshot()["agents"] if a["agent"] == "1001"][0]["state"] == "busy"
+    rig.run(0.2)
+    # a test tone each way across the bridge
+    rig.phone.listen()
+    far.board.say(call.cic, alaw_encode(sine(1000, 0.6)))
+    rig.phone.play(sine(600, 0.6))
+    far.board.heard.clear()
+    rig.run(0.8)
+    heard_phone = rig.phone.listen()
+    heard_far = far.board.pcm(call.cic)
+    assert tone_power(heard_phone, 1000) > 0.5 and np.abs(heard_phone).max() > 2000
+    assert tone_power(heard_far, 600) > 0.5 and np.abs(heard_far).max() > 2000
+    # the caller hangs up: the agent's phone gets busy tone, agent wraps up then is ready again
+    far.cc.release(call, 16)
+    assert env.wait("call.ended", call=call_id)["cause"] == 16
+    assert env.ev("channel.hangup", channel="analog/2", call=call_id)
+    assert env.wait("agent.state", agent="1001", state="wrap_up")
+    rig.phone.hook(False)
+    assert rig.run(3, until=lambda: env.ev("agent.state", agent="1001", state="ready")[-1:] and
+                   eng.acd.agents["1001"].state == "ready")
+    assert rig.run(1, until=lambda: any(c["call"] == call_id for c in env.cdrs))
+    (cdr,) = [c for c in env.cdrs if c["call"] == call_id]
+    assert cdr["queue"] == "frontdesk" and cdr["agent"] == "1001" and cdr["calling"] == "13700000000"
+    assert cdr["cause"] == 16 and cdr["disposition"] == "answered"
+    env.result(eng.agent_not_ready("1001", "break"))
+
+
+def test_offer_timeout_goes_to_next_agent(env):
+    rig, eng = env.rig, env.eng
+    far = rig.far_ss7
+    env.result(eng.agent_login("1002", "analog/3"))
+    env.result(eng.agent_ready("1002"))
+    env.result(eng.agent_ready("1001"))                 # 1002 has been idle longer: first offer
+    call = far.cc.setup("114", calling="13600000000")
+    inc = env.wait("channel.incoming", calling="13600000000")
+    env.result(eng.answer(inc["channel"]))
+    env.result(eng.transfer(inc["channel"], queue="frontdesk"))
+    first = env.wait("call.offered", call=inc["call"])
+    assert first["agent"] == "1002"
+    assert rig.run(1, until=lambda: rig.phone2.ringing)
+    second = None
+    assert rig.run(6, until=lambda: len(env.ev("call.offered", call=inc["call"])) == 2)
+    second = env.ev("call.offered", call=inc["call"])[-1]
+    assert second["agent"] == "1001"
+    assert env.ev("agent.state", agent="1002", state="not_ready", reason="no answer")
+    assert rig.run(1, until=lambda: rig.phone.ringing and not rig.phone2.ringing)
+    far.cc.release(call, 16)                            # the caller gives up while offered
+    env.wait("call.ended", call=inc["call"])
+    assert rig.run(1, until=lambda: not rig.phone.ringing and eng.acd.agents["1001"].state == "ready")
+    for a in ("1001", "1002"):
+        env.result(eng.agent_logout(a))
+
+
+def test_originate_ss7_and_no1(env):
+    rig, eng = env.rig, env.eng
+    far = rig.far_ss7
+    n = len(far.incoming)
+    d = eng.originate("ss7", "13800138000", calling="10688")
+    assert rig.run(2, until=lambda: len(far.incoming) > n)
+    fin = far.incoming[-1]
+    assert fin.called == "13800138000" and fin.calling == "10688"
+    far.cc.alert(fin)
+    far.cc.answer(fin)
+    ch = env.result(d)
+    assert ch == f"ss7/{fin.cic}" and eng.channels[ch].state == "up"
+    assert env.ev("channel.ringing", channel=ch)
+    env.result(eng.hangup(ch))
+    assert rig.run(2, until=lambda: far.cc.circuits[fin.cic].state is State.IDLE)
+
+    # no answer within the timeout: cause 19, EngineError with the cause
+    d = eng.originate("ss7", "13800138001", timeout=2)
+    assert rig.run(2, until=lambda: far.incoming[-1].called == "13800138001")
+    far.cc.alert(far.incoming[-1])
+    with pytest.raises(EngineError) as exc:
+        env.result(d, 4)
+    assert exc.value.cause == 19 and exc.value.code == 503
+
+    # China No.1 out on the both-way timeslot 3
+    d = eng.originate("no1", "66667777")
+    assert rig.run(8, until=lambda: rig.far_no1.inc.result is not None)
+    rig.far_no1.inc.answer()
+    ch = env.result(d)
+    assert ch == "no1/3"
+    call_id = eng.chan_call[ch].id
+    rig.far_no1.inc.hangup()                            # clear-back: we clear forward
+    assert env.wait("call.ended", call=call_id)["cause"] == 16
+    assert rig.run(3, until=lambda: eng.channels[ch].state == "idle")
+    assert rig.run(1, until=lambda: any(c["call"] == call_id for c in env.cdrs))
+    (cdr,) = [c for c in env.cdrs if c["call"] == call_id]
+    assert cdr["direction"] == "out" and cdr["called"] == "66667777"
+
+
+def test_cdr_sink_failure_is_retried(env):
+    rig, eng = env.rig, env.eng
+    env.sink_fail = 2
+    far = rig.far_ss7
+    call = far.cc.setup("114", calling="13500000000")
+    inc = env.wait("channel.incoming", calling="13500000000")
+    far.cc.release(call, 16)
+    env.wait("call.ended", call=inc["call"])
+    rig.run(0.5)
+    assert inc["call"] in eng.calls and eng.calls[inc["call"]].state == "ended" and eng.cdr_failures >= 1
+    assert rig.run(10, until=lambda: any(c["call"] == inc["call"] for c in env.cdrs))
+    assert inc["call"] not in eng.calls
+    (cdr,) = [c for c in env.cdrs if c["call"] == inc["call"]]
+    assert cdr["disposition"] == "no_answer" and cdr["answer"] is None and cdr["billsec"] == 0.0
+
+
+def test_errors(env):
+    eng = env.eng
+    cases = [
+        (lambda: eng.answer("ss7/99"), 404), (lambda: eng.answer("nope"), 404), (lambda: eng.answer(5), 400),
+        (lambda: eng.answer("ss7/2"), 409), (lambda: eng.hangup("ss7/2"), 409),
+        (lambda: eng.hangup("ss7/2", cause=999), 400),
+        (lambda: eng.play("ss7/2", [{"tone": "beep"}]), 409), (lambda: eng.stop_media("ss7/77"), 404),
+        (lambda: eng.bridge("ss7/1", "ss7/2"), 409), (lambda: eng.transfer("ss7/1", queue="x"), 409),
+        (lambda: eng.originate("isdn", "123"), 404), (lambda: eng.originate("ss7", "12a"), 400),
+        (lambda: eng.originate("ss7", "123", timeout=0), 400),
+        (lambda: eng.agent_login("9999", "analog/2"), 404), (lambda: eng.agent_login("1001", "ss7/1"), 400),
+        (lambda: eng.agent_login("1001", "analog/9"), 404), (lambda: eng.agent_ready("1001"), 409),
+    ]
+    for fn, code in cases:
+        with pytest.raises(EngineError) as exc:
+            fn()
+        assert exc.value.code == code, (exc.value, code)
+    snap = eng.snapshot()
+    assert {q["queue"] for q in snap["queues"]} == {"frontdesk"}
+    assert all(c["state"] in ("idle", "clearing", "blocked", "down") for c in snap["channels"]
+               if c["call"] is None)
