@@ -151,7 +151,9 @@ def clinics_text(result: Any) -> str:
         if not doctor:
             continue
         dept = _text_of(c.get("department"), "name_zh", "name") or _text_of(c.get("department_zh"))
-        title = _text_of(c.get("title")) or _text_of(c.get("doctor"), "title")
+        title = _text_of(c.get("title"))
+        if not title and isinstance(c.get("doctor"), Mapping):
+            title = _text_of(c["doctor"], "title")
         words = "，".join(w for w in (dept, doctor, title) if w)
         by_session.setdefault(str(c.get("session", "")).lower(), []).append(words)
     if not by_session:

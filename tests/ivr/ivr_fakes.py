@@ -77,8 +77,10 @@ class FakeChannel:
         if err is not None:
             return defer.fail(err)
         caller = c.callers.get(self.id, Caller())
-        if caller.hangup_when is not None and caller.hangup_when(op, args):
-            caller.hangup_when = None
+        gives_up = op == "collect" and not caller.keys       # the script ran out: the caller hangs up
+        if gives_up or (caller.hangup_when is not None and caller.hangup_when(op, args)):
+            if not gives_up:
+                caller.hangup_when = None
             d = defer.Deferred()
             self.pending.append(d)
             c.clock.callLater(0.5, c.caller_hangup, self.id)
@@ -95,11 +97,6 @@ class FakeChannel:
                 return {"reason": "dtmf", "digit": caller.barge.pop(0)}
             return {"reason": "done", "digit": None}
         if op == "collect":
-            if not caller.keys:                  # the script ran out: the caller gives up
-                d = defer.Deferred()
-                self.pending.append(d)
-                c.clock.callLater(0.5, c.caller_hangup, self.id)
-                return d
             k = caller.keys.pop(0)
             return {"digits": k, "reason": "max" if k else "timeout", "tries": 1}
         if op == "record":
