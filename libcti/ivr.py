@@ -62,6 +62,19 @@ def compile_routes(routes: dict[str, str], flows: dict[str, Flow]) -> tuple[dict
     return exact, prefixes
 
 
+def routes_from_config(entries) -> dict[str, str]:
+    """The daemon config's ``[[routes]]`` list (``{called = "114", flow = "hospital_main"}``) -> a route dict."""
+    routes: dict[str, str] = {}
+    for i, entry in enumerate(entries or []):
+        if not isinstance(entry, dict) or not isinstance(entry.get("called"), str) \
+                or not isinstance(entry.get("flow"), str):
+            raise RouteError(f"routes[{i}] = {entry!r}: give called = \"NUMBER\" and flow = \"NAME\"")
+        if entry["called"] in routes:
+            raise RouteError(f"routes[{i}]: called number {entry['called']!r} is routed twice")
+        routes[entry["called"]] = entry["flow"]
+    return routes
+
+
 class CallLog:
     """A per-call logger: every message is prefixed with the flow, the call id and the channel."""
 
@@ -133,7 +146,10 @@ class FlowChannel:
         return self.raw.hangup(cause=cause).addCallback(self._finish, "hangup")
 
     def transfer(self, *, queue: str | None = None, to: str | None = None):
-        return self._guard("transfer") or self.raw.transfer(queue=queue, to=to).addCallback(self._finish, "transfer")
+        if (queue is None) == (to is None):
+            return defer.fail(ValueError("transfer: give exactly one of queue= or to="))
+        kw = {"queue": queue} if queue is not None else {"to": to}
+        return self._guard("transfer") or self.raw.transfer(**kw).addCallback(self._finish, "transfer")
 
     def bridge(self, other):
         return self._guard("bridge") or self.raw.bridge(other).addCallback(self._finish, "bridge")

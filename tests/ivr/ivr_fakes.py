@@ -137,8 +137,9 @@ class FakeChannel:
     def record(self, **kw):
         return self._op("record", **kw)
 
-    def transfer(self, queue=None, to=None):
-        return self._op("transfer", queue=queue, to=to)
+    def transfer(self, **kw):
+        assert set(kw) in ({"queue"}, {"to"}), kw          # the protocol wants exactly one
+        return self._op("transfer", **kw)
 
     def bridge(self, other):
         return self._op("bridge", other=other)

@@ -104,7 +104,7 @@ def test_press_2_reads_departments_and_todays_clinics_then_returns_to_menu_then_
     assert info[1]["text"] == ("今天上午出诊的医生有：心内科，张伟，主任医师。"
                                "今天下午出诊的医生有：儿科，李娜，副主任医师。")
     assert ops[5][1]["prompts"][0]["text"].startswith("正在为您转接人工服务")
-    assert ops[6][1] == {"queue": "frontdesk", "to": None}
+    assert ops[6][1] == {"queue": "frontdesk"}
     assert runner.metrics["hospital_main"]["completed"] == 1
     assert not [e for e in logged if "log_failure" in e]
 
@@ -132,7 +132,7 @@ def test_digit_pressed_during_the_information_is_the_next_choice():
 def test_agent_queue_is_configurable():
     client, runner = make(make_hospital_main(HospitalConfig(options=("2", "0"), agent_queue="cardiology")))
     ops = call(client, keys=["0"])
-    assert ops[-1] == ("transfer", {"queue": "cardiology", "to": None})
+    assert ops[-1] == ("transfer", {"queue": "cardiology"})
 
 
 def test_disabled_option_is_invalid_input():

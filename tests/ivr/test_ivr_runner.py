@@ -161,7 +161,7 @@ def test_flow_that_raises_gets_apology_and_fallback_queue(logged):
     ops = client.ops_of("ss7/2")
     assert [o for o, _ in ops] == ["answer", "play", "play", "transfer"]
     assert ops[2][1]["prompts"] == [{"prompt": "apology"}]
-    assert ops[3][1] == {"queue": "frontdesk", "to": None}
+    assert ops[3][1] == {"queue": "frontdesk"}
     assert runner.metrics["f"]["failed"] == 1 and runner.metrics["f"]["completed"] == 0
     errs = failures(logged)
     assert len(errs) == 1 and errs[0]["log_failure"].check(RuntimeError)
@@ -314,7 +314,7 @@ def test_overflow_to_queue_transfers_instead():
     client, runner = make({"f": flow}, max_active=1, overflow="queue", fallback_queue="overflow")
     client.incoming("ss7/1")
     client.incoming("ss7/2")
-    assert client.ops_of("ss7/2") == [("transfer", {"queue": "overflow", "to": None})]
+    assert client.ops_of("ss7/2") == [("transfer", {"queue": "overflow"})]
 
 
 def test_each_call_runs_independently():
@@ -379,3 +379,29 @@ def test_resync_cancels_flows_whose_call_is_gone_and_adopts_waiting_calls():
     assert runner.active_channels() == ["ss7/2", "ss7/7"]
     assert runner.metrics["f"]["hangup"] == 1
     assert client.ops_of("ss7/8") == []
+
+
+def test_routes_from_the_daemon_config():
+    from libcti.ivr import routes_from_config
+    assert routes_from_config([{"called": "114", "flow": "hospital_main"}, {"called": "9*", "flow": "x"}]) == \
+        {"114": "hospital_main", "9*": "x"}
+    with pytest.raises(RouteError, match=r"routes\[1\]"):
+        routes_from_config([{"called": "114", "flow": "a"}, {"called": 114, "flow": "a"}])
+    with pytest.raises(RouteError, match="routed twice"):
+        routes_from_config([{"called": "114", "flow": "a"}, {"called": "114", "flow": "b"}])
+
+
+def test_transfer_needs_exactly_one_target():
+    errors = []
+
+    async def flow(ctx):
+        try:
+            await ctx.channel.transfer(queue="a", to="ss7/2")
+        except ValueError as exc:
+            errors.append(str(exc))
+        await ctx.channel.transfer(queue="frontdesk")
+
+    client, runner = make({"f": flow})
+    client.incoming("ss7/1")
+    assert errors == ["transfer: give exactly one of queue= or to="]
+    assert client.ops_of("ss7/1") == [("transfer", {"queue": "frontdesk"})]
