@@ -14,6 +14,7 @@ an appointment or files a message for a doctor yet (see docs/ivr.md).
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -109,11 +110,26 @@ def _text_of(value: Any, *keys: str) -> str:
     return "" if value is None else str(value)
 
 
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_ORDINAL_FLOOR = re.compile(r"\b(\d+)(?:st|nd|rd|th)?\s+floor\b", re.I)
+
+
 def _floor_text(floor: Any) -> str:
+    """A floor to speak in Mandarin: Chinese text as is, "3" or "3rd floor" -> 3楼, "ground floor" -> 1楼;
+    anything else (English the Mandarin voice would mangle) is left out."""
     if floor is None or floor == "":
         return ""
-    s = str(floor)
-    return f"{s}楼" if s.isdigit() else s
+    s = str(floor).strip()
+    if _CJK.search(s):
+        return s
+    if s.isdigit():
+        return f"{s}楼"
+    m = _ORDINAL_FLOOR.search(s)
+    if m:
+        return f"{m.group(1)}楼"
+    if re.search(r"\bground floor\b", s, re.I):
+        return "1楼"
+    return ""
 
 
 def _items(result: Any, key: str) -> list:
@@ -141,30 +157,41 @@ def departments_text(result: Any) -> str:
 _SESSIONS = (("am", "上午"), ("pm", "下午"))
 
 
+def _dept_name(c: Mapping) -> str:
+    dep = c.get("department")
+    return (_text_of(c.get("department_zh")) or _text_of(dep, "name_zh", "name") if isinstance(dep, Mapping)
+            else _text_of(c.get("department_zh")) or _text_of(dep))
+
+
 def clinics_text(result: Any) -> str:
-    """``hospital.clinics`` result -> today's clinic doctors by session (morning, afternoon)."""
-    by_session: dict[str, list[str]] = {}
+    """``hospital.clinics`` result -> today's clinic doctors by session, then department:
+    今天上午出诊：心内科，王建国主任医师、李秀英副主任医师；儿科，张丽主任医师。"""
+    by_session: dict[str, dict[str, list[str]]] = {}
     for c in _items(result, "clinics"):
         if not isinstance(c, Mapping):
             continue
-        doctor = _text_of(c.get("doctor"), "name_zh", "name") or _text_of(c.get("doctor_name"))
-        if not doctor:
+        doc = c.get("doctor")
+        name = _text_of(doc, "name_zh", "name")
+        if not name:
             continue
-        dept = _text_of(c.get("department"), "name_zh", "name") or _text_of(c.get("department_zh"))
-        title = _text_of(c.get("title"))
-        if not title and isinstance(c.get("doctor"), Mapping):
-            title = _text_of(c["doctor"], "title")
-        words = "，".join(w for w in (dept, doctor, title) if w)
-        by_session.setdefault(str(c.get("session", "")).lower(), []).append(words)
+        title = _text_of(c.get("title_zh")) or (_text_of(doc, "title_zh", "title") if isinstance(doc, Mapping)
+                                                 else "")
+        if not title and _CJK.search(_text_of(c.get("title"))):
+            title = _text_of(c.get("title"))
+        depts = by_session.setdefault(str(c.get("session", "")).lower(), {})
+        depts.setdefault(_dept_name(c), []).append(name + title)
     if not by_session:
         return "今天没有医生出诊。"
+
+    def session_text(depts: dict[str, list[str]]) -> str:
+        return "；".join(f"{d}，{'、'.join(docs)}" if d else "、".join(docs) for d, docs in depts.items())
+
     sentences = []
     for key, label in _SESSIONS:
         if by_session.get(key):
-            sentences.append(f"今天{label}出诊的医生有：" + "；".join(by_session.pop(key)) + "。")
-    rest = [w for v in by_session.values() for w in v]
-    if rest:
-        sentences.append("今天出诊的医生还有：" + "；".join(rest) + "。")
+            sentences.append(f"今天{label}出诊：" + session_text(by_session.pop(key)) + "。")
+    for depts in by_session.values():
+        sentences.append("今天出诊的还有：" + session_text(depts) + "。")
     return "".join(sentences)
 
 

@@ -14,13 +14,21 @@ from ivrflows import FLOWS, HospitalConfig, HospitalMenu, hospital_main, make_ho
 from ivrflows.hospital import clinics_text, departments_text
 from libcti.ivr import IvrRunner
 
+# the shapes ctid.db.hospital returns (departments(), clinics_on()) as the daemon's data ops pass them on
 DEPARTMENTS = {"departments": [
-    {"name": "Cardiology", "name_zh": "心内科", "floor": 3, "phone": "8001"},
-    {"name": "Paediatrics", "name_zh": "儿科", "floor": "门诊楼二楼"},
+    {"code": "cardiology", "name": "Cardiology", "name_zh": "心内科", "floor": "Outpatient building, 3rd floor",
+     "phone": "6601", "description": "心血管疾病、高血压、心律失常"},
+    {"code": "paediatrics", "name": "Paediatrics", "name_zh": "儿科", "floor": "门诊楼二楼", "phone": "6602"},
+    {"code": "emergency", "name": "Emergency", "name_zh": "急诊科", "floor": "Emergency building, ground floor"},
+    {"code": "x", "name": "X-ray", "name_zh": "放射科", "floor": "Building B"},
 ]}
-CLINICS = {"clinics": [
-    {"doctor": "张伟", "department": "心内科", "title": "主任医师", "session": "am", "slots": 20},
-    {"doctor": {"name": "李娜", "title": "副主任医师"}, "department": {"name_zh": "儿科"}, "session": "pm"},
+CLINICS = {"date": "2026-11-23", "clinics": [
+    {"clinic": 1, "session": "am", "doctor": "王建国", "title": "Chief physician", "title_zh": "主任医师",
+     "department": "cardiology", "department_name": "Cardiology", "department_zh": "心内科", "slots": 20, "free": 3},
+    {"clinic": 2, "session": "am", "doctor": "李秀英", "title": "Associate chief physician",
+     "title_zh": "副主任医师", "department": "cardiology", "department_zh": "心内科", "slots": 20, "free": 0},
+    {"clinic": 3, "session": "pm", "doctor": "张丽", "title": "Chief physician", "title_zh": "主任医师",
+     "department": "paediatrics", "department_zh": "儿科", "slots": 20, "free": 5},
 ]}
 TODAY = datetime.date(2026, 11, 23)
 
@@ -100,9 +108,8 @@ def test_press_2_reads_departments_and_todays_clinics_then_returns_to_menu_then_
     assert client.requests == [("hospital.departments", {}), ("hospital.clinics", {"date": "2026-11-23"})]
     info = ops[3][1]["prompts"]
     assert all(p["voice"] == "zh" for p in info) and ops[3][1]["barge_in"] is True
-    assert info[0]["text"] == "本院科室有：心内科，3楼；儿科，门诊楼二楼。"
-    assert info[1]["text"] == ("今天上午出诊的医生有：心内科，张伟，主任医师。"
-                               "今天下午出诊的医生有：儿科，李娜，副主任医师。")
+    assert info[0]["text"] == "本院科室有：心内科，3楼；儿科，门诊楼二楼；急诊科，1楼；放射科。"
+    assert info[1]["text"] == "今天上午出诊：心内科，王建国主任医师、李秀英副主任医师。今天下午出诊：儿科，张丽主任医师。"
     assert ops[5][1]["prompts"][0]["text"].startswith("正在为您转接人工服务")
     assert ops[6][1] == {"queue": "frontdesk"}
     assert runner.metrics["hospital_main"]["completed"] == 1
@@ -260,8 +267,9 @@ def test_texts_for_empty_data():
 
 def test_clinics_without_session_are_still_read():
     t = clinics_text({"clinics": [{"doctor": "王芳", "department": "儿科", "session": "am"},
-                                  {"doctor": "赵磊", "department": "骨科"}]})
-    assert t == "今天上午出诊的医生有：儿科，王芳。今天出诊的医生还有：骨科，赵磊。"
+                                  {"doctor": {"name": "赵磊", "title_zh": "主治医师"}, "department": {"name_zh": "骨科"}},
+                                  {"doctor": "钱进", "title": "Attending physician"}]})
+    assert t == "今天上午出诊：儿科，王芳。今天出诊的还有：骨科，赵磊主治医师；钱进。"
 
 
 def test_malformed_data_raises_a_clear_error():
