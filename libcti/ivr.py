@@ -375,7 +375,7 @@ class IvrRunner:
 
     # --- running a call ----------------------------------------------------------------------------------
     def _start_flow(self, channel_id: str, flow_name: str, data: dict):
-        raw = self.client.channel(channel_id)
+        raw = self.client.channel(channel_id, data.get("call"))
         ch = FlowChannel(raw, channel_id)
         ctx = FlowContext(channel=ch, client=self.client, call=data.get("call"), calling=data.get("calling"),
                           called=data.get("called"), category=data.get("category"), trunk=data.get("trunk"),
@@ -487,7 +487,7 @@ class IvrRunner:
 
     def _overflow(self, channel_id: str, data: dict):
         self.totals["rejected"] += 1
-        ch = self.client.channel(channel_id)
+        ch = self.client.channel(channel_id, data.get("call"))
         if self.overflow == "queue":
             self.log.warn("{n} flows running (limit): call on {channel} sent to {queue}", n=len(self._active),
                           channel=channel_id, queue=self.fallback_queue)

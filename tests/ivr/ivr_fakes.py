@@ -15,23 +15,13 @@ from typing import Callable
 
 from twisted.internet import defer, task
 
+from libcti import CtiError, Event
+
 MAX_OPS = 500
 
 
-class FakeCtiError(Exception):
-    """Same shape as libcti.CtiError: code, name, message."""
-
-    def __init__(self, code: int, name: str, message: str):
-        super().__init__(f"{code} {name}: {message}")
-        self.code, self.name, self.message = code, name, message
-
-
-@dataclass
-class FakeEvent:
-    name: str
-    data: dict
-    seq: int = 0
-
+FakeCtiError = CtiError          # the real error type: flows see what libcti raises
+FakeEvent = Event
 
 @dataclass
 class Caller:
@@ -177,7 +167,7 @@ class FakeClient:
         self.subscriptions.append(list(patterns))
         return defer.succeed({"subscribed": list(patterns)})
 
-    def channel(self, channel_id):
+    def channel(self, channel_id, call=None):
         if channel_id not in self.channels:
             self.channels[channel_id] = FakeChannel(self, channel_id)
         return self.channels[channel_id]
