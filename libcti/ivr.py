@@ -32,6 +32,7 @@ CAUSE_NO_CIRCUIT = 34           # no circuit/channel available: the IVR is at it
 CAUSE_TEMPORARY_FAILURE = 41    # last resort when even the fallback transfer fails
 
 _GONE_CODES = (404,)            # CTI error codes meaning "this channel no longer exists"
+_LINK_RETRIES = 3               # reconnects a runner operation waits for before giving up
 
 
 class RouteError(ValueError):
@@ -263,6 +264,7 @@ class IvrRunner:
         self.totals = {"rejected": 0, "unrouted": 0, "duplicate": 0, "peak_active": 0}
         self.running = False
         self._done_waiters: list[defer.Deferred] = []
+        self._link_waiters: list[defer.Deferred] = []
 
     # --- lifecycle ---------------------------------------------------------------------------------------
     async def start(self):
@@ -354,6 +356,9 @@ class IvrRunner:
             info = channels.get(channel_id)
             if info is None or info.get("call") != act.ctx.call or info.get("state") in ("idle", "clearing", "down"):
                 self._caller_gone(act, "gone after reconnect")
+        waiters, self._link_waiters = self._link_waiters, []
+        for d in waiters:
+            d.callback(None)
         if not self.running:
             return
         for channel_id, info in channels.items():
@@ -423,7 +428,11 @@ class IvrRunner:
                 return
             act.outcome = "failed"
             self.metrics[name]["failed"] += 1
-            ctx.log.failure("flow raised; apology and transfer to {queue}", queue=self.fallback_queue)
+            if getattr(exc, "code", None) == 503:
+                ctx.log.warn("flow interrupted, the CTI link is down ({exc}); apology and transfer to {queue} "
+                             "once it is back", exc=exc, queue=self.fallback_queue)
+            else:
+                ctx.log.failure("flow raised; apology and transfer to {queue}", queue=self.fallback_queue)
             await self._rescue(ctx, "error")
             return
         act.outcome = "completed"
@@ -431,8 +440,8 @@ class IvrRunner:
         if ch.finished is None and not ch.hungup:
             ctx.log.info("flow returned without ending the call: goodbye and hang up")
             if ch.answered:
-                await self._quiet(ch.play(*self.goodbye), ctx, "goodbye prompt")
-            await self._quiet(ch.hangup(CAUSE_NORMAL), ctx, "hang-up")
+                await self._quiet(lambda: ch.play(*self.goodbye), ctx, "goodbye prompt")
+            await self._quiet(lambda: ch.hangup(CAUSE_NORMAL), ctx, "hang-up")
 
     async def _rescue(self, ctx: FlowContext, why: str):
         """No caller left in silence: apology, then the fallback queue; hang up if even that fails."""
@@ -440,28 +449,51 @@ class IvrRunner:
         if ch.finished is not None or ch.hungup:
             return
         if not ch.answered:
-            if not await self._quiet(ch.answer(), ctx, "answer before apology"):
-                await self._quiet(ch.hangup(CAUSE_TEMPORARY_FAILURE), ctx, "hang-up after failed answer")
+            if not await self._quiet(ch.answer, ctx, "answer before apology"):
+                await self._quiet(lambda: ch.hangup(CAUSE_TEMPORARY_FAILURE), ctx, "hang-up after failed answer")
                 return
-        await self._quiet(ch.play(*self.apology), ctx, "apology prompt")
+        await self._quiet(lambda: ch.play(*self.apology), ctx, "apology prompt")
         if ch.hungup:
             return
-        if not await self._quiet(ch.transfer(queue=self.fallback_queue), ctx, f"transfer to {self.fallback_queue}"):
-            await self._quiet(ch.hangup(CAUSE_TEMPORARY_FAILURE), ctx, "hang-up after failed transfer")
+        queue = self.fallback_queue
+        if not await self._quiet(lambda: ch.transfer(queue=queue), ctx, f"transfer to {queue}"):
+            await self._quiet(lambda: ch.hangup(CAUSE_TEMPORARY_FAILURE), ctx, "hang-up after failed transfer")
         else:
             ctx.log.info("caller transferred to {queue} after flow {why}", queue=self.fallback_queue, why=why)
 
-    async def _quiet(self, d, ctx: FlowContext, what: str) -> bool:
-        """Await a runner operation; a failure is logged (not raised). Cancellation still propagates."""
-        try:
-            await d
-            return True
-        except defer.CancelledError:
-            raise
-        except Exception as exc:
-            if not ctx.channel.hungup and getattr(exc, "code", None) not in _GONE_CODES:
-                ctx.log.error("{what} failed: {exc}", what=what, exc=exc)
-            return False
+    async def _quiet(self, op: Callable[[], defer.Deferred], ctx: FlowContext, what: str) -> bool:
+        """Run a runner operation; a failure is logged (not raised). Cancellation still propagates.
+
+        When the CTI connection is down (503) the operation waits for libcti's reconnect (``cti.resync``) and is
+        tried again: the caller is still on the line in the daemon and must not be left in silence.
+        """
+        for _attempt in range(_LINK_RETRIES + 1):
+            try:
+                await op()
+                return True
+            except defer.CancelledError:
+                raise
+            except Exception as exc:
+                code = getattr(exc, "code", None)
+                if code == 503 and not ctx.channel.hungup and _attempt < _LINK_RETRIES:
+                    ctx.log.warn("{what}: CTI link down; waiting for the reconnect", what=what)
+                    await self.link_up()
+                    if ctx.channel.hungup:
+                        return False
+                    continue
+                if not ctx.channel.hungup and code not in _GONE_CODES:
+                    ctx.log.error("{what} failed: {exc}", what=what, exc=exc)
+                return False
+        return False
+
+    def link_up(self) -> defer.Deferred:
+        """Fires when the client is connected: at once, or at the next ``cti.resync`` (after the runner has
+        dropped the flows whose calls ended meanwhile)."""
+        if getattr(self.client, "connected", True):
+            return defer.succeed(None)
+        d = defer.Deferred(lambda d: self._link_waiters.remove(d) if d in self._link_waiters else None)
+        self._link_waiters.append(d)
+        return d
 
     def _task_error(self, failure, act: _Active):
         if failure.check(defer.CancelledError):

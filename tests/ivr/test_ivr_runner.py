@@ -405,3 +405,47 @@ def test_transfer_needs_exactly_one_target():
     client.incoming("ss7/1")
     assert errors == ["transfer: give exactly one of queue= or to="]
     assert client.ops_of("ss7/1") == [("transfer", {"queue": "frontdesk"})]
+
+
+# --- the CTI link drops mid-call -----------------------------------------------------------------------------
+
+def _link_drop(client, channel):
+    """The connection is lost while the flow plays: libcti errbacks 503 and refuses requests until it is back."""
+    client.connected = False
+    client.fail_ops["play"] = FakeCtiError(503, "unavailable", "connection lost")
+    client.fail_ops["transfer"] = FakeCtiError(503, "unavailable", "not connected")
+
+
+def test_link_down_mid_flow_rescues_the_caller_after_the_reconnect(logged):
+    async def flow(ctx):
+        await ctx.channel.answer()
+        _link_drop(ctx.client, ctx.channel.id)
+        await ctx.channel.play({"prompt": "welcome"})
+
+    client, runner = make({"f": flow})
+    call = client.incoming("ss7/1")
+    assert runner.active == 1                                    # waiting for the link, caller still on the line
+    assert [o for o, _ in client.ops_of("ss7/1")] == ["answer", "play", "play"]
+    client.connected = True
+    client.fail_ops.clear()
+    client.emit("cti.resync", channels=[{"channel": "ss7/1", "state": "up", "call": call}], calls=[])
+    ops = client.ops_of("ss7/1")
+    assert [o for o, _ in ops] == ["answer", "play", "play", "play", "transfer"]
+    assert ops[3][1]["prompts"] == [{"prompt": "apology"}] and ops[4][1] == {"queue": "frontdesk"}
+    assert runner.metrics["f"]["failed"] == 1 and runner.active == 0
+    assert not failures(logged)                                  # a link drop is a warning, not a crash
+
+
+def test_link_down_and_the_call_ended_meanwhile():
+    async def flow(ctx):
+        await ctx.channel.answer()
+        _link_drop(ctx.client, ctx.channel.id)
+        await ctx.channel.play({"prompt": "welcome"})
+
+    client, runner = make({"f": flow})
+    client.incoming("ss7/1")
+    client.connected = True
+    client.fail_ops.clear()
+    client.emit("cti.resync", channels=[{"channel": "ss7/1", "state": "idle", "call": None}], calls=[])
+    assert [o for o, _ in client.ops_of("ss7/1")] == ["answer", "play", "play"]
+    assert runner.active == 0
