@@ -428,7 +428,7 @@ class IvrRunner:
                 return
             act.outcome = "failed"
             self.metrics[name]["failed"] += 1
-            if getattr(exc, "code", None) == 503:
+            if self._link_lost(exc):
                 ctx.log.warn("flow interrupted, the CTI link is down ({exc}); apology and transfer to {queue} "
                              "once it is back", exc=exc, queue=self.fallback_queue)
             else:
@@ -475,7 +475,7 @@ class IvrRunner:
                 raise
             except Exception as exc:
                 code = getattr(exc, "code", None)
-                if code == 503 and not ctx.channel.hungup and _attempt < _LINK_RETRIES:
+                if self._link_lost(exc) and not ctx.channel.hungup and _attempt < _LINK_RETRIES:
                     ctx.log.warn("{what}: CTI link down; waiting for the reconnect", what=what)
                     await self.link_up()
                     if ctx.channel.hungup:
@@ -485,6 +485,10 @@ class IvrRunner:
                     ctx.log.error("{what} failed: {exc}", what=what, exc=exc)
                 return False
         return False
+
+    def _link_lost(self, exc) -> bool:
+        """A 503 because libcti has no connection (not, say, a database the daemon cannot reach)."""
+        return getattr(exc, "code", None) == 503 and not getattr(self.client, "connected", True)
 
     def link_up(self) -> defer.Deferred:
         """Fires when the client is connected: at once, or at the next ``cti.resync`` (after the runner has
