@@ -166,8 +166,8 @@ class FlowChannel:
     def say(self, text: str, voice: str = "zh", **kw):
         return self._guard("say") or self.raw.say(text, voice=voice, **kw)
 
-    def collect(self, **kw):
-        return self._guard("collect") or self.raw.collect(**kw)
+    def collect(self, *a, **kw):
+        return self._guard("collect") or self.raw.collect(*a, **kw)
 
     def record(self, **kw):
         return self._guard("record") or self.raw.record(**kw)

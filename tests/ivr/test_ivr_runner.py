@@ -449,3 +449,26 @@ def test_link_down_and_the_call_ended_meanwhile():
     client.emit("cti.resync", channels=[{"channel": "ss7/1", "state": "idle", "call": None}], calls=[])
     assert [o for o, _ in client.ops_of("ss7/1")] == ["answer", "play", "play"]
     assert runner.active == 0
+
+
+# --- the example in docs/ivr.md works as written ---------------------------------------------------------------
+
+def _docs_example():
+    import os
+    import re
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "ivr.md")
+    with open(path, encoding="utf-8") as f:
+        code = re.search(r"```python\n(# ivrflows/hours.py\n.*?)```", f.read(), re.S).group(1)
+    ns = {}
+    exec(compile(code, "docs/ivr.md", "exec"), ns)
+    return ns["opening_hours"]
+
+
+@pytest.mark.parametrize("key, expected", [
+    ("1", ["answer", "collect", "play", "play", "hangup"]),         # hours, then the runner's goodbye
+    ("0", ["answer", "collect", "transfer"]),
+])
+def test_docs_example_flow(key, expected):
+    client, runner = make({"opening_hours": _docs_example()})
+    client.incoming("ss7/1", caller=Caller(keys=[key]))
+    assert [o for o, _ in client.ops_of("ss7/1")] == expected
