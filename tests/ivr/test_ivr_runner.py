@@ -472,3 +472,21 @@ def test_docs_example_flow(key, expected):
     client, runner = make({"opening_hours": _docs_example()})
     client.incoming("ss7/1", caller=Caller(keys=[key]))
     assert [o for o, _ in client.ops_of("ss7/1")] == expected
+
+
+def test_failed_subscribe_leaves_the_runner_stopped_and_a_retry_works():
+    client = FakeClient()
+    runner = IvrRunner(client, {"114": "f"}, {"f": answer_and_transfer}, clock=client.clock)
+    client.subscribe = lambda patterns: defer.fail(FakeCtiError(403, "forbidden", "not allowed"))
+    d = defer.ensureDeferred(runner.start())
+    assert d.called and isinstance(d.result.value, FakeCtiError)
+    d.addErrback(lambda f: None)
+    assert runner.running is False
+    client.incoming("ss7/1")
+    assert client.ops == []
+    del client.subscribe                                         # back to the double's own method
+    defer.ensureDeferred(runner.start())
+    client.incoming("ss7/2")
+    assert [o for o, _ in client.ops_of("ss7/2")] == ["answer", "play", "transfer"]
+    assert len(client.handlers["channel.incoming"]) == 1
+    assert runner.route(114) is None                             # a malformed event's number is not routed
