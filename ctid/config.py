@@ -598,3 +598,45 @@ def default_config() -> Config:
 def resolve_data_dir(cfg: Config) -> str:
     """The data directory as an absolute path (created by the daemon, not here)."""
     return os.path.abspath(cfg.daemon.data_dir)
+
+
+def summary(cfg: Config) -> str:
+    """A few lines describing a configuration (``python -m ctid.config FILE``)."""
+    lines = [f"config {cfg.source}: data in {cfg.daemon.data_dir}, database {cfg.daemon.database}",
+             f"CTI listens on {', '.join(cfg.cti.listen)}"]
+    for b in cfg.boards:
+        lines.append(f"board {b.id} ({b.driver}): {b.spans} spans, ports {', '.join(b.ports) or 'none'}")
+    for t in cfg.trunks:
+        where = f"board {t.board} span {t.span}" if t.span is not None else f"board {t.board} ports {t.ports}"
+        if t.signalling == "ss7":
+            what = f"SS7 {t.variant} opc {t.opc:#x} dpc {t.dpc:#x} CICs {format_ranges(t.cics)}"
+        elif t.signalling == "china1":
+            what = (f"China No.1 timeslots {format_ranges(t.timeslots)} (in {format_ranges(t.incoming) or '-'}, "
+                    f"out {format_ranges(t.outgoing) or '-'}, the rest both ways)")
+        else:
+            what = "analogue"
+        lines.append(f"trunk {t.name}: {what} on {where}")
+    for r in cfg.routes:
+        lines.append(f"route {r.called} -> flow {r.flow}")
+    for q in cfg.queues:
+        lines.append(f"queue {q.name}: agents {', '.join(q.agents) or 'none'}")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    import sys
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) > 1 or (args and args[0] in ("-h", "--help")):
+        print("usage: python -m ctid.config [FILE]   (no FILE: the embedded default)")
+        return 2
+    try:
+        cfg = load_config(args[0] if args else None)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(summary(cfg))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -98,14 +98,23 @@ def _trim(x: np.ndarray, floor_dbm0: float = -45.0, frame: int = BLOCK) -> np.nd
 def similarity(received, reference, min_seconds: float = 0.2) -> float:
     """Peak normalised cross-correlation (0..1) between what was received and a reference rendering.
 
-    Both are trimmed of leading and trailing silence; the shorter one (a caller hears only part of a long prompt,
-    or a short prompt within a longer recording) slides over the longer one, and at each lag the coefficient is
+    The shorter one once trimmed of leading and trailing silence (a caller hears only part of a long prompt, or
+    a short prompt within a longer recording) slides over the whole of the longer one, and at each lag the coefficient is
     <x, t> / (|x| |t|) over the overlap, so neither the start offset nor the level matters. A-law re-encoding adds
     about -38 dB of noise: the same audio scores about 0.99, unrelated audio about 0.1."""
-    x, r = _trim(_linear(received)), _trim(_linear(reference))
+    x_full, r_full = _linear(received), _linear(reference)
+    x, r = _trim(x_full), _trim(r_full)
     if min(x.size, r.size) < min_seconds * RATE:
         return 0.0
-    long_, tpl = (x, r) if x.size >= r.size else (r, x)
+    # only the template is trimmed: it slides over the whole of the other one (trimming both could cut the
+    # longer one just after where the template starts)
+    long_, tpl = (x_full, r) if x.size >= r.size else (r_full, x)
+    # a little silence around it: the template may start just before the other signal (a lone idle octet
+    # before the audio) or end just after it
+    pad = np.zeros(min(tpl.size // 4, RATE // 4))
+    long_ = np.concatenate([pad, long_, pad])
+    if long_.size < tpl.size:
+        long_ = np.concatenate([long_, np.zeros(tpl.size - long_.size)])
     tpl = tpl - tpl.mean()
     tn = float(np.sqrt(np.sum(tpl * tpl)))
     if tn == 0:

@@ -42,7 +42,7 @@ from ctid.signaling.ss7.mtp2_link import Mtp2Link
 from ctid.signaling.ss7.mtp3_layer import Mtp3Layer
 from ctid.signaling.ss7.transport import HdlcTransport
 
-from .callers import BLOCK, SILENCE, Caller, DialResult
+from .callers import BLOCK, SILENCE, Caller, speech_level
 
 log = logging.getLogger("hwsim.exchange")
 
@@ -298,7 +298,8 @@ class _No1:
             raise ValueError(f"China No.1 trunk {name}: timeslots {bad} are not bearer channels (1..15, 17..31)")
         self.channels: dict[int, CasChannel] = {}      # board channel -> channel in use
         self.legs: dict[int, No1Leg] = {}
-        self.span_down = False
+        # a span not aligned yet (or in alarm): its ABCD bits mean nothing until it comes up (AlarmEvent)
+        self.span_down = bool(ex.board.span_status(cfg.span).alarms & SPAN_DOWN_ALARMS)
         for ts in self.timeslots:
             self._make(ts, "in")
 
@@ -490,6 +491,7 @@ class FarEndExchange:
         self.incoming: list[Caller] = []
         self._legs: set = set()
         self.other_events: list = []
+        self.on_event = None         # fn(driver event) for the events the exchange does not use (cable, alarms)
         self.ticks = 0
         r2_set = False
         for name, cfg in trunks.items():
@@ -605,6 +607,8 @@ class FarEndExchange:
                 for t in no1:
                     t.resync()
             self.other_events.append(ev)
+            if self.on_event is not None:
+                self.on_event(ev)
             if len(self.other_events) > 1000:
                 del self.other_events[:500]
         for t in ss7.values():
@@ -637,8 +641,307 @@ class FarEndExchange:
             t.poll()
 
 
-def dial_result_dict(r: DialResult) -> dict:
-    return r.as_dict()
 
 
-__all__ = ["FarEndExchange", "Ss7Trunk", "No1Trunk", "AnalogTrunk", "parse_ranges", "CHINA"]
+# ------------------------------------------------------------------------------------------------ across processes
+
+def port_socket_path(path: str) -> str:
+    """Where ``hwsim exchange --socket PATH`` serves the analogue far ends: PATH with ``{span}`` replaced by
+    ``ports``, else ``PATH.ports``."""
+    return path.replace("{span}", "ports") if "{span}" in path else f"{path}.ports"
+
+
+class ScenarioContext:
+    """What a scenario gets: the exchange, its clock and helpers. ``emit(**fields)`` prints one JSON line."""
+
+    def __init__(self, runner: "ExchangeRunner"):
+        self.runner = runner
+        self.ex = runner.ex
+        self.clock = runner.clock
+        self.args = runner.script_args
+        self.references: dict[str, np.ndarray] = runner.references
+        self.results: list[dict] = []
+
+    def emit(self, **fields) -> None:
+        self.results.append(fields)
+        self.runner.log(**fields)
+
+    def caller(self, name: str | None = None) -> Caller:
+        return self.ex.caller(name)
+
+    def sleep(self, seconds: float):
+        from twisted.internet import task as _task
+        return _task.deferLater(self.clock, seconds, lambda: None)
+
+    def wait_until(self, cond, timeout: float = 30.0, what: str = "condition"):
+        """Fires when ``cond()`` holds (checked every tick); errback TimeoutError after ``timeout`` seconds."""
+        from twisted.internet import defer as _defer
+        d = _defer.Deferred()
+        t_end = self.clock.seconds() + timeout
+
+        def check():
+            if d.called:
+                return
+            if cond():
+                d.callback(True)
+            elif self.clock.seconds() >= t_end:
+                d.errback(TimeoutError(f"{what} not reached within {timeout:g} s"))
+            else:
+                self.clock.callLater(0.02, check)
+        check()
+        return d
+
+    def wait_ready(self, timeout: float = 30.0):
+        """Every E1 trunk in service (SS7 aligned and reset) and the port far ends connected, if any."""
+        ports = self.runner.ports
+        return self.wait_until(lambda: self.ex.ready and (ports is None or ports.connected), timeout,
+                               "exchange ready (SS7 linkset up and reset, ports connected)")
+
+
+async def scenario_answer(ctx: ScenarioContext):
+    """Place no call: answer what the daemon places towards the exchange and report each call."""
+    seen = 0
+    while True:
+        await ctx.sleep(0.1)
+        for c in ctx.ex.incoming[seen:]:
+            ctx.emit(event="incoming", caller=c.name, trunk=c.trunk, called=c.called, calling=c.calling)
+        seen = len(ctx.ex.incoming)
+
+
+async def one_call(ctx: ScenarioContext, trunk: str, called: str, calling: str, hear: float, press: str) -> dict:
+    c = ctx.caller(f"{trunk}-caller")
+    res = {"event": "call", "caller": c.name, "trunk": trunk, "called": called, "calling": calling}
+    r = await c.dial(trunk, called, calling=calling)
+    res["dial"] = r.as_dict()
+    if r.answered:
+        audio = await c.hear(hear)
+        res["speech"] = c.heard_speech(audio)
+        res["speech_dbm0"] = round(max(-99.0, speech_level(audio)), 1)
+        res["matches"] = {k: round(c.similarity(ref, audio), 3) for k, ref in ctx.references.items()}
+        if press:
+            await c.press(press)
+            after = await c.hear(hear)
+            res["after_press_speech"] = c.heard_speech(after)
+            res["after_press_matches"] = {k: round(c.similarity(ref, after), 3) for k, ref in ctx.references.items()}
+        if c.state == "answered":
+            await c.hangup()
+        else:
+            await c.wait_cleared()
+    res["cleared_by"] = c.cleared_by
+    res["cause"] = c.cause
+    res["view"] = c.seen()
+    ctx.emit(**res)
+    return res
+
+
+async def scenario_calls(ctx: ScenarioContext):
+    """One call on every trunk at once (each E1 trunk and the first exchange line): dial, hear, press, hear,
+    hang up. Script arguments: called (114), calling (13800138000), hear (2.0), press (2)."""
+    from twisted.internet import defer as _defer
+    a = ctx.args
+    await ctx.wait_ready(float(a.get("ready_timeout", 30)))
+    ctx.emit(event="ready", trunks=ctx.ex.state())
+    trunks = list(ctx.ex.trunks) + [f"{n}" for n in ctx.ex.analog if ctx.ex.analog[n].lines]
+    calls = [_defer.ensureDeferred(one_call(ctx, t, a.get("called", "114"), a.get("calling", "1380013800") + str(i),
+                                            float(a.get("hear", 2.0)), a.get("press", "2")))
+             for i, t in enumerate(trunks)]
+    results = await _defer.gatherResults(calls, consumeErrors=True)
+    ok = all(r["dial"]["outcome"] == "answered" for r in results)
+    ctx.emit(event="summary", calls=len(results), answered=sum(r["dial"]["outcome"] == "answered" for r in results),
+             ok=ok)
+    return ok
+
+
+SCENARIOS = {"answer": scenario_answer, "calls": scenario_calls}
+
+
+class ExchangeRunner:
+    """``hwsim exchange``: the exchange on board 0 of this process's world, its spans served over cable sockets
+    (listening, lock step), analogue far ends over a port socket, a scenario run on a clock that advances 20 ms
+    per block (so the daemon's pace is the scenario's)."""
+
+    SPAN_KINDS = {"ss7": "ccs", "no1": "cas"}
+
+    def __init__(self, args, out=None):
+        import sys as _sys
+
+        from twisted.internet import task as _task
+
+        from ctid.drivers import open_board
+        from ctid.drivers.hwsim import PortSocketServer, World
+
+        from .serve import socket_paths
+        self.args, self.out = args, out or _sys.stdout
+        kinds = [x.strip() for x in args.spans.split(",") if x.strip()]
+        bad = [k for k in kinds if k not in self.SPAN_KINDS]
+        if bad or not kinds or len(kinds) > 16:
+            raise DriverError(f"--spans: {args.spans!r}: give 1..16 of ss7, no1 separated by commas")
+        ports = self._ports(args.ports)
+        self.script_args = dict(self._kv(x) for x in (args.arg or []))
+        self.references = {}
+        from ctid.dsp.wavfile import AudioFileError, read_audio
+        for spec in args.reference or []:
+            name, _, path = spec.rpartition("=")
+            try:
+                au = read_audio(path)
+            except AudioFileError as exc:
+                raise DriverError(f"--reference {spec}: {exc}") from None
+            self.references[name or path] = au.data if au.law == "alaw" else alaw_encode(au.linear())
+        self.world = World(args.seed)
+        self.board = open_board("hwsim", 0, world=self.world, spans=len(kinds),
+                                span_config=[self.SPAN_KINDS[k] for k in kinds])
+        self.paths = socket_paths(args.socket, len(kinds))
+        for s, p in enumerate(self.paths):
+            self.world.cable_socket(0, s, p, listen=True)
+        self.ports = PortSocketServer(self.world, port_socket_path(args.socket)) if ports else None
+        trunks: dict = {}
+        count: dict[str, int] = {}
+        for s, k in enumerate(kinds):
+            count[k] = count.get(k, 0) + 1
+            name = k if count[k] == 1 else f"{k}{count[k]}"
+            if k == "ss7":
+                trunks[name] = Ss7Trunk(span=s, opc=args.opc, dpc=args.dpc, cics=args.cics,
+                                        pc_format=args.pc_format)
+            else:
+                trunks[name] = No1Trunk(span=s, timeslots=args.timeslots)
+        phones = {}
+        if ports:
+            trunks["analog"] = AnalogTrunk(lines={p: self.ports.line(p) for p, k in enumerate(ports) if k == "fxo"})
+            phones = {p: self.ports.phone(p) for p, k in enumerate(ports) if k == "fxs"}
+        self.clock = _task.Clock()
+        self.ex = FarEndExchange(self.board, self.clock, trunks, phones)
+        self.ex.on_event = self._event
+        self.connected = [False] * len(kinds)
+        self.ever_connected = False
+        self.stopping = False
+        self.done: dict | None = None
+        self.ticks = 0
+
+    @staticmethod
+    def _kv(s: str):
+        k, sep, v = s.partition("=")
+        if not sep or not k:
+            raise DriverError(f"--arg {s!r}: give KEY=VALUE")
+        return k, v
+
+    @staticmethod
+    def _ports(spec: str) -> list[str]:
+        spec = (spec or "").strip()
+        if not spec:
+            return []
+        if spec.isdigit():
+            return ["fxo"] * int(spec)
+        kinds = [x.strip() for x in spec.split(",") if x.strip()]
+        if any(k not in ("fxo", "fxs") for k in kinds):
+            raise DriverError(f"--ports {spec!r}: a count, or the daemon board's port kinds (fxo,fxs,...)")
+        return kinds
+
+    def log(self, **kw) -> None:
+        import json
+        kw = {"t": round(self.world.seconds, 2), **kw}
+        if self.args.json:
+            print(json.dumps(kw, default=str, ensure_ascii=False), file=self.out, flush=True)
+        else:
+            print("hwsim exchange: " + " ".join(f"{k}={v}" for k, v in kw.items()), file=self.out, flush=True)
+
+    def _event(self, ev) -> None:
+        from ctid.drivers import CableEvent
+        if isinstance(ev, CableEvent):
+            self.connected[ev.span] = ev.connected
+            self.ever_connected |= ev.connected
+            self.log(event="cable", span=ev.span, connected=ev.connected)
+            if not ev.connected and self.ever_connected and self.args.exit_on_disconnect:
+                self.stopping = True
+        elif isinstance(ev, AlarmEvent):
+            self.log(event="alarm", span=ev.span, alarms=ev.alarms.names() if ev.alarms else [])
+
+    def load_scenario(self):
+        a = self.args
+        if a.script:
+            import runpy
+            try:
+                ns = runpy.run_path(a.script, run_name="hwsim_exchange_script")
+            except OSError as exc:
+                raise DriverError(f"--script {a.script}: {exc.strerror or exc}") from None
+            fn = ns.get("scenario")
+            if not callable(fn):
+                raise DriverError(f"--script {a.script}: defines no scenario(ctx) function")
+            return fn
+        if a.scenario not in SCENARIOS:
+            raise DriverError(f"--scenario {a.scenario!r}: known: {', '.join(sorted(SCENARIOS))}")
+        return SCENARIOS[a.scenario]
+
+    def run(self) -> int:
+        import time
+        import traceback
+
+        from twisted.internet import defer as _defer
+        fn = self.load_scenario()
+        ctx = ScenarioContext(self)
+
+        def finished(result):
+            self.done = {"ok": result is not False, "result": result if isinstance(result, (bool, int, str))
+                         else None}
+            self.log(event="done", ok=self.done["ok"])
+
+        def failed(f):
+            self.done = {"ok": False, "error": f.getErrorMessage()}
+            self.log(event="done", ok=False, error=f.getErrorMessage(),
+                     traceback="".join(traceback.format_exception(f.value))[-2000:])
+
+        self.log(event="listening", sockets=self.paths, ports=self.ports.path if self.ports else None,
+                 trunks=sorted(self.ex.trunks) + sorted(self.ex.analog))
+        d = _defer.maybeDeferred(fn, ctx)
+        d = d.addCallback(lambda r: _defer.ensureDeferred(r) if hasattr(r, "__await__") else r)
+        d.addCallbacks(finished, failed)
+        linger_until = None
+        limit = self.args.duration * 8000 if self.args.duration else None
+        while not self.stopping:
+            t0 = time.monotonic()
+            self.world.tick(1)
+            self.ticks += 1
+            self.clock.advance(0.02)
+            self.ex.step()
+            if self.done is not None and linger_until is None:
+                linger_until = self.world.time + int(self.args.linger * 8000)
+            if linger_until is not None and self.world.time >= linger_until:
+                break
+            if limit is not None and self.world.time >= limit:
+                self.log(event="duration-reached")
+                break
+            if not any(self.connected) and not (self.ports and self.ports.connected):
+                time.sleep(max(0.0, 0.020 - (time.monotonic() - t0)))
+        if self.done is None:
+            self.done = {"ok": False, "error": "stopped before the scenario finished"}
+            self.log(event="done", ok=False, error=self.done["error"])
+        return 0 if self.done["ok"] else 1
+
+    def close(self) -> None:
+        self.world.close()
+
+
+def main_exchange(args) -> int:
+    import signal
+    import sys as _sys
+    try:
+        runner = ExchangeRunner(args)
+    except DriverError as exc:
+        print(f"hwsim exchange: {exc}", file=_sys.stderr)
+        return 2
+
+    def stop(signum, frame):
+        runner.stopping = True
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        return runner.run()
+    except DriverError as exc:
+        print(f"hwsim exchange: {exc}", file=_sys.stderr)
+        return 2
+    finally:
+        runner.log(event="stopped", ticks=runner.ticks)
+        runner.close()
+
+
+__all__ = ["FarEndExchange", "Ss7Trunk", "No1Trunk", "AnalogTrunk", "ExchangeRunner", "ScenarioContext",
+           "SCENARIOS", "parse_ranges", "port_socket_path", "CHINA"]

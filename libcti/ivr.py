@@ -166,8 +166,8 @@ class FlowChannel:
     def say(self, text: str, voice: str = "zh", **kw):
         return self._guard("say") or self.raw.say(text, voice=voice, **kw)
 
-    def collect(self, **kw):
-        return self._guard("collect") or self.raw.collect(**kw)
+    def collect(self, *a, **kw):
+        return self._guard("collect") or self.raw.collect(*a, **kw)
 
     def record(self, **kw):
         return self._guard("record") or self.raw.record(**kw)
@@ -263,6 +263,7 @@ class IvrRunner:
         self.metrics: dict[str, dict[str, int]] = {name: _counters() for name in self.flows}
         self.totals = {"rejected": 0, "unrouted": 0, "duplicate": 0, "peak_active": 0}
         self.running = False
+        self._listening = False
         self._done_waiters: list[defer.Deferred] = []
         self._link_waiters: list[defer.Deferred] = []
 
@@ -272,11 +273,17 @@ class IvrRunner:
         if self.running:
             return
         self.running = True
-        self.client.on("channel.incoming", self._on_incoming)
-        self.client.on("channel.hangup", self._on_hangup)
-        self.client.on("cti.resync", self._on_resync)
+        if not self._listening:
+            self._listening = True
+            self.client.on("channel.incoming", self._on_incoming)
+            self.client.on("channel.hangup", self._on_hangup)
+            self.client.on("cti.resync", self._on_resync)
         if self.subscribe_patterns:
-            await self.client.subscribe(self.subscribe_patterns)
+            try:
+                await self.client.subscribe(self.subscribe_patterns)
+            except Exception:
+                self.running = False
+                raise
         self.log.info("IVR runner serving {routes}", routes=", ".join(f"{k}->{v}" for k, v in self.routes.items()))
 
     def stop(self):
@@ -301,7 +308,7 @@ class IvrRunner:
 
     def route(self, called: str | None) -> str | None:
         """The flow name for a called number, or None."""
-        if called is None:
+        if not isinstance(called, str):
             return None
         if called in self._exact:
             return self._exact[called]

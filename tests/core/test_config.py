@@ -166,3 +166,14 @@ def test_ranges():
         parse_ranges("1-3,2", "k")
     with pytest.raises(ConfigError, match="k: 'x' is not a number or a range"):
         parse_ranges("x", "k")
+
+
+def test_command_line(tmp_path, capsys):
+    from ctid.config import main
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    assert "trunk ss7: SS7 itu opc 0x2a51 dpc 0x123 CICs 1-15,17-31 on board 0 span 0" in out
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[boards]]\nid=0\nspans=1\n[[trunks]]\nname="x"\nboard=0\nspan=3\nsignalling="ss7"\n')
+    assert main([str(bad)]) == 1
+    assert "trunks[0].span: 3 is not a span of board 0 (1 spans)" in capsys.readouterr().err

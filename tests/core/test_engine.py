@@ -334,6 +334,111 @@ def test_cdr_sink_failure_is_retried(env):
     assert cdr["disposition"] == "no_answer" and cdr["answer"] is None and cdr["billsec"] == 0.0
 
 
+def test_bridge_ss7_to_no1_audio_both_ways(env):
+    """An incoming SS7 call and an outgoing China No.1 call joined by bridge(): one call, tones cross."""
+    rig, eng = env.rig, env.eng
+    far = rig.far_ss7
+    call = far.cc.setup("114", calling="13300000000")
+    inc = env.wait("channel.incoming", calling="13300000000")
+    a = inc["channel"]
+    env.result(eng.answer(a))
+    rig.far_no1.inc.result = None
+    d = eng.originate("no1", "55556666")
+    assert rig.run(8, until=lambda: rig.far_no1.inc.result is not None)
+    rig.far_no1.inc.answer()
+    b = env.result(d)
+    env.result(eng.bridge(a, b))
+    br = env.wait("call.bridged", call=inc["call"])
+    assert br["channels"] == [a, b]
+    assert b not in [c["call"] for c in eng.snapshot()["calls"]]
+    assert sorted(eng.calls[inc["call"]].info()["channels"]) == sorted([a, b])
+    with pytest.raises(EngineError) as exc:
+        eng.bridge(a, b)
+    assert exc.value.code == 409
+    rig.run(0.1)
+    far.board.listen.add(call.cic)
+    rig.far_no1.board.listen.add(3)
+    far.board.say(call.cic, alaw_encode(sine(1000, 0.6)))
+    rig.far_no1.board.say(3, alaw_encode(sine(600, 0.6)))
+    far.board.heard.clear()
+    rig.far_no1.board.heard.clear()
+    rig.run(0.7)
+    assert tone_power(rig.far_no1.board.pcm(3), 1000) > 0.5
+    assert tone_power(far.board.pcm(call.cic), 600) > 0.5
+    rig.far_no1.inc.hangup()                      # the China side clears back: the whole call ends
+    assert env.wait("call.ended", call=inc["call"])["cause"] == 16
+    assert rig.run(3, until=lambda: far.cc.circuits[call.cic].state is State.IDLE
+                   and eng.channels[b].state == "idle" and eng.channels[a].state == "idle")
+
+
+def test_transfer_to_extension_and_to_number(env):
+    rig, eng = env.rig, env.eng
+    far = rig.far_ss7
+    call = far.cc.setup("114", calling="13200000000")
+    inc = env.wait("channel.incoming", calling="13200000000")
+    a = inc["channel"]
+    env.result(eng.answer(a))
+    env.result(eng.transfer(a, to="analog/3"))
+    assert rig.run(1, until=lambda: rig.phone2.ringing)
+    rig.phone2.hook(True)
+    assert env.wait("call.bridged", call=inc["call"])["channels"] == [a, "analog/3"]
+    rig.phone2.hook(False)                        # the extension hangs up: the caller is released
+    assert env.wait("call.ended", call=inc["call"])["cause"] == 16
+    assert rig.run(2, until=lambda: far.cc.circuits[call.cic].state is State.IDLE)
+
+    # to a number: dialled out on the first trunk that can (SS7), bridged when answered
+    call = far.cc.setup("114", calling="13100000000")
+    inc = env.wait("channel.incoming", calling="13100000000")
+    a = inc["channel"]
+    env.result(eng.answer(a))
+    n = len(far.incoming)
+    env.result(eng.transfer(a, to="13812345678"))
+    assert rig.run(2, until=lambda: len(far.incoming) > n)
+    out = far.incoming[-1]
+    assert out.called == "13812345678" and out.calling == "13100000000"
+    far.cc.alert(out)
+    far.cc.answer(out)
+    br = env.wait("call.bridged", call=inc["call"])
+    assert br["channels"] == [a, f"ss7/{out.cic}"]
+    far.cc.release(call, 16)
+    env.wait("call.ended", call=inc["call"])
+    got = []
+    out.released.addCallback(got.append)
+    assert rig.run(2, until=lambda: bool(got))
+    with pytest.raises(EngineError) as exc:
+        eng.transfer("ss7/1", queue="frontdesk", to="x")
+    assert exc.value.code in (400, 409)
+
+
+def test_fxo_originate_dials_dtmf_and_refusal(env):
+    from ctid.dsp import detect
+    rig, eng = env.rig, env.eng
+    line1 = rig.world.line(0, 1)
+    d = eng.originate("analog", "12345")
+    ch = env.result(d, 6)
+    assert ch in ("analog/0", "analog/1")
+    line = rig.line if ch == "analog/0" else line1
+    assert line.state["board_offhook"]
+    rig.run(0.2)
+    digits = "".join(e.value for e in detect(line.listen(), "dtmf") if e.type == "on")
+    assert digits == "12345"
+    env.result(eng.hangup(ch))
+    rig.run(0.1)
+    assert not line.state["board_offhook"]
+    # a refused analogue call: the rest of its ring cycle is not a new call
+    n = len(env.ev("channel.incoming", channel="analog/0"))
+    rig.line.ring("13011112222")
+    assert rig.run(8, until=lambda: len(env.ev("channel.incoming", channel="analog/0")) > n)
+    inc = env.ev("channel.incoming", channel="analog/0")[-1]
+    assert inc["calling"] == "13011112222"
+    env.result(eng.hangup("analog/0"))
+    rig.run(6)
+    assert len(env.ev("channel.incoming", channel="analog/0")) == n + 1
+    rig.line.hangup()
+    assert rig.run(10, until=lambda: eng.channels["analog/0"].state == "idle")
+    assert env.wait("call.ended", call=inc["call"])
+
+
 def test_errors(env):
     eng = env.eng
     cases = [
@@ -355,3 +460,23 @@ def test_errors(env):
     assert {q["queue"] for q in snap["queues"]} == {"frontdesk"}
     assert all(c["state"] in ("idle", "clearing", "blocked", "down") for c in snap["channels"]
                if c["call"] is None)
+
+
+def test_span_cut_and_restore(env):
+    """Last (it cuts the cables): China No.1 span alarm -> trunk down, channels down; SS7 linkset lost ->
+    MTP-PAUSE -> trunk down; restored: both up again, channels idle."""
+    rig, eng = env.rig, env.eng
+    rig.world.cut(0, 1)
+    rig.world.cut(0, 0)
+    env.wait("span.alarm", trunk="no1")
+    assert env.wait("trunk.state", trunk="no1", up=False)
+    assert env.wait("trunk.state", trunk="ss7", up=False, seconds=10)
+    assert all(c.state == "down" for c in eng.trunks["no1"].channels.values())
+    with pytest.raises(EngineError) as exc:
+        eng.originate("no1", "123")
+    assert exc.value.code == 503 and exc.value.cause == 38
+    rig.world.restore(0, 1)
+    rig.world.restore(0, 0)
+    assert rig.run(20, until=lambda: eng.trunks["no1"].up and eng.trunks["ss7"].up)
+    assert rig.run(10, until=lambda: all(c.state == "idle" for t in ("no1", "ss7")
+                                         for c in eng.trunks[t].channels.values()))

@@ -13,30 +13,13 @@ import sys
 
 from twisted.internet import defer, reactor, task
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cti"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from cti_doubles import FakeEngine, demo_users  # noqa: E402
+from ivr_engine import ScriptedEngine, demo_users  # noqa: E402
 
 from ctid.cti.server import CtiServer  # noqa: E402
 
 CALLS = [("ss7/1", "aaaaaaaaaaa1", ["0"]), ("no1/1", "aaaaaaaaaaa2", ["2", "0"])]
-
-
-class ScriptedEngine(FakeEngine):
-    def __init__(self, clock):
-        super().__init__(clock)
-        self.keys: list[str] = []
-        self.watch = None
-
-    def collect(self, channel, **kw):
-        k = self.keys.pop(0) if self.keys else ""
-        self.collect_result = {"digits": k, "reason": "max" if k else "timeout", "tries": 1}
-        return super().collect(channel, **kw)
-
-    def _rec(self, name, *a, **kw):
-        super()._rec(name, *a, **kw)
-        if self.watch is not None and name in ("transfer", "hangup"):
-            reactor.callLater(0, self.watch)
 
 
 def out(obj):
@@ -63,7 +46,7 @@ async def main():
         while not ivr_ready(server):
             await task.deferLater(reactor, 0.05, lambda: None)
         done = defer.Deferred()
-        engine.watch = lambda: done.called or done.callback(None)
+        engine.on_call_end = lambda op: reactor.callLater(0, lambda: done.called or done.callback(None))
         engine.keys = list(keys)
         engine.incoming(channel, call, called="114")
         await done

@@ -121,8 +121,8 @@ class FakeChannel:
     def say(self, text, voice="zh"):
         return self._op("play", prompts=[{"text": text, "voice": voice}], barge_in=False)
 
-    def collect(self, **kw):
-        return self._op("collect", **kw)
+    def collect(self, prompts=(), **kw):
+        return self._op("collect", prompts=list(prompts), **kw)
 
     def record(self, **kw):
         return self._op("record", **kw)

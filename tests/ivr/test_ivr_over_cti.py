@@ -7,8 +7,6 @@ engine ops (answer, play, collect, hospital data ops, transfer), each checked on
 from __future__ import annotations
 
 import datetime
-import os
-import sys
 import time
 
 import pytest
@@ -18,9 +16,7 @@ from twisted.logger import globalLogPublisher
 from twisted.test import iosim
 from zope.interface import implementer
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cti"))
-
-from cti_doubles import FakeEngine, demo_users  # noqa: E402
+from ivr_engine import ScriptedEngine, demo_users  # noqa: E402
 
 from ctid.cti.errors import OpError  # noqa: E402
 from ctid.cti.server import CtiServer  # noqa: E402
@@ -32,19 +28,6 @@ DEPARTMENTS = [{"code": "cardiology", "name": "Cardiology", "name_zh": "心内�
                 "floor": "Outpatient building, 3rd floor", "phone": "6601", "description": ""}]
 CLINICS = [{"clinic": 1, "date": "2026-11-23", "session": "am", "doctor": "王建国", "title": "Chief physician",
             "title_zh": "主任医师", "department": "cardiology", "department_zh": "心内科", "slots": 20, "free": 3}]
-
-
-class ScriptedEngine(FakeEngine):
-    """cti_doubles.FakeEngine whose collects answer with the caller's next key ("" = timeout)."""
-
-    def __init__(self, clock):
-        super().__init__(clock)
-        self.keys: list[str] = []
-
-    def collect(self, channel, **kw):
-        k = self.keys.pop(0) if self.keys else ""
-        self.collect_result = {"digits": k, "reason": "max" if k else "timeout", "tries": 1}
-        return super().collect(channel, **kw)
 
 
 @implementer(IStreamClientEndpoint)

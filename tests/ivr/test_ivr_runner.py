@@ -449,3 +449,44 @@ def test_link_down_and_the_call_ended_meanwhile():
     client.emit("cti.resync", channels=[{"channel": "ss7/1", "state": "idle", "call": None}], calls=[])
     assert [o for o, _ in client.ops_of("ss7/1")] == ["answer", "play", "play"]
     assert runner.active == 0
+
+
+# --- the example in docs/ivr.md works as written ---------------------------------------------------------------
+
+def _docs_example():
+    import os
+    import re
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "ivr.md")
+    with open(path, encoding="utf-8") as f:
+        code = re.search(r"```python\n(# ivrflows/hours.py\n.*?)```", f.read(), re.S).group(1)
+    ns = {}
+    exec(compile(code, "docs/ivr.md", "exec"), ns)
+    return ns["opening_hours"]
+
+
+@pytest.mark.parametrize("key, expected", [
+    ("1", ["answer", "collect", "play", "play", "hangup"]),         # hours, then the runner's goodbye
+    ("0", ["answer", "collect", "transfer"]),
+])
+def test_docs_example_flow(key, expected):
+    client, runner = make({"opening_hours": _docs_example()})
+    client.incoming("ss7/1", caller=Caller(keys=[key]))
+    assert [o for o, _ in client.ops_of("ss7/1")] == expected
+
+
+def test_failed_subscribe_leaves_the_runner_stopped_and_a_retry_works():
+    client = FakeClient()
+    runner = IvrRunner(client, {"114": "f"}, {"f": answer_and_transfer}, clock=client.clock)
+    client.subscribe = lambda patterns: defer.fail(FakeCtiError(403, "forbidden", "not allowed"))
+    d = defer.ensureDeferred(runner.start())
+    assert d.called and isinstance(d.result.value, FakeCtiError)
+    d.addErrback(lambda f: None)
+    assert runner.running is False
+    client.incoming("ss7/1")
+    assert client.ops == []
+    del client.subscribe                                         # back to the double's own method
+    defer.ensureDeferred(runner.start())
+    client.incoming("ss7/2")
+    assert [o for o, _ in client.ops_of("ss7/2")] == ["answer", "play", "transfer"]
+    assert len(client.handlers["channel.incoming"]) == 1
+    assert runner.route(114) is None                             # a malformed event's number is not routed

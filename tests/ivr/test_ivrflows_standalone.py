@@ -1,5 +1,6 @@
-"""`python -m ivrflows` as its own process against a CTI server process on TCP: it logs in, takes a call to 114,
-survives the server dropping the connection (libcti reconnects and re-subscribes) and takes the next call."""
+"""`python -m ivrflows` as its own process against a CTI server process on TCP: a refused login is reported; it
+logs in, takes a call to 114, survives the server dropping the connection (libcti reconnects and re-subscribes)
+and takes the next call. Argument errors are checked in-process."""
 from __future__ import annotations
 
 import json
@@ -20,31 +21,21 @@ def _env():
     return env
 
 
-def test_cli_refuses_bad_arguments_with_a_clear_message():
-    r = subprocess.run([sys.executable, "-m", "ivrflows", "--cti", "tcp:127.0.0.1:1", "--password", "x",
-                        "--route", "114=no_such_flow"], capture_output=True, text=True, cwd=ROOT, env=_env(),
-                       timeout=60)
-    assert r.returncode == 2 and "names flow 'no_such_flow'" in r.stderr
-    r = subprocess.run([sys.executable, "-m", "ivrflows", "--cti", "tcp:127.0.0.1:1"], capture_output=True,
-                       text=True, cwd=ROOT, env=_env(), timeout=60)
-    assert r.returncode == 2 and "--password" in r.stderr
-    r = subprocess.run([sys.executable, "-m", "ivrflows", "--list-flows"], capture_output=True, text=True,
-                       cwd=ROOT, env=_env(), timeout=60)
-    assert r.returncode == 0 and r.stdout.split() == ["hospital_main"]
-
-
-def test_cli_reports_a_refused_login():
-    server = subprocess.Popen([sys.executable, os.path.join(HERE, "cti_server_proc.py")], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, cwd=ROOT, env=_env())
-    try:
-        port = json.loads(server.stdout.readline())["port"]
-        r = subprocess.run([sys.executable, "-m", "ivrflows", "--cti", f"tcp:127.0.0.1:{port}", "--user", "ivr",
-                            "--password", "wrong"], capture_output=True, text=True, cwd=ROOT, env=_env(),
-                           timeout=60)
-        assert r.returncode == 1 and "cannot connect" in r.stderr and "401" in r.stderr
-    finally:
-        server.kill()
-        server.wait()
+def test_cli_refuses_bad_arguments_with_a_clear_message(capsys, monkeypatch):
+    from ivrflows.__main__ import main
+    monkeypatch.delenv("CTID_IVR_PASSWORD", raising=False)
+    monkeypatch.delenv("CTID_IVR_TOKEN", raising=False)
+    assert main(["--cti", "tcp:127.0.0.1:1", "--password", "x", "--route", "114=no_such_flow"]) == 2
+    assert "names flow 'no_such_flow'" in capsys.readouterr().err
+    assert main(["--cti", "tcp:127.0.0.1:1"]) == 2
+    assert "--password" in capsys.readouterr().err
+    assert main(["--password", "x"]) == 2
+    assert "--cti" in capsys.readouterr().err
+    assert main(["--list-flows"]) == 0
+    assert capsys.readouterr().out.split() == ["hospital_main"]
+    with pytest.raises(SystemExit):
+        main(["--cti", "tcp:x:1", "--password", "x", "--route", "114"])
+    assert "give CALLED=FLOW" in capsys.readouterr().err
 
 
 def test_standalone_ivr_takes_calls_and_reconnects():
@@ -55,6 +46,11 @@ def test_standalone_ivr_takes_calls_and_reconnects():
         line = server.stdout.readline()
         assert line, server.stderr.read()
         port = json.loads(line)["port"]
+        # a wrong password: a clear message and exit status 1 (the server places no call for it)
+        r = subprocess.run([sys.executable, "-m", "ivrflows", "--cti", f"tcp:127.0.0.1:{port}", "--user", "ivr",
+                            "--password", "wrong"], capture_output=True, text=True, cwd=ROOT, env=_env(),
+                           timeout=60)
+        assert r.returncode == 1 and "cannot connect" in r.stderr and "401" in r.stderr
         env = _env()
         env["CTID_IVR_PASSWORD"] = "ivr-pw"
         ivr = subprocess.Popen([sys.executable, "-m", "ivrflows", "--cti", f"tcp:127.0.0.1:{port}", "--user", "ivr",
