@@ -69,6 +69,7 @@ class TrunkConfig:
     # analogue
     ports: list[int] = field(default_factory=list)
     rings: int = 2                        # FXO: answerable after this many rings (caller ID comes after ring 1)
+    number: str = ""                      # FXO: the lines' own number, the called number of calls arriving on them
 
     def channel_numbers(self) -> list[int]:
         """The channel numbers n of ``"<trunk>/<n>"`` (CIC, timeslot or port)."""
@@ -482,6 +483,7 @@ def _trunk(cfg: Config, s: _Section, i: int) -> TrunkConfig:
             raise ConfigError(f"trunks[{i}].ports: {ports!r} names a port twice")
         t.ports = list(ports)
         t.rings = s.get("rings", 2, int, lambda v: None if 1 <= v <= 10 else "must be 1..10")
+        t.number = s.get("number", "", str, lambda v: None if v == "" or v.isdigit() else "must be digits")
     s.done()
     return t
 
@@ -564,6 +566,7 @@ name = "analog"
 board = 0
 signalling = "analog"
 ports = [0, 1, 2, 3]
+number = "114"
 
 [[routes]]
 called = "114"

@@ -139,6 +139,9 @@ class Daemon:
                 yield defer.maybeDeferred(self.engine.shutdown) if hasattr(self.engine, "shutdown") else None
             except Exception:  # noqa: BLE001
                 log.failure("engine shutdown")
+        for p in getattr(self, "pacers", []):
+            p.stop()
+        self.pacers = []
         for rt in self.runtimes.values():
             try:
                 rt.stop()
@@ -208,10 +211,30 @@ class Daemon:
         return defer.fail(ValueError(f"cannot render prompt {prompt!r}"))
 
     def _open_boards(self):
+        """Open the boards; one media runtime per board. A simulated board (hwsim) has no clock of its own: its
+        world is ticked by a :class:`ctid.drivers.Pacer` on the reactor (one per world), and the runtimes of its
+        boards tick after each block; a hardware board paces itself (its runtime ticks on the clock)."""
         from ctid.core.assembly import make_runtimes, open_boards
+        from ctid.drivers import Pacer
 
         self.boards = open_boards(self.cfg, **self.driver_kw)
-        self.runtimes = make_runtimes(self.boards, self.reactor, pacer=self.pacer)
+        self.runtimes = {}
+        self.pacers = []
+        by_world: dict = {}
+        for bid, board in self.boards.items():
+            world = getattr(board, "world", None)
+            if self.pacer is not None:
+                pacer = self.pacer
+            elif world is not None:
+                pacer = by_world.get(id(world))
+                if pacer is None:
+                    pacer = by_world[id(world)] = Pacer(world, self.reactor)
+                    self.pacers.append(pacer)
+            else:
+                pacer = None
+            self.runtimes.update(make_runtimes({bid: board}, self.reactor, pacer=pacer))
+        for p in self.pacers:
+            p.start()
 
     def cdr_sink(self, cdr: dict):
         d = self.db.run(self.db.cdrs.write, cdr)

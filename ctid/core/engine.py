@@ -264,6 +264,14 @@ class Engine:
     def answer(self, channel: str):
         ch = self._chan(channel)
         call = self.chan_call.get(channel)
+        if ch.kind == "fxs" and ch.state == RINGING and ch.direction == "out":
+            # an agent's extension rung with an offered call, answered from the desktop (headset auto-answer):
+            # the extension's "answered" event connects the call, exactly as lifting the handset does
+            try:
+                ch.answer()
+            except Exception as exc:  # noqa: BLE001
+                raise EngineError(409, f"channel {channel}: {exc}") from None
+            return defer.succeed(None)
         if call is None or ch.state != INCOMING:
             raise EngineError(409, f"channel {channel} is {ch.state}: nothing to answer")
         try:

@@ -64,7 +64,7 @@ class FxoChannel(TrunkChannel):
         self.detect(cid=False)
         cid = self.cid or {}
         self.calling = cid.get("number") or None
-        self.called = None
+        self.called = self.trunk.cfg.number or None      # the line's own number (config), if known
         self.dtmf(True)
         self._notify("incoming", calling=self.calling, called=self.called, category=cid.get("name"))
 
