@@ -157,7 +157,7 @@ class Acd:
         self.offers[call.id] = (agent, ext, timer, q, ch)
         self._set(agent, "offered")
         self.engine.emit("call.offered", call=call.id, agent=agent.id, queue=q.name, calling=call.calling,
-                         called=call.called)
+                         called=call.called, channel=ext.id)
 
     def _offer_timeout(self, call_id: str) -> None:
         offer = self.offers.get(call_id)
@@ -179,11 +179,11 @@ class Acd:
         if not timer_fired and timer.active():
             timer.cancel()
         agent.call = None
+        if ext.direction is not None:
+            ext.hangup(16)                 # stops the ringing; the engine drops the leg (channel.hangup)
         if ext in call.legs:
             call.legs.remove(ext)
         self.engine.chan_call.pop(ext.id, None)
-        if ext.direction is not None:
-            ext.hangup(16)
         if requeue and call.state != "ended":
             call.state, call.agent = "queued", None
             q.waiting.insert(0, (call, ch))

@@ -160,10 +160,9 @@ class Engine:
 
     def _leg_hangup(self, ch, call: Call | None, cause: int) -> None:
         self._holding.pop(ch.id, None)
-        self.emit("channel.hangup", channel=ch.id, call=call.id if call else None, cause=cause,
-                  cause_text=cause_text(cause))
-        if call is None:
+        if call is None:                   # never announced (e.g. register signalling failed): nothing to tell
             return
+        self.emit("channel.hangup", channel=ch.id, call=call.id, cause=cause, cause_text=cause_text(cause))
         self.chan_call.pop(ch.id, None)
         was_bridged = call.bridged is not None and ch.id in call.bridged
         if was_bridged:
@@ -264,13 +263,14 @@ class Engine:
     def answer(self, channel: str):
         ch = self._chan(channel)
         call = self.chan_call.get(channel)
-        if call is None or ch.state != INCOMING:
+        rung_extension = ch.kind == "fxs" and ch.state == RINGING and ch.direction == "out"
+        if call is None or (ch.state != INCOMING and not rung_extension):
             raise EngineError(409, f"channel {channel} is {ch.state}: nothing to answer")
         try:
             ch.answer()
         except Exception as exc:  # noqa: BLE001 - the protocol refused (e.g. register signalling running)
             raise EngineError(409, f"channel {channel}: {exc}") from None
-        if call.state == "setup":
+        if call.state == "setup" and ch is call.legs[0]:
             call.state = "ivr"
         return defer.succeed(None)
 

@@ -279,6 +279,40 @@ def test_offer_timeout_goes_to_next_agent(env):
         env.result(eng.agent_logout(a))
 
 
+def test_agent_answers_from_cti_and_hangs_up(env):
+    """The agent's client answers the offered extension (auto-answer) and later hangs it up: the caller gets
+    REL with the cause, the agent wraps up."""
+    rig, eng = env.rig, env.eng
+    far = rig.far_ss7
+    env.result(eng.agent_login("1002", "analog/3"))
+    env.result(eng.agent_ready("1002"))
+    call = far.cc.setup("114", calling="13400000000")
+    inc = env.wait("channel.incoming", calling="13400000000")
+    env.result(eng.answer(inc["channel"]))
+    env.result(eng.transfer(inc["channel"], queue="frontdesk"))
+    offered = env.wait("call.offered", call=inc["call"])
+    assert offered["agent"] == "1002" and offered["channel"] == "analog/3"
+    assert rig.run(1, until=lambda: rig.phone2.ringing)
+    env.result(eng.answer("analog/3"))
+    assert env.wait("call.bridged", call=inc["call"])["channels"] == [inc["channel"], "analog/3"]
+    assert rig.run(1, until=lambda: not rig.phone2.ringing)
+    rig.phone2.hook(True)                               # the phone (headset) hears the caller
+    rig.run(0.2)
+    rig.phone2.listen()
+    far.board.say(call.cic, alaw_encode(sine(1000, 0.5)))
+    rig.run(0.6)
+    assert tone_power(rig.phone2.listen(), 1000) > 0.5
+    got = []
+    call.released.addCallback(got.append)
+    env.result(eng.hangup("analog/3", 16))
+    assert env.wait("call.ended", call=inc["call"])["cause"] == 16
+    assert rig.run(2, until=lambda: got == [16])
+    assert env.wait("agent.state", agent="1002", state="wrap_up")
+    rig.phone2.hook(False)
+    assert rig.run(3, until=lambda: eng.acd.agents["1002"].state == "ready")
+    env.result(eng.agent_logout("1002"))
+
+
 def test_originate_ss7_and_no1(env):
     rig, eng = env.rig, env.eng
     far = rig.far_ss7
