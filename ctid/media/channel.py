@@ -323,6 +323,7 @@ class _RecordOp(_Op):
         self.terms = terminators
         self.beep_id = None
         self.capturing = False
+        self.ending = False
         try:
             self.writer = WavWriter(self.path)
         except OSError as exc:
@@ -404,13 +405,13 @@ class _RecordOp(_Op):
             lib.ctid_media_record_stop(m, ch)
 
     def _end(self, reason):
-        if self.done:
+        if self.done or self.ending:
             return
+        self.ending = True
         self._stop_native()
         try:
             if self.capturing:
-                self._drain()
-            self.writer.close()          # header patched, fsync'd (file and directory)
+                self._drain()            # the rest of the native buffer into the file (buffered write)
         except OSError as exc:
             self._fail_io(exc)
             return
@@ -418,8 +419,16 @@ class _RecordOp(_Op):
             if self.capturing:
                 lib.ctid_media_record_release(self.mc.runtime._m, self.mc.number)
                 self.capturing = False
-        self.finish({"path": self.path, "duration": self.writer.seconds, "bytes": self.writer.nbytes,
-                     "reason": reason})
+        # The channel is free for the next operation now; the Deferred fires once the file is durable: header
+        # patched, file and directory fsync'd, through the runtime's run_io (a thread pool in the daemon).
+        if self.mc._op is self:
+            self.mc._op = None
+        writer = self.writer
+        result = {"path": self.path, "duration": writer.seconds, "bytes": writer.nbytes, "reason": reason}
+        d = self.mc.runtime.run_io(writer.close)
+        d.addCallbacks(lambda _: self.finish(result),
+                       lambda f: self.fail(MediaError(f"record: finishing {self.path} failed: "
+                                                      f"{f.getErrorMessage()}")))
 
     def cleanup(self):
         self._stop_native()

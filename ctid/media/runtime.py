@@ -23,6 +23,7 @@ import time
 from typing import Callable
 
 import numpy as np
+from twisted.internet import defer
 
 from ctid.drivers.model import BLOCK_FRAMES
 from ctid.dsp import Bank
@@ -97,10 +98,11 @@ class BoardRuntime:
 
     ``board`` is a ``ctid.drivers.Board``; ``clock`` an ``IReactorTime`` (``task.Clock`` in tests) used for
     every timer of the channels (collect timeouts). ``tones`` is the call-progress table of the detector and of
-    :meth:`MediaChannel.tone` names (default: China).
+    :meth:`MediaChannel.tone` names (default: China). ``run_io`` runs slow file work (see :attr:`run_io`).
     """
 
-    def __init__(self, board, clock, *, tones=None, country: str = "cn", record_buffer_seconds: float = 4.0):
+    def __init__(self, board, clock, *, tones=None, country: str = "cn", record_buffer_seconds: float = 4.0,
+                 run_io: Callable | None = None):
         self.board = board
         self.clock = clock
         self.country = country
@@ -135,6 +137,10 @@ class BoardRuntime:
         self._next_id = 1
         self.closed = False
         self.profile: dict | None = None
+        #: run_io(fn) -> Deferred firing with fn()'s result: how slow file work (closing and fsync'ing a recording)
+        #: is run. Default: at once, in the calling thread. The daemon passes
+        #: ``lambda fn: threads.deferToThreadPool(reactor, pool, fn)`` to keep fsync off the reactor thread.
+        self.run_io = run_io if run_io is not None else defer.maybeDeferred
 
     # ------------------------------------------------------------------------------------- channels
     def channel(self, number: int) -> MediaChannel:

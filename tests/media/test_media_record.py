@@ -137,3 +137,62 @@ def test_unwritable_path_is_a_clear_error(rig, tmp_path):
     with pytest.raises(MediaError, match="cannot create"):
         rig.ra.channel(CH).record(str(tmp_path / "adir"))     # a directory, not a file
     assert rig.ra.channel(CH).state == "idle"
+
+
+class QueuedIo:
+    """A run_io that holds the work until the test runs it (as a thread pool would, later)."""
+
+    def __init__(self):
+        self.jobs = []
+
+    def __call__(self, fn):
+        from twisted.internet import defer
+
+        d = defer.Deferred()
+        self.jobs.append((fn, d))
+        return d
+
+    def run_all(self):
+        from twisted.python.failure import Failure
+
+        jobs, self.jobs = self.jobs, []
+        for fn, d in jobs:
+            try:
+                r = fn()
+            except Exception:
+                d.errback(Failure())
+            else:
+                d.callback(r)
+
+
+def test_deferred_fires_only_after_the_file_is_durable(rig, tmp_path):
+    io = QueuedIo()
+    rig.ra.run_io = io
+    path = str(tmp_path / "io.wav")
+    mc = rig.ra.channel(CH)
+    out = []
+    mc.record(path, max_seconds=0.5, silence_seconds=None, beep=False).addBoth(out.append)
+    rig.rb.channel(CH).play(noise(1.0))
+    rig.run(0.6)
+    assert not out and len(io.jobs) == 1
+    assert mc.state == "idle"                          # the channel is free for the next operation
+    blob = open(path, "rb").read()
+    assert len(blob) < HEADER_BYTES + 4000 or struct.unpack_from("<I", blob, HEADER_BYTES - 4)[0] == 0   # not yet
+    io.run_all()
+    assert out and out[0]["reason"] == "max" and out[0]["bytes"] == 4000
+    check_complete(path, 4000)
+
+
+def test_failed_finish_is_an_error_not_a_silent_success(rig, tmp_path):
+    from ctid.media import MediaError
+
+    def broken(fn):
+        from twisted.internet import defer
+        return defer.fail(OSError(28, "No space left on device"))
+
+    rig.ra.run_io = broken
+    out = []
+    rig.ra.channel(CH).record(str(tmp_path / "f.wav"), max_seconds=0.2, silence_seconds=None,
+                              beep=False).addBoth(out.append)
+    rig.run(0.4)
+    assert out and out[0].check(MediaError) and "No space left" in out[0].getErrorMessage()

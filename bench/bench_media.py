@@ -1,0 +1,176 @@
+"""Media runtime benchmark: every channel of 16 E1 spans (480) in an IVR cycle through BoardRuntime on hwsim.
+
+Board 0 is "the daemon": one BoardRuntime, every voice channel looping
+    collect(prompt 2.5 s, max 2 digits, timeout 1.5 s) -> record(3 s, beep, "#" terminator) -> again,
+so at any moment channels are playing prompts, detecting DTMF and recording to WAV files (fsync'd at the end of
+each recording). Board 1 is the far end (its own BoardRuntime, not counted): every channel dials two digits,
+then "speaks" (noise at about -20 dBm0) for 3 s, then pauses, with staggered starts.
+
+The world runs on a driven clock (task.Clock, 20 ms per step, as fast as the CPU allows). Reported:
+- the daemon board's tick CPU per second of audio (thread CPU time of BoardRuntime.tick on board 0, which
+  includes its driver calls, the native media tick, the detector bank and every Python callback, timers and
+  WAV writing done from it), split by phase; also the collect timers fired by the clock;
+- DTMF event latency in simulated time: from the first tone sample on the wire to the tick that delivers the
+  ON event to the channel (block-quantised: add the tick's own processing time for real time);
+- digits dialled / digits seen, recordings finished.
+
+    python bench/bench_media.py                 # 16 spans, 20 s of audio
+    python bench/bench_media.py --spans 2 --seconds 5
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from twisted.internet import task  # noqa: E402
+
+from ctid.drivers import VOICE_TIMESLOTS, open_board  # noqa: E402
+from ctid.drivers.hwsim import World  # noqa: E402
+from ctid.dsp.g711 import alaw_encode  # noqa: E402
+from ctid.media import BoardRuntime  # noqa: E402
+
+TICK = 0.020
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--spans", type=int, default=16)
+    ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--dir", default=None, help="directory for the recordings (default: a temporary one)")
+    args = ap.parse_args(argv)
+
+    tmp = tempfile.TemporaryDirectory(prefix="ctid-bench-media-") if args.dir is None else None
+    rec_dir = args.dir or tmp.name
+    rng = np.random.default_rng(1)
+
+    world = World(seed=11)
+    a = open_board("hwsim", 0, world=world, spans=args.spans)
+    b = open_board("hwsim", 1, world=world, spans=args.spans)
+    for s in range(args.spans):
+        world.cable(0, s, 1, s)
+    for _ in range(50):
+        world.tick()
+        if all(not sp.alarms for bd in (a, b) for sp in bd.spans):
+            break
+    a.events(), b.events()
+    clock = task.Clock()
+    ra, rb = BoardRuntime(a, clock), BoardRuntime(b, clock)
+    ra.enable_profile()
+
+    channels = [s * 32 + t for s in range(args.spans) for t in VOICE_TIMESLOTS]
+    prompts = [alaw_encode(np.clip(rng.normal(0, 2500, 20000), -32768, 32767).astype(np.int16)) for _ in range(8)]
+    speech = [alaw_encode(np.clip(rng.normal(0, 2500, 24000), -32768, 32767).astype(np.int16)) for _ in range(8)]
+    stats = {"collects": 0, "digits_seen": 0, "records": 0, "rec_bytes": 0, "dialled": 0, "errors": 0}
+    latencies: list[float] = []
+    dial_started: dict[int, list[float]] = {n: [] for n in channels}
+
+    # ----------------------------------------------------------------------------------------- the daemon
+    def ivr_cycle(n: int, k: int = 0) -> None:
+        mc = ra.channel(n)
+        d = mc.collect(prompts=[prompts[(n + k) % len(prompts)]], max_digits=2, timeout=1.5, inter_digit_timeout=1.0,
+                       tries=1)
+
+        def collected(res):
+            stats["collects"] += 1
+            path = os.path.join(rec_dir, f"{n}.wav")
+            return mc.record(path, max_seconds=3.0, silence_seconds=None, terminators="#", beep=True)
+
+        def recorded(res):
+            stats["records"] += 1
+            stats["rec_bytes"] += res["bytes"]
+            ivr_cycle(n, k + 1)
+
+        def failed(f):
+            stats["errors"] += 1
+            print(f"channel {n}: {f.getErrorMessage()}", file=sys.stderr)
+
+        d.addCallback(collected).addCallback(recorded).addErrback(failed)
+
+    def on_tone(n):
+        def fn(ev):
+            if ev.kind == "dtmf" and ev.type == "on":
+                stats["digits_seen"] += 1
+                if dial_started[n]:
+                    latencies.append(clock.seconds() - dial_started[n].pop(0))
+        return fn
+
+    for n in channels:
+        ra.channel(n).detect(dtmf=True)
+        ra.channel(n).on_tone = on_tone(n)
+
+    # ----------------------------------------------------------------------------------------- the far end
+    def caller_cycle(n: int, k: int = 0) -> None:
+        mc = rb.channel(n)
+        if clock.seconds() > args.seconds - 0.5:
+            return                   # no digit left in flight at the end
+        digits = "%d%d" % ((n + k) % 10, (n * 7 + k) % 10)
+        # called from a clock timer, before the far end's tick: that tick writes the first tone samples, which are
+        # on the wire during the next world tick, which starts now
+        t_call = clock.seconds()
+        dial_started[n].extend([t_call, t_call + 0.16])
+        stats["dialled"] += 2
+        d = mc.dtmf(digits)
+        d.addCallback(lambda _: mc.play(speech[(n + k) % len(speech)]))
+        d.addCallback(lambda _: clock.callLater(0.5 + (n % 7) * 0.1, caller_cycle, n, k + 1))
+
+    for i, n in enumerate(channels):
+        clock.callLater(0.02 * (i % 100), ivr_cycle, n)
+        clock.callLater(0.5 + 0.02 * (i % 150), caller_cycle, n)
+
+    steps = int(round(args.seconds / TICK))
+    world_cpu = far_cpu = daemon_cpu = timers_cpu = 0.0
+    wall0 = time.perf_counter()
+    for _ in range(steps):
+        t0 = time.thread_time()
+        world.tick(1)
+        t1 = time.thread_time()
+        clock.advance(TICK)          # timers (collect timeouts, the far end's pauses)
+        t2 = time.thread_time()
+        ra.tick()
+        t3 = time.thread_time()
+        rb.tick()
+        t4 = time.thread_time()
+        world_cpu += t1 - t0
+        timers_cpu += t2 - t1
+        daemon_cpu += t3 - t2
+        far_cpu += t4 - t3
+    wall = time.perf_counter() - wall0
+
+    audio_s = steps * TICK
+    lat = np.array(latencies) * 1000 if latencies else np.zeros(1)
+    print(f"{len(channels)} channels ({args.spans} spans), {audio_s:.1f} s of audio, wall {wall:.1f} s, "
+          f"load average {os.getloadavg()[0]:.2f}")
+    print(f"daemon board tick CPU: {daemon_cpu:.3f} s = {100 * daemon_cpu / audio_s:.2f} % of one core "
+          f"({1000 * daemon_cpu / steps:.3f} ms per 20 ms tick)")
+    prof = ra.profile
+    for k in prof:
+        print(f"  {k:14s} {1000 * prof[k] / steps:7.3f} ms/tick  {100 * prof[k] / audio_s:6.2f} % core")
+    rest = daemon_cpu - sum(prof.values())
+    print(f"  {'hooks/other':14s} {1000 * rest / steps:7.3f} ms/tick  {100 * rest / audio_s:6.2f} % core")
+    print(f"clock timers (collect timeouts, far-end pauses): {100 * timers_cpu / audio_s:.2f} % core")
+    print(f"not counted: far-end board {100 * far_cpu / audio_s:.2f} % core, hwsim world (both boards) "
+          f"{100 * world_cpu / audio_s:.2f} % core")
+    print(f"DTMF: dialled {stats['dialled']}, seen {stats['digits_seen']}; event latency from tone start "
+          f"(simulated, 20 ms ticks): p50 {np.percentile(lat, 50):.0f} ms, p99 {np.percentile(lat, 99):.0f} ms, "
+          f"max {lat.max():.0f} ms")
+    print(f"collects finished {stats['collects']}, recordings finished {stats['records']} "
+          f"({stats['rec_bytes'] / 8000:.0f} s of audio written), errors {stats['errors']}, "
+          f"runtime callback errors {ra.errors + rb.errors}")
+    ra.close()
+    rb.close()
+    world.close()
+    if tmp is not None:
+        tmp.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
