@@ -29,6 +29,7 @@ from .trunks.base import DOWN, IDLE, INCOMING, RINGING, UP, cause_text
 log = logging.getLogger("ctid.core.engine")
 
 CDR_RETRY = (1.0, 5.0, 30.0, 120.0)       # seconds between CDR sink attempts (the last repeats)
+TRANSFER_TIMEOUT = 60.0                    # seconds a transfer target may ring before it is given up (cause 19)
 
 
 class Call:
@@ -83,6 +84,7 @@ class Engine:
         self._listeners: list = []
         self._holding: dict[str, bool] = {}
         self.cdr_failures = 0
+        self.transfer_timeout = TRANSFER_TIMEOUT
         self.acd = Acd(self, queues, clock)
 
     @classmethod
@@ -137,7 +139,7 @@ class Engine:
                 d, call.originate = call.originate, None
                 d.callback(ch.id)
             self.acd.leg_answered(call, ch)
-            waiter = getattr(ch, "_on_answer", None)
+            waiter = ch._on_answer
             if waiter is not None:
                 ch._on_answer = None
                 waiter(ch)
@@ -173,13 +175,15 @@ class Engine:
             d, call.originate = call.originate, None
             d.errback(EngineError(503, f"call attempt on {ch.id} failed: {cause_text(cause)} (cause {cause})",
                                   cause=cause))
-        waiter = getattr(ch, "_on_answer", None)
-        if waiter is not None:
-            ch._on_answer = None
+        ch._on_answer = None
         if ch.id == call.channel or was_bridged or not call.legs:
             self._end_call(call, cause)
-        else:
-            self.acd.leg_gone(call, ch, cause)
+            return
+        src = ch._transfer_from
+        if src is not None:                 # a transfer target that never answered: the caller is back
+            ch._transfer_from = None
+            self.unhold(src)
+        self.acd.leg_gone(call, ch, cause)
 
     def _end_call(self, call: Call, cause: int) -> None:
         if call.state == "ended":
@@ -308,7 +312,10 @@ class Engine:
         """Run ``start() -> Deferred`` as the channel's media operation ``kind``."""
         call = self.chan_call.get(ch.id)
         self._holding.pop(ch.id, None)      # a new operation ends the hold loop (the runtime cancels it)
-        d = start()
+        try:
+            d = start()
+        except ValueError as exc:            # ctid.media.channel.MediaError: arguments the runtime refused
+            raise EngineError(400, f"{kind} on {ch.id}: {exc}") from None
 
         def done(result):
             if isinstance(result, dict) and self.chan_call.get(ch.id) is not call:
@@ -461,6 +468,7 @@ class Engine:
         ba, bb = ca.trunk.board, cb.trunk.board
         ba.connect(ca.number, bb.board_id, cb.number)
         bb.connect(cb.number, ba.board_id, ca.number)
+        cb._transfer_from = None
         call.bridged = (ca.id, cb.id)
         call.state = "connected"
         self.emit("call.bridged", call=call.id, channels=[ca.id, cb.id])
@@ -493,15 +501,30 @@ class Engine:
                 return defer.succeed(None)
             if target.kind != "fxs" or target.state != IDLE:
                 raise EngineError(409, f"channel {to} is {target.state}: cannot take a transfer")
-            target.dial(call.called, call.calling)
+            try:
+                target.dial(call.called, call.calling)
+            except RuntimeError as exc:
+                raise EngineError(409, f"channel {to}: {exc}") from None
         else:
             if not re.fullmatch(r"[0-9]{1,20}", to):
                 raise EngineError(400, f"to: {to!r} is neither a channel id nor a number of 1-20 digits")
             target = self._dial_out(to, call.calling)
         self._add_leg(call, target)
         self.hold(ch, {"tone": "ringback"})
-        target._on_answer = lambda t: self._connect(call, ch, t) if self.chan_call.get(ch.id) is call else None
+        timer = self.clock.callLater(self.transfer_timeout, self._transfer_timeout, call, target)
+
+        def answered(t):
+            if timer.active():
+                timer.cancel()
+            if self.chan_call.get(ch.id) is call and call.state != "ended":
+                self._connect(call, ch, t)
+        target._on_answer = answered
+        target._transfer_from = ch
         return defer.succeed(None)
+
+    def _transfer_timeout(self, call: Call, target) -> None:
+        if target in call.legs and target.state != UP and target.direction is not None:
+            target.hangup(19)               # no answer: the leg goes, the caller is taken off hold
 
     def _dial_out(self, number: str, calling: str | None):
         errors = []

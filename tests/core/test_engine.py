@@ -439,9 +439,25 @@ def test_transfer_to_extension_and_to_number(env):
     got = []
     out.released.addCallback(got.append)
     assert rig.run(2, until=lambda: bool(got))
+
+    # nobody answers the extension: after the transfer timeout the leg goes (cause 19), the caller is back
+    call = far.cc.setup("114", calling="13000000001")
+    inc = env.wait("channel.incoming", calling="13000000001")
+    a = inc["channel"]
+    env.result(eng.answer(a))
+    eng.transfer_timeout = 2.0
+    env.result(eng.transfer(a, to="analog/3"))
+    assert rig.run(1, until=lambda: rig.phone2.ringing)
+    assert eng.snapshot()["channels"][[c["channel"] for c in eng.snapshot()["channels"]].index(a)]["media"] \
+        == "playing"                                   # ringback to the caller
+    hang = env.wait("channel.hangup", channel="analog/3", call=inc["call"], seconds=3)
+    assert hang["cause"] == 19 and not rig.phone2.ringing
+    assert eng.calls[inc["call"]].legs == [eng.channels[a]] and eng.channels[a].mc.state == "idle"
     with pytest.raises(EngineError) as exc:
-        eng.transfer("ss7/1", queue="frontdesk", to="x")
-    assert exc.value.code in (400, 409)
+        eng.transfer(a, queue="frontdesk", to="x")
+    assert exc.value.code == 400
+    env.result(eng.hangup(a))
+    env.wait("call.ended", call=inc["call"])
 
 
 def test_fxo_originate_dials_dtmf_and_refusal(env):

@@ -66,7 +66,7 @@ class FxoChannel(TrunkChannel):
         self.calling = cid.get("number") or None
         self.called = None
         self.dtmf(True)
-        self._notify("incoming", calling=self.calling, called=self.called, category=cid.get("name"))
+        self._notify("incoming", calling=self.calling, called=self.called, category=None)
 
     def _ring_gap(self) -> None:
         self._gap = None
