@@ -128,6 +128,9 @@ class Acd:
         self.engine.hold(ch, q.cfg.hold)
         self.dispatch()
 
+    def waiting(self) -> int:
+        return sum(len(q.waiting) for q in self.queues.values())
+
     def dispatch(self) -> None:
         for q in self.queues.values():
             while q.waiting:

@@ -148,6 +148,9 @@ class Engine:
                 self.emit("channel.dtmf", channel=ch.id, call=call.id, digit=info["digit"])
         elif event == "hangup":
             self._leg_hangup(ch, call, info["cause"])
+        elif event == "state" and info["state"] == IDLE and ch.kind == "fxs" and self.acd.waiting():
+            # an agent's extension became free (phone back on hook): offer waiting calls, after this event
+            self.clock.callLater(0, self.acd.dispatch)
 
     # ------------------------------------------------------------------------------------------ calls
     def _new_call(self, ch, direction: str) -> Call:

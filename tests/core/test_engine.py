@@ -313,6 +313,29 @@ def test_agent_answers_from_cti_and_hangs_up(env):
     env.result(eng.agent_logout("1002"))
 
 
+def test_waiting_call_offered_when_the_extension_frees(env):
+    rig, eng = env.rig, env.eng
+    far = rig.far_ss7
+    rig.phone.hook(True)                                # the agent's phone is off hook (dialling)
+    rig.run(0.1)
+    env.result(eng.agent_login("1001", "analog/2"))
+    env.result(eng.agent_ready("1001"))
+    call = far.cc.setup("114", calling="12900000000")
+    inc = env.wait("channel.incoming", calling="12900000000")
+    env.result(eng.answer(inc["channel"]))
+    env.result(eng.transfer(inc["channel"], queue="frontdesk"))
+    rig.run(0.5)
+    assert not env.ev("call.offered", call=inc["call"])
+    assert [q for q in eng.snapshot()["queues"] if q["queue"] == "frontdesk"][0]["waiting"] == 1
+    rig.phone.hook(False)
+    assert env.wait("call.offered", call=inc["call"])["agent"] == "1001"
+    assert rig.run(1, until=lambda: rig.phone.ringing)
+    far.cc.release(call, 16)
+    env.wait("call.ended", call=inc["call"])
+    assert rig.run(1, until=lambda: not rig.phone.ringing)
+    env.result(eng.agent_logout("1001"))
+
+
 def test_originate_ss7_and_no1(env):
     rig, eng = env.rig, env.eng
     far = rig.far_ss7

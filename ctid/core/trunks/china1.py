@@ -104,8 +104,9 @@ class No1Channel(TrunkChannel):
             self.dtmf(True)
             self._notify("incoming", calling=self.calling, called=self.called, category=r.ka)
         elif event == "ringing":                 # B1: called party free
-            self._set(RINGING)
-            self._notify("ringing")
+            if self.state == DIALING:            # (the answer line signal may overtake the B1 tone)
+                self._set(RINGING)
+                self._notify("ringing")
         elif event == "answer":
             if self.direction is not None and self.state != UP:
                 self._set(UP)
