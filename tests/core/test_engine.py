@@ -183,6 +183,18 @@ def test_no1_call_text_prompt_dtmf_far_clears(env):
     assert rig.run(2, until=lambda: eng.channels[ch].state == "idle" and far.out.line.state is LineState.IDLE)
     assert rig.run(1, until=lambda: any(c["call"] == inc["call"] for c in env.cdrs))
 
+    # a second call, hung up by us: clear-back, the caller clears forward, both idle
+    assert far.out.call("88881234", "13800138001", ka=1, kd=1)
+    assert rig.run(8, until=lambda: bool(env.ev("channel.incoming", calling="13800138001")))
+    inc = env.ev("channel.incoming", calling="13800138001")[-1]
+    env.result(eng.answer(ch))
+    assert rig.run(2, until=lambda: far.out.line.state is LineState.ANSWERED)
+    env.result(eng.hangup(ch, 16))
+    assert rig.run(2, until=lambda: far.out.line.state is LineState.CLEAR_BACK)
+    assert env.wait("call.ended", call=inc["call"])["cause"] == 16
+    far.out.hangup()
+    assert rig.run(2, until=lambda: eng.channels[ch].state == "idle" and far.out.line.state is LineState.IDLE)
+
 
 def test_fxo_call_with_caller_id_and_record(env):
     rig, eng = env.rig, env.eng
