@@ -24,7 +24,7 @@ from .acd import Acd
 from .errors import EngineError
 from .prompts import check_prompts, render_local
 from .trunks import make_trunk
-from .trunks.base import DOWN, IDLE, INCOMING, RINGING, UP, cause_text
+from .trunks.base import IDLE, INCOMING, RINGING, UP, cause_text
 
 log = logging.getLogger("ctid.core.engine")
 
