@@ -53,6 +53,21 @@ class Acd:
                 self._agent(a).queues.append(q.name)
         self.offers: dict[str, tuple] = {}      # call id -> (agent, extension channel, timer, queue)
 
+    def add_agent(self, agent_id: str, queues) -> Agent:
+        """Register an agent (e.g. from the database) as a member of ``queues`` (added to what it has)."""
+        if not isinstance(agent_id, str) or not agent_id:
+            raise EngineError(400, f"agent: {agent_id!r} is not an agent name")
+        for q in queues:
+            if q not in self.queues:
+                raise EngineError(404, f"queue {q!r} does not exist (queues: {', '.join(self.queues)})")
+        agent = self._agent(agent_id)
+        for q in queues:
+            if q not in agent.queues:
+                agent.queues.append(q)
+            if agent_id not in self.queues[q].cfg.agents:
+                self.queues[q].cfg.agents.append(agent_id)
+        return agent
+
     def _agent(self, agent_id: str) -> Agent:
         if agent_id not in self.agents:
             self.agents[agent_id] = Agent(agent_id)

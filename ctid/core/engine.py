@@ -566,6 +566,10 @@ class Engine:
             ch.hangup(19)
 
     # ------------------------------------------------------------------------------------------ agents
+    def add_agent(self, agent: str, queues) -> None:
+        """Make ``agent`` a member of ``queues`` (the daemon adds the database's agents this way)."""
+        self.acd.add_agent(agent, list(queues))
+
     def agent_login(self, agent: str, extension: str):
         self.acd.login(agent, extension)
         return defer.succeed(None)

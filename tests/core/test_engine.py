@@ -541,6 +541,17 @@ def test_errors(env):
         with pytest.raises(EngineError) as exc:
             fn()
         assert exc.value.code == code, (exc.value, code)
+    with pytest.raises(EngineError) as exc:
+        eng.add_agent("2001", ["nope"])
+    assert exc.value.code == 404
+    eng.add_agent("2001", ["frontdesk"])
+    env.result(eng.agent_login("2001", "analog/3"))
+    assert eng.acd.agents["2001"].info() == {"agent": "2001", "state": "not_ready", "extension": "analog/3",
+                                             "call": None, "queues": ["frontdesk"]}
+    with pytest.raises(EngineError) as exc:
+        eng.agent_login("1002", "analog/3")            # someone else's extension
+    assert exc.value.code == 409
+    env.result(eng.agent_logout("2001"))
     snap = eng.snapshot()
     assert {q["queue"] for q in snap["queues"]} == {"frontdesk"}
     assert all(c["state"] in ("idle", "clearing", "blocked", "down") for c in snap["channels"]
