@@ -64,8 +64,6 @@ class Acd:
         for q in queues:
             if q not in agent.queues:
                 agent.queues.append(q)
-            if agent_id not in self.queues[q].cfg.agents:
-                self.queues[q].cfg.agents.append(agent_id)
         return agent
 
     def _agent(self, agent_id: str) -> Agent:
