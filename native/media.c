@@ -488,13 +488,21 @@ static void record_capture(ctid_media_t *m, int ch, media_chan_t *c, const uint8
         if (want < n)
             n = (int) want;
     }
-    for (i = 0; i < n; i++) {
-        if (c->rn >= c->rcap) {
-            lost = n - i;
-            break;
+    if (n > c->rcap - c->rn) {
+        lost = n - (c->rcap - c->rn);
+    }
+    {
+        int k = n - lost;
+        int32_t w = c->rhead + c->rn;
+        const uint8_t *src = rx + ch;
+        if (w >= c->rcap)
+            w -= c->rcap;
+        for (i = 0; i < k; i++) {
+            c->rbuf[w] = src[(size_t) i * stride];
+            if (++w == c->rcap)
+                w = 0;
         }
-        c->rbuf[(c->rhead + c->rn) % c->rcap] = rx[(size_t) i * stride + ch];
-        c->rn++;
+        c->rn += k;
     }
     c->rcount += n - lost;
     if (lost) {
