@@ -29,13 +29,27 @@ typedef struct {
     int32_t loop;
 } media_seg_t;
 
+/* A cadenced one- or two-frequency tone (the semantics of tone_gen.c: each on-segment starts at phase 0 and is
+   phase continuous within itself), generated with a recursive oscillator re-seeded from the phase at every
+   chunk: two sin() calls per frequency per chunk instead of one per sample. */
+typedef struct {
+    int nsegs;
+    int32_t seg_len[CTID_TONE_MAX_SEGS];
+    int seg;
+    int32_t left;
+    double amp;
+    double inc1, inc2;          /* cycles per sample */
+    double ph1, ph2;            /* cycles */
+    int dual;
+} media_tone_t;
+
 typedef struct {
     /* playback: a ring of segments */
     media_seg_t q[CTID_MEDIA_MAX_QUEUE];
     int qhead;
     int qn;
     /* tone */
-    ctid_tone_gen_t *tone;
+    media_tone_t *tone;
     int64_t tone_left;          /* samples still to play; < 0: until stopped */
     int32_t tone_id;
     /* record */
@@ -140,7 +154,7 @@ ctid_media_t *ctid_media_new(int nchan)
 
 static void tone_clear(media_chan_t *c)
 {
-    ctid_tone_gen_free(c->tone);
+    free(c->tone);
     c->tone = NULL;
     c->tone_left = 0;
 }
@@ -225,15 +239,30 @@ int ctid_media_queued(ctid_media_t *m, int ch)
 
 int ctid_media_tone(ctid_media_t *m, int ch, const ctid_tone_def_t *def, int32_t duration_ms, int32_t id)
 {
-    ctid_tone_gen_t *g;
+    ctid_tone_gen_t *check;
+    media_tone_t *g;
     media_chan_t *c;
+    int i;
     if (!chan_ok(m, ch))
         return CTID_ERR_CHANNEL;
     if (def == NULL || duration_ms < 0 || duration_ms > 24 * 3600 * 1000)
         return CTID_ERR_ARG;
-    g = ctid_tone_gen_new(def);
-    if (g == NULL)
+    check = ctid_tone_gen_new(def);      /* the tone generator's own validation of the definition */
+    if (check == NULL)
         return CTID_ERR_ARG;
+    ctid_tone_gen_free(check);
+    g = (media_tone_t *) calloc(1, sizeof(*g));
+    if (g == NULL)
+        return CTID_ERR_NOMEM;
+    g->nsegs = def->nsegs;
+    for (i = 0; i < def->nsegs; i++)
+        g->seg_len[i] = def->seg_ms[i] * (CTID_RATE / 1000);
+    g->seg = 0;
+    g->left = g->nsegs ? g->seg_len[0] : 0;
+    g->amp = ctid_dbm0_to_peak(def->level_dbm0);
+    g->inc1 = def->freq1 / (double) CTID_RATE;
+    g->inc2 = def->freq2 / (double) CTID_RATE;
+    g->dual = def->freq2 > 0.0f;
     c = &m->ch[ch];
     tone_clear(c);
     c->tone = g;
@@ -460,6 +489,64 @@ static int play_fill(ctid_media_t *m, int ch, media_chan_t *c, uint8_t *out, int
     return done;
 }
 
+static void osc_add(double *acc, int n, double *ph, double inc)
+{
+    double w = 2.0 * CTID_PI * inc;
+    double th = 2.0 * CTID_PI * *ph;
+    double c = 2.0 * cos(w);
+    double s0 = sin(th - w), s1 = sin(th);
+    int i;
+    for (i = 0; i < n; i++) {
+        double s2;
+        acc[i] += s1;
+        s2 = c * s1 - s0;
+        s0 = s1;
+        s1 = s2;
+    }
+    *ph += inc * n;
+    *ph -= floor(*ph);
+}
+
+static void tone_synth(media_tone_t *t, int16_t *out, int n)
+{
+    double acc[256];
+    while (n > 0) {
+        int k = n < 256 ? n : 256, i;
+        memset(acc, 0, (size_t) k * sizeof(double));
+        osc_add(acc, k, &t->ph1, t->inc1);
+        if (t->dual)
+            osc_add(acc, k, &t->ph2, t->inc2);
+        for (i = 0; i < k; i++)
+            out[i] = ctid_sat16(t->amp * acc[i]);
+        out += k;
+        n -= k;
+    }
+}
+
+static void tone_generate(media_tone_t *t, int16_t *out, int n)
+{
+    int done = 0;
+    if (t->nsegs == 0) {
+        tone_synth(t, out, n);
+        return;
+    }
+    while (done < n) {
+        int k = n - done < t->left ? n - done : t->left;
+        if ((t->seg & 1) == 0)
+            tone_synth(t, out + done, k);
+        else
+            memset(out + done, 0, (size_t) k * sizeof(int16_t));
+        done += k;
+        t->left -= k;
+        if (t->left == 0) {
+            t->seg = (t->seg + 1) % t->nsegs;
+            t->left = t->seg_len[t->seg];
+            if ((t->seg & 1) == 0)
+                t->ph1 = t->ph2 = 0.0;
+        }
+    }
+}
+
 /* Generate up to n samples of the channel's tone into lin; returns how many (the tone may end mid-block). */
 static int tone_fill(ctid_media_t *m, int ch, media_chan_t *c, int16_t *lin, int n, uint64_t t0)
 {
@@ -467,7 +554,7 @@ static int tone_fill(ctid_media_t *m, int ch, media_chan_t *c, int16_t *lin, int
     if (c->tone_left >= 0 && c->tone_left < k)
         k = (int) c->tone_left;
     if (k > 0)
-        ctid_tone_gen_generate(c->tone, lin, k);
+        tone_generate(c->tone, lin, k);
     if (c->tone_left >= 0) {
         c->tone_left -= k;
         if (c->tone_left == 0) {
@@ -606,8 +693,11 @@ int ctid_media_tick(ctid_media_t *m, const uint8_t *rx, uint8_t *tx, int nframes
                 int32_t v = n < got ? m->tmp16[n] : 0;
                 if (sum != NULL)
                     v += sum[n] - (talk ? m->lin[rx[(size_t) n * stride + i]] : 0);
-                tx[(size_t) n * stride + i] = ctid_linear_to_alaw(v > 32767 ? 32767 : v < -32768 ? -32768 : (int16_t) v);
+                m->tmp16[n] = (int16_t) (v > 32767 ? 32767 : v < -32768 ? -32768 : v);
             }
+            ctid_alaw_encode(m->tmp16, m->tmp8, (size_t) nframes);
+            for (n = 0; n < nframes; n++)
+                tx[(size_t) n * stride + i] = m->tmp8[n];
         } else {
             for (n = 0; n < got; n++)
                 tx[(size_t) n * stride + i] = m->tmp8[n];
