@@ -69,6 +69,7 @@ typedef struct {
     /* conference */
     int conf;
     int conf_flags;
+    int whisper_to;             /* 1 + the channel that alone hears this one (supervisor whisper), 0 = none */
     /* received power of the last tick (mean square, int16 units) */
     float power;
 } media_chan_t;
@@ -81,6 +82,8 @@ struct ctid_media {
     int16_t lin[256];           /* A-law code -> linear */
     int32_t *conf_sum;          /* (CTID_MEDIA_MAX_CONF + 1) x CTID_MEDIA_MAX_FRAMES, allocated on first use */
     int conf_used[CTID_MEDIA_MAX_CONF + 1];
+    int *wlist;                 /* whispering channels of this tick */
+    int nw;
     float *acc;                 /* nchan power accumulators */
     int16_t tmp16[CTID_MEDIA_MAX_FRAMES];
     uint8_t tmp8[CTID_MEDIA_MAX_FRAMES];
@@ -140,7 +143,8 @@ ctid_media_t *ctid_media_new(int nchan)
     m->nchan = nchan;
     m->ch = (media_chan_t *) calloc((size_t) nchan, sizeof(media_chan_t));
     m->acc = (float *) calloc((size_t) nchan, sizeof(float));
-    if (m->ch == NULL || m->acc == NULL) {
+    m->wlist = (int *) calloc((size_t) nchan, sizeof(int));
+    if (m->ch == NULL || m->acc == NULL || m->wlist == NULL) {
         ctid_media_free(m);
         return NULL;
     }
@@ -179,6 +183,7 @@ void ctid_media_free(ctid_media_t *m)
         }
     free(m->ch);
     free(m->acc);
+    free(m->wlist);
     free(m->conf_sum);
     free(m->ev);
     free(m);
@@ -387,6 +392,20 @@ int ctid_media_conf(ctid_media_t *m, int ch, int conf, int flags)
     }
     m->ch[ch].conf = conf;
     m->ch[ch].conf_flags = conf ? flags : 0;
+    if (conf == 0)
+        m->ch[ch].whisper_to = 0;
+    return CTID_OK;
+}
+
+int ctid_media_conf_whisper(ctid_media_t *m, int ch, int target)
+{
+    if (!chan_ok(m, ch))
+        return CTID_ERR_CHANNEL;
+    if (target < -1 || target >= m->nchan || target == ch)
+        return CTID_ERR_ARG;
+    if (target >= 0 && m->ch[ch].conf == 0)
+        return CTID_ERR_STATE;
+    m->ch[ch].whisper_to = target + 1;
     return CTID_OK;
 }
 
@@ -411,7 +430,7 @@ void ctid_media_reset(ctid_media_t *m, int ch)
         c->qn = c->qhead = 0;
         tone_clear(c);
         record_clear(c);
-        c->conf = c->conf_flags = 0;
+        c->conf = c->conf_flags = c->whisper_to = 0;
     }
 }
 
@@ -650,8 +669,11 @@ int ctid_media_tick(ctid_media_t *m, const uint8_t *rx, uint8_t *tx, int nframes
     /* 2. capture, 3. conference sums */
     if (m->conf_sum != NULL)
         memset(m->conf_used, 0, sizeof(m->conf_used));
+    m->nw = 0;
     for (i = 0; i < nc; i++) {
         media_chan_t *c = &m->ch[i];
+        if (c->whisper_to > 0 && c->conf > 0)
+            m->wlist[m->nw++] = i;
         if (c->recording && c->rbuf != NULL)
             record_capture(m, i, c, rx, nframes, stride, t0);
         if (c->conf > 0 && (c->conf_flags & CTID_MEDIA_CONF_TALK) && m->conf_sum != NULL) {
@@ -689,10 +711,19 @@ int ctid_media_tick(ctid_media_t *m, const uint8_t *rx, uint8_t *tx, int nframes
         if (in_conf) {
             const int32_t *sum = m->conf_used[c->conf] ? m->conf_sum + (size_t) c->conf * CTID_MEDIA_MAX_FRAMES : NULL;
             int talk = (c->conf_flags & CTID_MEDIA_CONF_TALK) != 0;
+            int k, nwh = 0, wh[8];
+            for (k = 0; k < m->nw && nwh < 8; k++) {
+                const media_chan_t *w = &m->ch[m->wlist[k]];
+                if (w->whisper_to == i + 1 && w->conf == c->conf)
+                    wh[nwh++] = m->wlist[k];
+            }
             for (n = 0; n < nframes; n++) {
                 int32_t v = n < got ? m->tmp16[n] : 0;
+                const uint8_t *row = rx + (size_t) n * stride;
                 if (sum != NULL)
-                    v += sum[n] - (talk ? m->lin[rx[(size_t) n * stride + i]] : 0);
+                    v += sum[n] - (talk ? m->lin[row[i]] : 0);
+                for (k = 0; k < nwh; k++)
+                    v += m->lin[row[wh[k]]];
                 m->tmp16[n] = (int16_t) (v > 32767 ? 32767 : v < -32768 ? -32768 : v);
             }
             ctid_alaw_encode(m->tmp16, m->tmp8, (size_t) nframes);

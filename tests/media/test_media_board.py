@@ -282,3 +282,31 @@ def test_native_tone_matches_the_reference_generator(tone):
     diff = np.abs(got - ref)
     assert np.all(diff <= np.maximum(16, np.abs(ref) // 16)), diff.max()
     assert np.count_nonzero(diff) <= len(ref) // 1000
+
+
+def test_supervisor_whisper_is_heard_by_the_agent_only(rig):
+    caller, agent, sup = (rig.ra.channel(t) for t in (1, 2, 3))
+    conf = rig.ra.conference()
+    conf.add(caller)
+    conf.add(agent)
+    conf.add(sup, talk=False, whisper_to=agent)
+    at_a = rig.listen(rig.ra, [1, 2, 3])
+    at_b = rig.listen(rig.rb, [1, 2, 3])
+    rng = np.random.default_rng(12)
+    for t in (1, 2, 3):
+        rig.rb.channel(t).play(alaw_encode(rng.normal(0, 2500, 8000).astype(np.int16)))
+    rig.run(1.1)
+    rx = {t: alaw_decode(at_a(t)).astype(np.int32) for t in (1, 2, 3)}
+    expect = {1: rx[2], 2: rx[1] + rx[3], 3: rx[1] + rx[2]}   # caller: agent only; agent: caller + supervisor
+    for t, mix in expect.items():
+        seg = alaw_encode(np.clip(mix, -32768, 32767).astype(np.int16))[2000:6000]
+        got = at_b(t)
+        L = find_offset(seg, got)
+        assert L - 2000 in (160, 161, 162), (t, L)
+        np.testing.assert_array_equal(got[L:L + len(seg)], seg)
+    with pytest.raises(MediaError, match="whisper_to"):
+        conf.add(rig.ra.channel(4), whisper_to=rig.ra.channel(9))
+    # whisper ends when the supervisor barges in (re-added as a full member)
+    conf.add(sup)
+    assert lib.ctid_media_conf_whisper(rig.ra._m, 3, 3) == lib.CTID_ERR_ARG
+    assert lib.ctid_media_conf_whisper(rig.ra._m, 9, 2) == lib.CTID_ERR_STATE    # not in a conference
