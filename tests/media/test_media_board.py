@@ -310,3 +310,33 @@ def test_supervisor_whisper_is_heard_by_the_agent_only(rig):
     conf.add(sup)
     assert lib.ctid_media_conf_whisper(rig.ra._m, 3, 3) == lib.CTID_ERR_ARG
     assert lib.ctid_media_conf_whisper(rig.ra._m, 9, 2) == lib.CTID_ERR_STATE    # not in a conference
+
+
+def test_thirty_channels_recorded_at_once_each_its_own(rig, tmp_path):
+    from ctid.dsp.wavfile import read_audio
+
+    rng = np.random.default_rng(31)
+    sent = {ts: rng.integers(0, 256, 4000 + 160 * i, dtype=np.uint8) for i, ts in enumerate(VOICE_TIMESLOTS)}
+    res = {}
+    for ts in VOICE_TIMESLOTS:
+        rig.ra.channel(ts).record(str(tmp_path / f"{ts}.wav"), max_seconds=1.0, silence_seconds=None,
+                                  beep=False).addCallback(lambda r, ts=ts: res.setdefault(ts, r))
+        rig.rb.channel(ts).play(sent[ts])
+    rig.run(1.2)
+    assert sorted(res) == sorted(VOICE_TIMESLOTS)
+    for ts, p in sent.items():
+        data = read_audio(str(tmp_path / f"{ts}.wav")).data
+        assert len(data) == 8000 and res[ts]["reason"] == "max"
+        L = find_offset(p, data)
+        n = min(len(p), 8000 - L)
+        np.testing.assert_array_equal(data[L:L + n], p[:n])
+        assert np.all(data[L + n:] == 0xD5)
+
+
+def test_received_levels(rig):
+    rig.rb.channel(4).tone(ToneDef("t", 1000, level_dbm0=-13.0, detect_ms=100))
+    rig.run(0.2)
+    lv = rig.ra.levels()
+    assert lv.shape == (rig.a.nchannels,)
+    assert abs(lv[4] - (-13.0)) < 0.5            # a sine at -13 dBm0 measured as -13 dBm0
+    assert lv[5] < -60                            # A-law silence
