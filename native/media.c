@@ -29,13 +29,27 @@ typedef struct {
     int32_t loop;
 } media_seg_t;
 
+/* A cadenced one- or two-frequency tone (the semantics of tone_gen.c: each on-segment starts at phase 0 and is
+   phase continuous within itself), generated with a recursive oscillator re-seeded from the phase at every
+   chunk: two sin() calls per frequency per chunk instead of one per sample. */
+typedef struct {
+    int nsegs;
+    int32_t seg_len[CTID_TONE_MAX_SEGS];
+    int seg;
+    int32_t left;
+    double amp;
+    double inc1, inc2;          /* cycles per sample */
+    double ph1, ph2;            /* cycles */
+    int dual;
+} media_tone_t;
+
 typedef struct {
     /* playback: a ring of segments */
     media_seg_t q[CTID_MEDIA_MAX_QUEUE];
     int qhead;
     int qn;
     /* tone */
-    ctid_tone_gen_t *tone;
+    media_tone_t *tone;
     int64_t tone_left;          /* samples still to play; < 0: until stopped */
     int32_t tone_id;
     /* record */
@@ -55,6 +69,7 @@ typedef struct {
     /* conference */
     int conf;
     int conf_flags;
+    int whisper_to;             /* 1 + the channel that alone hears this one (supervisor whisper), 0 = none */
     /* received power of the last tick (mean square, int16 units) */
     float power;
 } media_chan_t;
@@ -67,6 +82,8 @@ struct ctid_media {
     int16_t lin[256];           /* A-law code -> linear */
     int32_t *conf_sum;          /* (CTID_MEDIA_MAX_CONF + 1) x CTID_MEDIA_MAX_FRAMES, allocated on first use */
     int conf_used[CTID_MEDIA_MAX_CONF + 1];
+    int *wlist;                 /* whispering channels of this tick */
+    int nw;
     float *acc;                 /* nchan power accumulators */
     int16_t tmp16[CTID_MEDIA_MAX_FRAMES];
     uint8_t tmp8[CTID_MEDIA_MAX_FRAMES];
@@ -126,7 +143,8 @@ ctid_media_t *ctid_media_new(int nchan)
     m->nchan = nchan;
     m->ch = (media_chan_t *) calloc((size_t) nchan, sizeof(media_chan_t));
     m->acc = (float *) calloc((size_t) nchan, sizeof(float));
-    if (m->ch == NULL || m->acc == NULL) {
+    m->wlist = (int *) calloc((size_t) nchan, sizeof(int));
+    if (m->ch == NULL || m->acc == NULL || m->wlist == NULL) {
         ctid_media_free(m);
         return NULL;
     }
@@ -140,7 +158,7 @@ ctid_media_t *ctid_media_new(int nchan)
 
 static void tone_clear(media_chan_t *c)
 {
-    ctid_tone_gen_free(c->tone);
+    free(c->tone);
     c->tone = NULL;
     c->tone_left = 0;
 }
@@ -165,6 +183,7 @@ void ctid_media_free(ctid_media_t *m)
         }
     free(m->ch);
     free(m->acc);
+    free(m->wlist);
     free(m->conf_sum);
     free(m->ev);
     free(m);
@@ -225,15 +244,30 @@ int ctid_media_queued(ctid_media_t *m, int ch)
 
 int ctid_media_tone(ctid_media_t *m, int ch, const ctid_tone_def_t *def, int32_t duration_ms, int32_t id)
 {
-    ctid_tone_gen_t *g;
+    ctid_tone_gen_t *check;
+    media_tone_t *g;
     media_chan_t *c;
+    int i;
     if (!chan_ok(m, ch))
         return CTID_ERR_CHANNEL;
     if (def == NULL || duration_ms < 0 || duration_ms > 24 * 3600 * 1000)
         return CTID_ERR_ARG;
-    g = ctid_tone_gen_new(def);
-    if (g == NULL)
+    check = ctid_tone_gen_new(def);      /* the tone generator's own validation of the definition */
+    if (check == NULL)
         return CTID_ERR_ARG;
+    ctid_tone_gen_free(check);
+    g = (media_tone_t *) calloc(1, sizeof(*g));
+    if (g == NULL)
+        return CTID_ERR_NOMEM;
+    g->nsegs = def->nsegs;
+    for (i = 0; i < def->nsegs; i++)
+        g->seg_len[i] = def->seg_ms[i] * (CTID_RATE / 1000);
+    g->seg = 0;
+    g->left = g->nsegs ? g->seg_len[0] : 0;
+    g->amp = ctid_dbm0_to_peak(def->level_dbm0);
+    g->inc1 = def->freq1 / (double) CTID_RATE;
+    g->inc2 = def->freq2 / (double) CTID_RATE;
+    g->dual = def->freq2 > 0.0f;
     c = &m->ch[ch];
     tone_clear(c);
     c->tone = g;
@@ -358,6 +392,20 @@ int ctid_media_conf(ctid_media_t *m, int ch, int conf, int flags)
     }
     m->ch[ch].conf = conf;
     m->ch[ch].conf_flags = conf ? flags : 0;
+    if (conf == 0)
+        m->ch[ch].whisper_to = 0;
+    return CTID_OK;
+}
+
+int ctid_media_conf_whisper(ctid_media_t *m, int ch, int target)
+{
+    if (!chan_ok(m, ch))
+        return CTID_ERR_CHANNEL;
+    if (target < -1 || target >= m->nchan || target == ch)
+        return CTID_ERR_ARG;
+    if (target >= 0 && m->ch[ch].conf == 0)
+        return CTID_ERR_STATE;
+    m->ch[ch].whisper_to = target + 1;
     return CTID_OK;
 }
 
@@ -382,7 +430,7 @@ void ctid_media_reset(ctid_media_t *m, int ch)
         c->qn = c->qhead = 0;
         tone_clear(c);
         record_clear(c);
-        c->conf = c->conf_flags = 0;
+        c->conf = c->conf_flags = c->whisper_to = 0;
     }
 }
 
@@ -460,6 +508,64 @@ static int play_fill(ctid_media_t *m, int ch, media_chan_t *c, uint8_t *out, int
     return done;
 }
 
+static void osc_add(double *acc, int n, double *ph, double inc)
+{
+    double w = 2.0 * CTID_PI * inc;
+    double th = 2.0 * CTID_PI * *ph;
+    double c = 2.0 * cos(w);
+    double s0 = sin(th - w), s1 = sin(th);
+    int i;
+    for (i = 0; i < n; i++) {
+        double s2;
+        acc[i] += s1;
+        s2 = c * s1 - s0;
+        s0 = s1;
+        s1 = s2;
+    }
+    *ph += inc * n;
+    *ph -= floor(*ph);
+}
+
+static void tone_synth(media_tone_t *t, int16_t *out, int n)
+{
+    double acc[256];
+    while (n > 0) {
+        int k = n < 256 ? n : 256, i;
+        memset(acc, 0, (size_t) k * sizeof(double));
+        osc_add(acc, k, &t->ph1, t->inc1);
+        if (t->dual)
+            osc_add(acc, k, &t->ph2, t->inc2);
+        for (i = 0; i < k; i++)
+            out[i] = ctid_sat16(t->amp * acc[i]);
+        out += k;
+        n -= k;
+    }
+}
+
+static void tone_generate(media_tone_t *t, int16_t *out, int n)
+{
+    int done = 0;
+    if (t->nsegs == 0) {
+        tone_synth(t, out, n);
+        return;
+    }
+    while (done < n) {
+        int k = n - done < t->left ? n - done : t->left;
+        if ((t->seg & 1) == 0)
+            tone_synth(t, out + done, k);
+        else
+            memset(out + done, 0, (size_t) k * sizeof(int16_t));
+        done += k;
+        t->left -= k;
+        if (t->left == 0) {
+            t->seg = (t->seg + 1) % t->nsegs;
+            t->left = t->seg_len[t->seg];
+            if ((t->seg & 1) == 0)
+                t->ph1 = t->ph2 = 0.0;
+        }
+    }
+}
+
 /* Generate up to n samples of the channel's tone into lin; returns how many (the tone may end mid-block). */
 static int tone_fill(ctid_media_t *m, int ch, media_chan_t *c, int16_t *lin, int n, uint64_t t0)
 {
@@ -467,7 +573,7 @@ static int tone_fill(ctid_media_t *m, int ch, media_chan_t *c, int16_t *lin, int
     if (c->tone_left >= 0 && c->tone_left < k)
         k = (int) c->tone_left;
     if (k > 0)
-        ctid_tone_gen_generate(c->tone, lin, k);
+        tone_generate(c->tone, lin, k);
     if (c->tone_left >= 0) {
         c->tone_left -= k;
         if (c->tone_left == 0) {
@@ -488,13 +594,21 @@ static void record_capture(ctid_media_t *m, int ch, media_chan_t *c, const uint8
         if (want < n)
             n = (int) want;
     }
-    for (i = 0; i < n; i++) {
-        if (c->rn >= c->rcap) {
-            lost = n - i;
-            break;
+    if (n > c->rcap - c->rn) {
+        lost = n - (c->rcap - c->rn);
+    }
+    {
+        int k = n - lost;
+        int32_t w = c->rhead + c->rn;
+        const uint8_t *src = rx + ch;
+        if (w >= c->rcap)
+            w -= c->rcap;
+        for (i = 0; i < k; i++) {
+            c->rbuf[w] = src[(size_t) i * stride];
+            if (++w == c->rcap)
+                w = 0;
         }
-        c->rbuf[(c->rhead + c->rn) % c->rcap] = rx[(size_t) i * stride + ch];
-        c->rn++;
+        c->rn += k;
     }
     c->rcount += n - lost;
     if (lost) {
@@ -555,8 +669,11 @@ int ctid_media_tick(ctid_media_t *m, const uint8_t *rx, uint8_t *tx, int nframes
     /* 2. capture, 3. conference sums */
     if (m->conf_sum != NULL)
         memset(m->conf_used, 0, sizeof(m->conf_used));
+    m->nw = 0;
     for (i = 0; i < nc; i++) {
         media_chan_t *c = &m->ch[i];
+        if (c->whisper_to > 0 && c->conf > 0)
+            m->wlist[m->nw++] = i;
         if (c->recording && c->rbuf != NULL)
             record_capture(m, i, c, rx, nframes, stride, t0);
         if (c->conf > 0 && (c->conf_flags & CTID_MEDIA_CONF_TALK) && m->conf_sum != NULL) {
@@ -594,12 +711,24 @@ int ctid_media_tick(ctid_media_t *m, const uint8_t *rx, uint8_t *tx, int nframes
         if (in_conf) {
             const int32_t *sum = m->conf_used[c->conf] ? m->conf_sum + (size_t) c->conf * CTID_MEDIA_MAX_FRAMES : NULL;
             int talk = (c->conf_flags & CTID_MEDIA_CONF_TALK) != 0;
+            int k, nwh = 0, wh[8];
+            for (k = 0; k < m->nw && nwh < 8; k++) {
+                const media_chan_t *w = &m->ch[m->wlist[k]];
+                if (w->whisper_to == i + 1 && w->conf == c->conf)
+                    wh[nwh++] = m->wlist[k];
+            }
             for (n = 0; n < nframes; n++) {
                 int32_t v = n < got ? m->tmp16[n] : 0;
+                const uint8_t *row = rx + (size_t) n * stride;
                 if (sum != NULL)
-                    v += sum[n] - (talk ? m->lin[rx[(size_t) n * stride + i]] : 0);
-                tx[(size_t) n * stride + i] = ctid_linear_to_alaw(v > 32767 ? 32767 : v < -32768 ? -32768 : (int16_t) v);
+                    v += sum[n] - (talk ? m->lin[row[i]] : 0);
+                for (k = 0; k < nwh; k++)
+                    v += m->lin[row[wh[k]]];
+                m->tmp16[n] = (int16_t) (v > 32767 ? 32767 : v < -32768 ? -32768 : v);
             }
+            ctid_alaw_encode(m->tmp16, m->tmp8, (size_t) nframes);
+            for (n = 0; n < nframes; n++)
+                tx[(size_t) n * stride + i] = m->tmp8[n];
         } else {
             for (n = 0; n < got; n++)
                 tx[(size_t) n * stride + i] = m->tmp8[n];

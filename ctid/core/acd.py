@@ -53,6 +53,19 @@ class Acd:
                 self._agent(a).queues.append(q.name)
         self.offers: dict[str, tuple] = {}      # call id -> (agent, extension channel, timer, queue)
 
+    def add_agent(self, agent_id: str, queues) -> Agent:
+        """Register an agent (e.g. from the database) as a member of ``queues`` (added to what it has)."""
+        if not isinstance(agent_id, str) or not agent_id:
+            raise EngineError(400, f"agent: {agent_id!r} is not an agent name")
+        for q in queues:
+            if q not in self.queues:
+                raise EngineError(404, f"queue {q!r} does not exist (queues: {', '.join(self.queues)})")
+        agent = self._agent(agent_id)
+        for q in queues:
+            if q not in agent.queues:
+                agent.queues.append(q)
+        return agent
+
     def _agent(self, agent_id: str) -> Agent:
         if agent_id not in self.agents:
             self.agents[agent_id] = Agent(agent_id)
@@ -128,6 +141,9 @@ class Acd:
         self.engine.hold(ch, q.cfg.hold)
         self.dispatch()
 
+    def waiting(self) -> int:
+        return sum(len(q.waiting) for q in self.queues.values())
+
     def dispatch(self) -> None:
         for q in self.queues.values():
             while q.waiting:
@@ -157,7 +173,7 @@ class Acd:
         self.offers[call.id] = (agent, ext, timer, q, ch)
         self._set(agent, "offered")
         self.engine.emit("call.offered", call=call.id, agent=agent.id, queue=q.name, calling=call.calling,
-                         called=call.called)
+                         called=call.called, channel=ext.id)
 
     def _offer_timeout(self, call_id: str) -> None:
         offer = self.offers.get(call_id)
@@ -179,11 +195,11 @@ class Acd:
         if not timer_fired and timer.active():
             timer.cancel()
         agent.call = None
+        if ext.direction is not None:
+            ext.hangup(16)                 # stops the ringing; the engine drops the leg (channel.hangup)
         if ext in call.legs:
             call.legs.remove(ext)
         self.engine.chan_call.pop(ext.id, None)
-        if ext.direction is not None:
-            ext.hangup(16)
         if requeue and call.state != "ended":
             call.state, call.agent = "queued", None
             q.waiting.insert(0, (call, ch))

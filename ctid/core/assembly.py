@@ -3,7 +3,7 @@
 ```python
 cfg = load_config(path)
 boards = open_boards(cfg)                                  # driver registry, span signalling from the trunks
-runtimes = make_runtimes(boards, reactor, pacer=None)      # one BoardRuntime per board, ticking
+runtimes = make_runtimes(boards, reactor, run_io=...)      # one BoardRuntime per board, ticking
 engine = Engine.from_config(cfg, boards, runtimes, reactor, renderer=..., cdr_sink=...,
                             recordings_dir=cfg.daemon.recordings_dir)
 ```
@@ -49,13 +49,14 @@ def open_boards(cfg, **driver_kw) -> dict:
     return boards
 
 
-def make_runtimes(boards: dict, clock, pacer=None) -> dict:
+def make_runtimes(boards: dict, clock, pacer=None, run_io=None) -> dict:
     """One started ``BoardRuntime`` per board: ticked after each block of ``pacer`` (a simulated world) or
-    every 20 ms of ``clock``."""
+    every 20 ms of ``clock``. ``run_io(fn) -> Deferred`` runs slow file work (recordings' fsync) off the
+    reactor thread (the daemon: a thread pool)."""
     from ctid.media.runtime import BoardRuntime
     rts = {}
     for bid, board in boards.items():
-        rt = BoardRuntime(board, clock)
+        rt = BoardRuntime(board, clock, run_io=run_io)
         if pacer is not None:
             rt.attach(pacer)
         else:

@@ -24,11 +24,12 @@ from .acd import Acd
 from .errors import EngineError
 from .prompts import check_prompts, render_local
 from .trunks import make_trunk
-from .trunks.base import DOWN, IDLE, INCOMING, RINGING, UP, cause_text
+from .trunks.base import IDLE, INCOMING, RINGING, UP, cause_text
 
 log = logging.getLogger("ctid.core.engine")
 
 CDR_RETRY = (1.0, 5.0, 30.0, 120.0)       # seconds between CDR sink attempts (the last repeats)
+TRANSFER_TIMEOUT = 60.0                    # seconds a transfer target may ring before it is given up (cause 19)
 
 
 class Call:
@@ -83,6 +84,7 @@ class Engine:
         self._listeners: list = []
         self._holding: dict[str, bool] = {}
         self.cdr_failures = 0
+        self.transfer_timeout = TRANSFER_TIMEOUT
         self.acd = Acd(self, queues, clock)
 
     @classmethod
@@ -137,7 +139,7 @@ class Engine:
                 d, call.originate = call.originate, None
                 d.callback(ch.id)
             self.acd.leg_answered(call, ch)
-            waiter = getattr(ch, "_on_answer", None)
+            waiter = ch._on_answer
             if waiter is not None:
                 ch._on_answer = None
                 waiter(ch)
@@ -146,6 +148,9 @@ class Engine:
                 self.emit("channel.dtmf", channel=ch.id, call=call.id, digit=info["digit"])
         elif event == "hangup":
             self._leg_hangup(ch, call, info["cause"])
+        elif event == "state" and info["state"] == IDLE and ch.kind == "fxs" and self.acd.waiting():
+            # an agent's extension became free (phone back on hook): offer waiting calls, after this event
+            self.clock.callLater(0, self.acd.dispatch)
 
     # ------------------------------------------------------------------------------------------ calls
     def _new_call(self, ch, direction: str) -> Call:
@@ -160,10 +165,9 @@ class Engine:
 
     def _leg_hangup(self, ch, call: Call | None, cause: int) -> None:
         self._holding.pop(ch.id, None)
-        self.emit("channel.hangup", channel=ch.id, call=call.id if call else None, cause=cause,
-                  cause_text=cause_text(cause))
-        if call is None:
+        if call is None:                   # never announced (e.g. register signalling failed): nothing to tell
             return
+        self.emit("channel.hangup", channel=ch.id, call=call.id, cause=cause, cause_text=cause_text(cause))
         self.chan_call.pop(ch.id, None)
         was_bridged = call.bridged is not None and ch.id in call.bridged
         if was_bridged:
@@ -174,13 +178,15 @@ class Engine:
             d, call.originate = call.originate, None
             d.errback(EngineError(503, f"call attempt on {ch.id} failed: {cause_text(cause)} (cause {cause})",
                                   cause=cause))
-        waiter = getattr(ch, "_on_answer", None)
-        if waiter is not None:
-            ch._on_answer = None
+        ch._on_answer = None
         if ch.id == call.channel or was_bridged or not call.legs:
             self._end_call(call, cause)
-        else:
-            self.acd.leg_gone(call, ch, cause)
+            return
+        src = ch._transfer_from
+        if src is not None:                 # a transfer target that never answered: the caller is back
+            ch._transfer_from = None
+            self.unhold(src)
+        self.acd.leg_gone(call, ch, cause)
 
     def _end_call(self, call: Call, cause: int) -> None:
         if call.state == "ended":
@@ -264,21 +270,14 @@ class Engine:
     def answer(self, channel: str):
         ch = self._chan(channel)
         call = self.chan_call.get(channel)
-        if ch.kind == "fxs" and ch.state == RINGING and ch.direction == "out":
-            # an agent's extension rung with an offered call, answered from the desktop (headset auto-answer):
-            # the extension's "answered" event connects the call, exactly as lifting the handset does
-            try:
-                ch.answer()
-            except Exception as exc:  # noqa: BLE001
-                raise EngineError(409, f"channel {channel}: {exc}") from None
-            return defer.succeed(None)
-        if call is None or ch.state != INCOMING:
+        rung_extension = ch.kind == "fxs" and ch.state == RINGING and ch.direction == "out"
+        if call is None or (ch.state != INCOMING and not rung_extension):
             raise EngineError(409, f"channel {channel} is {ch.state}: nothing to answer")
         try:
             ch.answer()
         except Exception as exc:  # noqa: BLE001 - the protocol refused (e.g. register signalling running)
             raise EngineError(409, f"channel {channel}: {exc}") from None
-        if call.state == "setup":
+        if call.state == "setup" and ch is call.legs[0]:
             call.state = "ivr"
         return defer.succeed(None)
 
@@ -316,7 +315,10 @@ class Engine:
         """Run ``start() -> Deferred`` as the channel's media operation ``kind``."""
         call = self.chan_call.get(ch.id)
         self._holding.pop(ch.id, None)      # a new operation ends the hold loop (the runtime cancels it)
-        d = start()
+        try:
+            d = start()
+        except ValueError as exc:            # ctid.media.channel.MediaError: arguments the runtime refused
+            raise EngineError(400, f"{kind} on {ch.id}: {exc}") from None
 
         def done(result):
             if isinstance(result, dict) and self.chan_call.get(ch.id) is not call:
@@ -469,6 +471,7 @@ class Engine:
         ba, bb = ca.trunk.board, cb.trunk.board
         ba.connect(ca.number, bb.board_id, cb.number)
         bb.connect(cb.number, ba.board_id, ca.number)
+        cb._transfer_from = None
         call.bridged = (ca.id, cb.id)
         call.state = "connected"
         self.emit("call.bridged", call=call.id, channels=[ca.id, cb.id])
@@ -501,15 +504,30 @@ class Engine:
                 return defer.succeed(None)
             if target.kind != "fxs" or target.state != IDLE:
                 raise EngineError(409, f"channel {to} is {target.state}: cannot take a transfer")
-            target.dial(call.called, call.calling)
+            try:
+                target.dial(call.called, call.calling)
+            except RuntimeError as exc:
+                raise EngineError(409, f"channel {to}: {exc}") from None
         else:
             if not re.fullmatch(r"[0-9]{1,20}", to):
                 raise EngineError(400, f"to: {to!r} is neither a channel id nor a number of 1-20 digits")
             target = self._dial_out(to, call.calling)
         self._add_leg(call, target)
         self.hold(ch, {"tone": "ringback"})
-        target._on_answer = lambda t: self._connect(call, ch, t) if self.chan_call.get(ch.id) is call else None
+        timer = self.clock.callLater(self.transfer_timeout, self._transfer_timeout, call, target)
+
+        def answered(t):
+            if timer.active():
+                timer.cancel()
+            if self.chan_call.get(ch.id) is call and call.state != "ended":
+                self._connect(call, ch, t)
+        target._on_answer = answered
+        target._transfer_from = ch
         return defer.succeed(None)
+
+    def _transfer_timeout(self, call: Call, target) -> None:
+        if target in call.legs and target.state != UP and target.direction is not None:
+            target.hangup(19)               # no answer: the leg goes, the caller is taken off hold
 
     def _dial_out(self, number: str, calling: str | None):
         errors = []
@@ -548,6 +566,10 @@ class Engine:
             ch.hangup(19)
 
     # ------------------------------------------------------------------------------------------ agents
+    def add_agent(self, agent: str, queues) -> None:
+        """Make ``agent`` a member of ``queues`` (the daemon adds the database's agents this way)."""
+        self.acd.add_agent(agent, list(queues))
+
     def agent_login(self, agent: str, extension: str):
         self.acd.login(agent, extension)
         return defer.succeed(None)

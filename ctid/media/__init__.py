@@ -10,8 +10,10 @@ and the prompt catalogue (prompts.py).
 
 See docs/media.md.
 """
+from .audio import load_alaw, silence_alaw, tone_alaw  # noqa: F401
 from .channel import EXTRA_TONES, MediaChannel, MediaError  # noqa: F401
 from .runtime import BoardRuntime, Conference  # noqa: F401
 from .wav import WavWriter  # noqa: F401
 
-__all__ = ["BoardRuntime", "Conference", "MediaChannel", "MediaError", "WavWriter", "EXTRA_TONES"]
+__all__ = ["BoardRuntime", "Conference", "MediaChannel", "MediaError", "WavWriter", "EXTRA_TONES", "load_alaw",
+           "silence_alaw", "tone_alaw"]

@@ -324,15 +324,20 @@ class _RecordOp(_Op):
         self.beep_id = None
         self.capturing = False
         self.ending = False
-        try:
-            self.writer = WavWriter(self.path)
-        except OSError as exc:
-            raise MediaError(f"record: cannot create {self.path}: {exc.strerror or exc}") from None
+        self.end_reason = None
+        self.writer = None          # opened through run_io (file creation can be slow: off the reactor thread)
+        self.open_failed = False
+        self.pending: list[bytes] = []
+        self._WavWriter = WavWriter
         self.beep = beep
         self._buf = np.empty(mc.runtime.record_buffer_bytes, dtype=np.uint8)
         self._bufp = ffi.from_buffer("uint8_t[]", self._buf, require_writable=True)
 
     def start(self):
+        d = self.mc.runtime.run_io(lambda: self._WavWriter(self.path))
+        d.addCallbacks(self._opened, self._open_failed)
+        if self.done or self.open_failed:
+            return
         if self.beep:
             self.beep_id = self.mc.runtime._new_id()
             native = tone_def_to_c(EXTRA_TONES["beep"])
@@ -352,13 +357,36 @@ class _RecordOp(_Op):
             return
         self.capturing = True
 
+    def _opened(self, writer):
+        self.writer = writer
+        if self.done:                   # the operation failed meanwhile: leave a complete (short) file
+            self.mc.runtime.run_io(writer.close).addErrback(lambda f: None)
+            return
+        try:
+            for chunk in self.pending:
+                writer.write(chunk)
+        except OSError as exc:
+            self._fail_io(exc)
+            return
+        self.pending = []
+        if self.end_reason is not None:
+            self._finalize(self.end_reason)
+
+    def _open_failed(self, f):
+        self.open_failed = True
+        self._stop_native()
+        self.fail(MediaError(f"record: cannot create {self.path}: {f.getErrorMessage()}"))
+
     def _drain(self):
         m, ch = self.mc.runtime._m, self.mc.number
         while True:
             n = lib.ctid_media_record_read(m, ch, self._bufp, len(self._buf))
             if n <= 0:
                 return
-            self.writer.write(self._buf[:n])
+            if self.writer is not None:
+                self.writer.write(self._buf[:n])
+            else:
+                self.pending.append(self._buf[:n].tobytes())
 
     def on_tone_done(self, tone_id):
         if tone_id == self.beep_id and not self.capturing and not self.done:
@@ -391,7 +419,8 @@ class _RecordOp(_Op):
     def _fail_io(self, exc):
         self._stop_native()
         try:
-            self.writer.close()
+            if self.writer is not None:
+                self.writer.close()
         except OSError:
             pass
         self.fail(MediaError(f"record: writing {self.path} failed: {exc.strerror or exc}"))
@@ -423,6 +452,12 @@ class _RecordOp(_Op):
         # patched, file and directory fsync'd, through the runtime's run_io (a thread pool in the daemon).
         if self.mc._op is self:
             self.mc._op = None
+        if self.writer is None:
+            self.end_reason = reason        # finished when the file is open
+            return
+        self._finalize(reason)
+
+    def _finalize(self, reason):
         writer = self.writer
         result = {"path": self.path, "duration": writer.seconds, "bytes": writer.nbytes, "reason": reason}
         d = self.mc.runtime.run_io(writer.close)
@@ -615,6 +650,10 @@ class MediaChannel:
         d = os.path.dirname(os.path.abspath(os.fspath(path)))
         if not os.path.isdir(d):
             raise MediaError(f"record: directory {d} does not exist")
+        if os.path.isdir(os.fspath(path)):
+            raise MediaError(f"record: cannot create {os.fspath(path)}: it is a directory")
+        if not os.access(d, os.W_OK):
+            raise MediaError(f"record: cannot create {os.fspath(path)}: directory {d} is not writable")
         max_seconds = _number(max_seconds, "max_seconds", 0.02, 24 * 3600.0)
         silence_seconds = _number(silence_seconds, "silence_seconds", 0.02, 3600.0, allow_none=True)
         silence_threshold_dbm0 = _number(silence_threshold_dbm0, "silence_threshold_dbm0", -90.0, 3.0)

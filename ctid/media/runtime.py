@@ -59,7 +59,10 @@ class Conference:
     """A native N-party mix on one board: each member that listens hears the sum of the other talkers.
 
     ``talk=False`` makes a member listen only (silent monitoring); ``listen=False`` makes it talk only (its
-    transmit path is left to play/tone/silence). Members join and leave at tick boundaries.
+    transmit path is left to play/tone/silence); ``whisper_to=member`` with ``talk=False`` makes it heard by that
+    member alone (a supervisor coaching an agent: the caller does not hear it). Members join and leave at tick
+    boundaries. Supervisor modes: monitor ``add(sup, talk=False)``, whisper ``add(sup, talk=False,
+    whisper_to=agent)``, barge ``add(sup)``.
     """
 
     def __init__(self, runtime: "BoardRuntime", conf_id: int):
@@ -68,7 +71,11 @@ class Conference:
         self.members: dict[int, tuple[bool, bool]] = {}
         self.closed = False
 
-    def add(self, mc: MediaChannel, talk: bool = True, listen: bool = True) -> None:
+    def add(self, mc: MediaChannel, talk: bool = True, listen: bool = True,
+            whisper_to: MediaChannel | None = None) -> None:
+        if whisper_to is not None and (not isinstance(whisper_to, MediaChannel) or whisper_to.number not in
+                                       self.members or whisper_to is mc):
+            raise MediaError(f"conference {self.id}: whisper_to must be another member of the conference")
         if self.closed:
             raise MediaError(f"conference {self.id} is closed")
         if not isinstance(mc, MediaChannel) or mc.runtime is not self.runtime:
@@ -80,6 +87,9 @@ class Conference:
         native_check(lib.ctid_media_conf(self.runtime._m, mc.number, self.id, flags), f"channel {mc.number}")
         self.members[mc.number] = (bool(talk), bool(listen))
         mc.conference = self
+        native_check(lib.ctid_media_conf_whisper(self.runtime._m, mc.number,
+                                                 -1 if whisper_to is None else whisper_to.number),
+                     f"channel {mc.number} whisper")
 
     def remove(self, mc: MediaChannel) -> None:
         if self.members.pop(mc.number, None) is not None:

@@ -315,6 +315,9 @@ int64_t ctid_media_record_dropped(ctid_media_t *m, int ch);  /* bytes lost to a 
 int ctid_media_record_release(ctid_media_t *m, int ch);      /* frees the buffer (unread bytes are lost) */
 /* Join conference conf (1..CTID_MEDIA_MAX_CONF) with CTID_MEDIA_CONF_* flags, or leave it (conf 0). */
 int ctid_media_conf(ctid_media_t *m, int ch, int conf, int flags);
+/* Whisper: a conference member's received audio also goes to `target` alone (a member of the same conference
+   that listens), e.g. a supervisor coaching an agent; -1 ends it. Leaving the conference ends it too. */
+int ctid_media_conf_whisper(ctid_media_t *m, int ch, int target);
 void ctid_media_reset(ctid_media_t *m, int ch);           /* stop everything on a channel (-1 = all) */
 int ctid_media_levels(ctid_media_t *m, float *out, int n); /* received level of the last tick, dBm0 */
 /* One tick for every channel: returns the number of events pending, or a negative error. */

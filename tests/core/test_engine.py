@@ -183,6 +183,18 @@ def test_no1_call_text_prompt_dtmf_far_clears(env):
     assert rig.run(2, until=lambda: eng.channels[ch].state == "idle" and far.out.line.state is LineState.IDLE)
     assert rig.run(1, until=lambda: any(c["call"] == inc["call"] for c in env.cdrs))
 
+    # a second call, hung up by us: clear-back, the caller clears forward, both idle
+    assert far.out.call("88881234", "13800138001", ka=1, kd=1)
+    assert rig.run(8, until=lambda: bool(env.ev("channel.incoming", calling="13800138001")))
+    inc = env.ev("channel.incoming", calling="13800138001")[-1]
+    env.result(eng.answer(ch))
+    assert rig.run(2, until=lambda: far.out.line.state is LineState.ANSWERED)
+    env.result(eng.hangup(ch, 16))
+    assert rig.run(2, until=lambda: far.out.line.state is LineState.CLEAR_BACK)
+    assert env.wait("call.ended", call=inc["call"])["cause"] == 16
+    far.out.hangup()
+    assert rig.run(2, until=lambda: eng.channels[ch].state == "idle" and far.out.line.state is LineState.IDLE)
+
 
 def test_fxo_call_with_caller_id_and_record(env):
     rig, eng = env.rig, env.eng
@@ -277,6 +289,63 @@ def test_offer_timeout_goes_to_next_agent(env):
     assert rig.run(1, until=lambda: not rig.phone.ringing and eng.acd.agents["1001"].state == "ready")
     for a in ("1001", "1002"):
         env.result(eng.agent_logout(a))
+
+
+def test_agent_answers_from_cti_and_hangs_up(env):
+    """The agent's client answers the offered extension (auto-answer) and later hangs it up: the caller gets
+    REL with the cause, the agent wraps up."""
+    rig, eng = env.rig, env.eng
+    far = rig.far_ss7
+    env.result(eng.agent_login("1002", "analog/3"))
+    env.result(eng.agent_ready("1002"))
+    call = far.cc.setup("114", calling="13400000000")
+    inc = env.wait("channel.incoming", calling="13400000000")
+    env.result(eng.answer(inc["channel"]))
+    env.result(eng.transfer(inc["channel"], queue="frontdesk"))
+    offered = env.wait("call.offered", call=inc["call"])
+    assert offered["agent"] == "1002" and offered["channel"] == "analog/3"
+    assert rig.run(1, until=lambda: rig.phone2.ringing)
+    env.result(eng.answer("analog/3"))
+    assert env.wait("call.bridged", call=inc["call"])["channels"] == [inc["channel"], "analog/3"]
+    assert rig.run(1, until=lambda: not rig.phone2.ringing)
+    rig.phone2.hook(True)                               # the phone (headset) hears the caller
+    rig.run(0.2)
+    rig.phone2.listen()
+    far.board.say(call.cic, alaw_encode(sine(1000, 0.5)))
+    rig.run(0.6)
+    assert tone_power(rig.phone2.listen(), 1000) > 0.5
+    got = []
+    call.released.addCallback(got.append)
+    env.result(eng.hangup("analog/3", 16))
+    assert env.wait("call.ended", call=inc["call"])["cause"] == 16
+    assert rig.run(2, until=lambda: got == [16])
+    assert env.wait("agent.state", agent="1002", state="wrap_up")
+    rig.phone2.hook(False)
+    assert rig.run(3, until=lambda: eng.acd.agents["1002"].state == "ready")
+    env.result(eng.agent_logout("1002"))
+
+
+def test_waiting_call_offered_when_the_extension_frees(env):
+    rig, eng = env.rig, env.eng
+    far = rig.far_ss7
+    rig.phone.hook(True)                                # the agent's phone is off hook (dialling)
+    rig.run(0.1)
+    env.result(eng.agent_login("1001", "analog/2"))
+    env.result(eng.agent_ready("1001"))
+    call = far.cc.setup("114", calling="12900000000")
+    inc = env.wait("channel.incoming", calling="12900000000")
+    env.result(eng.answer(inc["channel"]))
+    env.result(eng.transfer(inc["channel"], queue="frontdesk"))
+    rig.run(0.5)
+    assert not env.ev("call.offered", call=inc["call"])
+    assert [q for q in eng.snapshot()["queues"] if q["queue"] == "frontdesk"][0]["waiting"] == 1
+    rig.phone.hook(False)
+    assert env.wait("call.offered", call=inc["call"])["agent"] == "1001"
+    assert rig.run(1, until=lambda: rig.phone.ringing)
+    far.cc.release(call, 16)
+    env.wait("call.ended", call=inc["call"])
+    assert rig.run(1, until=lambda: not rig.phone.ringing)
+    env.result(eng.agent_logout("1001"))
 
 
 def test_originate_ss7_and_no1(env):
@@ -405,9 +474,25 @@ def test_transfer_to_extension_and_to_number(env):
     got = []
     out.released.addCallback(got.append)
     assert rig.run(2, until=lambda: bool(got))
+
+    # nobody answers the extension: after the transfer timeout the leg goes (cause 19), the caller is back
+    call = far.cc.setup("114", calling="13000000001")
+    inc = env.wait("channel.incoming", calling="13000000001")
+    a = inc["channel"]
+    env.result(eng.answer(a))
+    eng.transfer_timeout = 2.0
+    env.result(eng.transfer(a, to="analog/3"))
+    assert rig.run(1, until=lambda: rig.phone2.ringing)
+    assert eng.snapshot()["channels"][[c["channel"] for c in eng.snapshot()["channels"]].index(a)]["media"] \
+        == "playing"                                   # ringback to the caller
+    hang = env.wait("channel.hangup", channel="analog/3", call=inc["call"], seconds=3)
+    assert hang["cause"] == 19 and not rig.phone2.ringing
+    assert eng.calls[inc["call"]].legs == [eng.channels[a]] and eng.channels[a].mc.state == "idle"
     with pytest.raises(EngineError) as exc:
-        eng.transfer("ss7/1", queue="frontdesk", to="x")
-    assert exc.value.code in (400, 409)
+        eng.transfer(a, queue="frontdesk", to="x")
+    assert exc.value.code == 400
+    env.result(eng.hangup(a))
+    env.wait("call.ended", call=inc["call"])
 
 
 def test_fxo_originate_dials_dtmf_and_refusal(env):
@@ -456,6 +541,17 @@ def test_errors(env):
         with pytest.raises(EngineError) as exc:
             fn()
         assert exc.value.code == code, (exc.value, code)
+    with pytest.raises(EngineError) as exc:
+        eng.add_agent("2001", ["nope"])
+    assert exc.value.code == 404
+    eng.add_agent("2001", ["frontdesk"])
+    env.result(eng.agent_login("2001", "analog/3"))
+    assert eng.acd.agents["2001"].info() == {"agent": "2001", "state": "not_ready", "extension": "analog/3",
+                                             "call": None, "queues": ["frontdesk"]}
+    with pytest.raises(EngineError) as exc:
+        eng.agent_login("1002", "analog/3")            # someone else's extension
+    assert exc.value.code == 409
+    env.result(eng.agent_logout("2001"))
     snap = eng.snapshot()
     assert {q["queue"] for q in snap["queues"]} == {"frontdesk"}
     assert all(c["state"] in ("idle", "clearing", "blocked", "down") for c in snap["channels"]

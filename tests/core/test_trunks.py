@@ -133,6 +133,26 @@ def test_fxo_caller_id_answer_far_hangup(env):
     assert chan.state == "idle" and not rig.line.state["board_offhook"]
 
 
+def test_fxo_far_clear_by_busy_tone_only(env):
+    """A line without polarity reversal: the far end's clearing is heard as busy tone (cpt detector)."""
+    rig, t = env
+    rig.board.port_polarity(0, False)            # the exchange option "reverse polarity on answer" off
+    try:
+        n = len(t.seen("analog/0", "incoming"))
+        rig.line.ring("13911112222")
+        assert rig.run(8, until=lambda: len(t.seen("analog/0", "incoming")) > n)
+        chan = t.trunks["analog"].channels[0]
+        chan.answer()
+        rig.run(0.3)
+        assert not chan.reversed
+        h = len(t.seen("analog/0", "hangup"))
+        rig.line.hangup()
+        assert rig.run(3, until=lambda: len(t.seen("analog/0", "hangup")) > h)
+        assert chan.state == "idle" and not rig.line.state["board_offhook"]
+    finally:
+        rig.board.port_polarity(0, True)
+
+
 def test_fxs_offer_and_dial(env):
     rig, t = env
     chan = t.trunks["analog"].channels[2]

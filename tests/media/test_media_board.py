@@ -255,3 +255,88 @@ def test_native_calls_refuse_bad_input_without_crashing():
         while lib.ctid_media_events(m, evs, 64) > 0:
             pass
     lib.ctid_media_reset(m, -1)
+
+
+@pytest.mark.parametrize("tone", [
+    ToneDef("busy", 450, cadence_ms=(350, 350), min_cycles=2),
+    ToneDef("dial", 450, detect_ms=1500),
+    ToneDef("dual", 697, 1477, cadence_ms=(100, 60, 300, 40), level_dbm0=-6.0),
+])
+def test_native_tone_matches_the_reference_generator(tone):
+    """The media tick's oscillator (re-seeded from the phase each tick) against ctid.dsp.tonegen (one sin per
+    sample), 30 s: the same cadence and the same samples within one A-law step, no drift."""
+    from ctid.dsp.tonegen import generate
+    from ctid.dsp.tones import tone_def_to_c
+
+    m = ffi.gc(lib.ctid_media_new(2), lib.ctid_media_free)
+    assert lib.ctid_media_tone(m, 1, tone_def_to_c(tone), 0, 1) == 0
+    rx = np.full((160, 2), 0xD5, np.uint8)
+    tx = np.empty_like(rx)
+    out = []
+    for _ in range(1500):
+        assert lib.ctid_media_tick(m, ffi.from_buffer("uint8_t[]", rx), ffi.from_buffer("uint8_t[]", tx), 160, 2) == 0
+        out.append(tx[:, 1].copy())
+        assert np.all(tx[:, 0] == 0xD5)
+    got = alaw_decode(np.concatenate(out)).astype(int)
+    ref = alaw_decode(alaw_encode(generate(tone, 30000))).astype(int)
+    diff = np.abs(got - ref)
+    assert np.all(diff <= np.maximum(16, np.abs(ref) // 16)), diff.max()
+    assert np.count_nonzero(diff) <= len(ref) // 1000
+
+
+def test_supervisor_whisper_is_heard_by_the_agent_only(rig):
+    caller, agent, sup = (rig.ra.channel(t) for t in (1, 2, 3))
+    conf = rig.ra.conference()
+    conf.add(caller)
+    conf.add(agent)
+    conf.add(sup, talk=False, whisper_to=agent)
+    at_a = rig.listen(rig.ra, [1, 2, 3])
+    at_b = rig.listen(rig.rb, [1, 2, 3])
+    rng = np.random.default_rng(12)
+    for t in (1, 2, 3):
+        rig.rb.channel(t).play(alaw_encode(rng.normal(0, 2500, 8000).astype(np.int16)))
+    rig.run(1.1)
+    rx = {t: alaw_decode(at_a(t)).astype(np.int32) for t in (1, 2, 3)}
+    expect = {1: rx[2], 2: rx[1] + rx[3], 3: rx[1] + rx[2]}   # caller: agent only; agent: caller + supervisor
+    for t, mix in expect.items():
+        seg = alaw_encode(np.clip(mix, -32768, 32767).astype(np.int16))[2000:6000]
+        got = at_b(t)
+        L = find_offset(seg, got)
+        assert L - 2000 in (160, 161, 162), (t, L)
+        np.testing.assert_array_equal(got[L:L + len(seg)], seg)
+    with pytest.raises(MediaError, match="whisper_to"):
+        conf.add(rig.ra.channel(4), whisper_to=rig.ra.channel(9))
+    # whisper ends when the supervisor barges in (re-added as a full member)
+    conf.add(sup)
+    assert lib.ctid_media_conf_whisper(rig.ra._m, 3, 3) == lib.CTID_ERR_ARG
+    assert lib.ctid_media_conf_whisper(rig.ra._m, 9, 2) == lib.CTID_ERR_STATE    # not in a conference
+
+
+def test_thirty_channels_recorded_at_once_each_its_own(rig, tmp_path):
+    from ctid.dsp.wavfile import read_audio
+
+    rng = np.random.default_rng(31)
+    sent = {ts: rng.integers(0, 256, 4000 + 160 * i, dtype=np.uint8) for i, ts in enumerate(VOICE_TIMESLOTS)}
+    res = {}
+    for ts in VOICE_TIMESLOTS:
+        rig.ra.channel(ts).record(str(tmp_path / f"{ts}.wav"), max_seconds=1.0, silence_seconds=None,
+                                  beep=False).addCallback(lambda r, ts=ts: res.setdefault(ts, r))
+        rig.rb.channel(ts).play(sent[ts])
+    rig.run(1.2)
+    assert sorted(res) == sorted(VOICE_TIMESLOTS)
+    for ts, p in sent.items():
+        data = read_audio(str(tmp_path / f"{ts}.wav")).data
+        assert len(data) == 8000 and res[ts]["reason"] == "max"
+        L = find_offset(p, data)
+        n = min(len(p), 8000 - L)
+        np.testing.assert_array_equal(data[L:L + n], p[:n])
+        assert np.all(data[L + n:] == 0xD5)
+
+
+def test_received_levels(rig):
+    rig.rb.channel(4).tone(ToneDef("t", 1000, level_dbm0=-13.0, detect_ms=100))
+    rig.run(0.2)
+    lv = rig.ra.levels()
+    assert lv.shape == (rig.a.nchannels,)
+    assert abs(lv[4] - (-13.0)) < 0.5            # a sine at -13 dBm0 measured as -13 dBm0
+    assert lv[5] < -60                            # A-law silence

@@ -166,21 +166,42 @@ class QueuedIo:
 
 
 def test_deferred_fires_only_after_the_file_is_durable(rig, tmp_path):
+    """File creation and the final fsync go through run_io (a thread pool in the daemon). Here the test holds
+    that work: audio captured before the file is open is kept, and the Deferred waits for the close."""
     io = QueuedIo()
     rig.ra.run_io = io
     path = str(tmp_path / "io.wav")
     mc = rig.ra.channel(CH)
     out = []
     mc.record(path, max_seconds=0.5, silence_seconds=None, beep=False).addBoth(out.append)
-    rig.rb.channel(CH).play(noise(1.0))
-    rig.run(0.6)
+    speech = noise(1.0)
+    rig.rb.channel(CH).play(speech)
+    rig.run(0.6)                                       # the recording ended before its file was even open
     assert not out and len(io.jobs) == 1
     assert mc.state == "idle"                          # the channel is free for the next operation
-    blob = open(path, "rb").read()
-    assert len(blob) < HEADER_BYTES + 4000 or struct.unpack_from("<I", blob, HEADER_BYTES - 4)[0] == 0   # not yet
-    io.run_all()
+    io.run_all()                                       # open: the buffered audio is written, close queued
+    assert not out and len(io.jobs) == 1
+    io.run_all()                                       # close: header, fsync
     assert out and out[0]["reason"] == "max" and out[0]["bytes"] == 4000
-    check_complete(path, 4000)
+    audio = check_complete(path, 4000)
+    L = find_offset(speech, audio.data)
+    np.testing.assert_array_equal(audio.data[L:], speech[:4000 - L])
+
+
+def test_file_that_cannot_be_created_fails_the_deferred(rig, tmp_path):
+    from ctid.media import MediaError
+    from twisted.internet import defer
+
+    def refuse(fn):
+        return defer.fail(OSError(13, "Permission denied"))
+
+    rig.ra.run_io = refuse
+    out = []
+    mc = rig.ra.channel(CH)
+    mc.record(str(tmp_path / "x.wav"), beep=True).addBoth(out.append)
+    assert out and out[0].check(MediaError) and "cannot create" in out[0].getErrorMessage()
+    rig.run(0.5)
+    assert mc.state == "idle" and mc.tone_playing is None
 
 
 def test_failed_finish_is_an_error_not_a_silent_success(rig, tmp_path):
@@ -190,7 +211,14 @@ def test_failed_finish_is_an_error_not_a_silent_success(rig, tmp_path):
         from twisted.internet import defer
         return defer.fail(OSError(28, "No space left on device"))
 
-    rig.ra.run_io = broken
+    calls = []
+
+    def open_then_break(fn):
+        from twisted.internet import defer
+        calls.append(fn)
+        return defer.maybeDeferred(fn) if len(calls) == 1 else broken(fn)
+
+    rig.ra.run_io = open_then_break
     out = []
     rig.ra.channel(CH).record(str(tmp_path / "f.wav"), max_seconds=0.2, silence_seconds=None,
                               beep=False).addBoth(out.append)

@@ -66,16 +66,19 @@ class FxoChannel(TrunkChannel):
         self.calling = cid.get("number") or None
         self.called = self.trunk.cfg.number or None      # the line's own number (config), if known
         self.dtmf(True)
-        self._notify("incoming", calling=self.calling, called=self.called, category=cid.get("name"))
+        self._notify("incoming", calling=self.calling, called=self.called, category=None)
 
     def _ring_gap(self) -> None:
         self._gap = None
         if self.state != INCOMING:
             return
         self.detect(cid=False)
-        self._announced = False
+        announced, self._announced = self._announced, False
         self._set(IDLE)
-        self._ended(16)            # the caller gave up before the answer
+        if announced:
+            self._ended(16)        # the caller gave up before the answer
+        else:
+            self.direction = None  # gave up before the call was announced
 
     def _cancel_gap(self) -> None:
         if self._gap is not None and self._gap.active():
@@ -252,6 +255,15 @@ class FxsChannel(TrunkChannel):
             pass
 
     def answer(self) -> None:
+        """An extension being rung: answer it from the CTI client (auto-answer, a headset: the ringing stops
+        and the call is connected; the phone hears it off hook). An extension that dialled: accept its
+        request."""
+        if self.state == RINGING and self.direction == "out":
+            self._stop_ring()
+            self._set(UP)
+            self.dtmf(True)
+            self._notify("answered")
+            return
         if self.state != INCOMING or not self.offhook:
             raise RuntimeError(f"{self.id}: nothing to answer")
         self._set(UP)

@@ -61,6 +61,8 @@ class TrunkChannel:
         self.mc = trunk.runtime.channel(number)
         self._dtmf = False
         self._extra_mask: dict = {}
+        self._on_answer = None        # engine: called once when an outgoing leg (transfer target) answers
+        self._transfer_from = None    # engine: the caller's channel while this leg is a transfer target
         self.mc.on_tone = self._on_tone
 
     # ------------------------------------------------------------------------------------------ engine API

@@ -29,6 +29,8 @@ class _BankShim:
 
     def set_mask(self, number, kind) -> None:
         self.ch.detect(r2f=(kind == "r2f"), r2b=(kind == "r2b"))
+        if kind:                             # a register starts: its tones go out through the channel's source
+            self.ch.mc.set_source(self.ch._audio)
 
     def get_mask(self, number) -> int:
         return 0
@@ -40,7 +42,6 @@ class No1Channel(TrunkChannel):
         self.ts = ts
         self.role = role                     # "in", "out" or "both"
         self.cas: CasChannel | None = None
-        self.mc.set_source(self._audio)
         self._make("out" if role == "out" else "in")
 
     def _make(self, role: str) -> None:
@@ -57,8 +58,13 @@ class No1Channel(TrunkChannel):
         self.refresh()
 
     def _audio(self):
+        """The register's MF tone for this tick; the source is removed once the register and its tone end
+        (no Python call per idle channel per tick)."""
         cas = self.cas
-        return None if cas is None else cas.audio()
+        a = None if cas is None else cas.audio()
+        if a is None and (cas is None or cas.register is None or cas.register.result is not None):
+            self.mc.set_source(None)
+        return a
 
     # engine API --------------------------------------------------------------------------------------
     def answer(self) -> None:
@@ -104,8 +110,9 @@ class No1Channel(TrunkChannel):
             self.dtmf(True)
             self._notify("incoming", calling=self.calling, called=self.called, category=r.ka)
         elif event == "ringing":                 # B1: called party free
-            self._set(RINGING)
-            self._notify("ringing")
+            if self.state == DIALING:            # (the answer line signal may overtake the B1 tone)
+                self._set(RINGING)
+                self._notify("ringing")
         elif event == "answer":
             if self.direction is not None and self.state != UP:
                 self._set(UP)
