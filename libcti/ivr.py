@@ -425,7 +425,7 @@ class IvrRunner:
             act.outcome = "failed"
             self.metrics[name]["failed"] += 1
             self.metrics[name]["timeout"] += 1
-            await self._rescue(ctx, "timeout")
+            await self._rescue(ctx, "timeout", media_may_run=True)
             return
         except Exception as exc:
             if ch.hungup or getattr(exc, "code", None) in _GONE_CODES:
@@ -440,7 +440,7 @@ class IvrRunner:
                              "once it is back", exc=exc, queue=self.fallback_queue)
             else:
                 ctx.log.failure("flow raised; apology and transfer to {queue}", queue=self.fallback_queue)
-            await self._rescue(ctx, "error")
+            await self._rescue(ctx, "error", media_may_run=self._link_lost(exc))
             return
         act.outcome = "completed"
         self.metrics[name]["completed"] += 1
@@ -450,15 +450,22 @@ class IvrRunner:
                 await self._quiet(lambda: ch.play(*self.goodbye), ctx, "goodbye prompt")
             await self._quiet(lambda: ch.hangup(CAUSE_NORMAL), ctx, "hang-up")
 
-    async def _rescue(self, ctx: FlowContext, why: str):
-        """No caller left in silence: apology, then the fallback queue; hang up if even that fails."""
+    async def _rescue(self, ctx: FlowContext, why: str, *, media_may_run: bool = False):
+        """No caller left in silence: apology, then the fallback queue; hang up if even that fails.
+
+        ``media_may_run``: the flow was interrupted inside an operation (timeout, lost link) that may still be
+        playing or collecting in the daemon; it is stopped first.
+        """
         ch = ctx.channel
         if ch.finished is not None or ch.hungup:
             return
+        if media_may_run:
+            await self._quiet(ch.stop, ctx, "stop the interrupted media")
         if not ch.answered:
-            if not await self._quiet(ch.answer, ctx, "answer before apology"):
-                await self._quiet(lambda: ch.hangup(CAUSE_TEMPORARY_FAILURE), ctx, "hang-up after failed answer")
-                return
+            # a 409 here usually means the call is already up (answered outside the FlowChannel): carry on
+            await self._quiet(ch.answer, ctx, "answer before apology")
+        if ch.hungup:
+            return
         await self._quiet(lambda: ch.play(*self.apology), ctx, "apology prompt")
         if ch.hungup:
             return
