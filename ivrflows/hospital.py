@@ -32,6 +32,7 @@ NOT_AVAILABLE = {
          "does not have",
 }
 REPEAT_KEY = "*"
+MAX_REPEATS = 5          # more repeats than this count as invalid keys (a stuck key cannot hold the call forever)
 
 # Prompt names used by the flow -> the prompt played. Catalogue prompts (``{"prompt": ...}``, ctid.media.prompts:
 # Mandarin TTS texts that a recorded ``<name>.wav`` replaces) wherever the catalogue has the sentence; TTS text for
@@ -239,7 +240,7 @@ class HospitalMenu:
     async def menu(self, ctx, first: str | None = None) -> str | None:
         """Collect one menu key: a valid choice, or None once the call has been ended/transferred."""
         cfg, ch = self.config, ctx.channel
-        attempts, pressed = 0, False
+        attempts, pressed, repeats = 0, False, 0
         while attempts < cfg.tries:
             if first:
                 digits, first = first, None
@@ -249,7 +250,8 @@ class HospitalMenu:
                 if _hung_up(r):
                     raise defer.CancelledError("caller hung up in the menu")
                 digits = (r or {}).get("digits") or ""
-            if digits == REPEAT_KEY:
+            if digits == REPEAT_KEY and repeats < MAX_REPEATS:
+                repeats += 1
                 continue
             if digits in cfg.options:
                 return digits

@@ -184,6 +184,13 @@ def test_star_repeats_the_menu_without_using_a_try():
     assert ops[-1][0] == "transfer"
 
 
+def test_endless_star_counts_as_invalid_after_five_repeats():
+    client, runner = make()
+    ops = call(client, keys=["*"] * 8)
+    assert names(ops).count("collect") == 8                      # 5 repeats, then 3 failed tries
+    assert texts(client).count("invalid") == 2 and ops[-1] == ("transfer", {"queue": "frontdesk"})
+
+
 def test_tries_are_configurable():
     client, runner = make(make_hospital_main(HospitalConfig(tries=1)))
     ops = call(client, keys=[""])
