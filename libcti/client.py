@@ -117,7 +117,8 @@ class _Connection(Protocol):
     def connectionLost(self, reason=None):
         self.lost = True
         if not self.hello.called:
-            self.hello.errback(CtiError(503, "unavailable", "connection closed before the server's hello"))
+            why = reason.getErrorMessage() if reason is not None else "closed"
+            self.hello.errback(CtiError(503, "unavailable", f"connection closed before the server's hello: {why}"))
         self.client._lost(self, reason)
 
 
