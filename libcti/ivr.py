@@ -35,6 +35,14 @@ _GONE_CODES = (404,)            # CTI error codes meaning "this channel no longe
 _LINK_RETRIES = 3               # reconnects a runner operation waits for before giving up
 
 
+def mask_number(number: str | None) -> str:
+    """A calling number for the logs: all but the last 4 digits masked (as the CTI monitor role sees it)."""
+    if not number:
+        return "-"
+    s = str(number)
+    return "*" * max(0, len(s) - 4) + s[-4:]
+
+
 class RouteError(ValueError):
     """A route table entry is malformed or names a flow that does not exist."""
 
@@ -320,6 +328,14 @@ class IvrRunner:
     def stats(self) -> dict:
         return {"active": self.active, **self.totals, "flows": {k: dict(v) for k, v in self.metrics.items()}}
 
+    def log_stats(self) -> None:
+        """One log line with the counters (``python -m ivrflows --stats-interval``)."""
+        flows = "; ".join(f"{name}: " + ", ".join(f"{k} {v}" for k, v in m.items())
+                          for name, m in self.metrics.items())
+        self.log.info("IVR: {active} active (peak {peak}), {rejected} rejected, {unrouted} unrouted; {flows}",
+                      active=self.active, peak=self.totals["peak_active"], rejected=self.totals["rejected"],
+                      unrouted=self.totals["unrouted"], flows=flows)
+
     # --- events ------------------------------------------------------------------------------------------
     def _on_incoming(self, event):
         if not self.running:
@@ -397,7 +413,8 @@ class IvrRunner:
         self._active[channel_id] = act
         self.totals["peak_active"] = max(self.totals["peak_active"], len(self._active))
         self.metrics[flow_name]["started"] += 1
-        ctx.log.info("flow started (calling {calling!r}, called {called!r})", calling=ctx.calling, called=ctx.called)
+        ctx.log.info("flow started (calling {calling}, called {called})", calling=mask_number(ctx.calling),
+                     called=ctx.called)
         if self.max_flow_seconds is not None:
             act.timer = self.clock.callLater(self.max_flow_seconds, self._timeout, act)
         act.task = defer.ensureDeferred(self._run(act, self.flows[flow_name]))

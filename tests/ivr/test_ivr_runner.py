@@ -500,3 +500,15 @@ def test_failed_subscribe_leaves_the_runner_stopped_and_a_retry_works():
     assert [o for o, _ in client.ops_of("ss7/2")] == ["answer", "play", "transfer"]
     assert len(client.handlers["channel.incoming"]) == 1
     assert runner.route(114) is None                             # a malformed event's number is not routed
+
+
+def test_calling_numbers_are_masked_in_the_logs_and_stats_are_logged(logged):
+    from twisted.logger import formatEvent
+    from libcti.ivr import mask_number
+    assert mask_number("13800138000") == "*******8000" and mask_number("110") == "110" and mask_number(None) == "-"
+    client, runner = make({"f": answer_and_transfer})
+    client.incoming("ss7/1", calling="13800138000")
+    runner.log_stats()
+    text = "\n".join(formatEvent(e) for e in logged)
+    assert "13800138000" not in text and "*******8000" in text
+    assert "IVR: 0 active (peak 1), 0 rejected, 0 unrouted; f: started 1, completed 1" in text
