@@ -267,6 +267,10 @@ class No1Leg(_Leg):
             c._far_cleared(16)
         elif event == "out_of_service":
             c._far_cleared(38)
+        elif event == "register_done" and self.incoming:
+            res = info.get("result")
+            c.called, c.calling = getattr(res, "called", None), getattr(res, "calling", None)
+            c.note(f"numbers called={c.called} calling={c.calling}")
         elif event == "offered" and self.incoming:
             self.ex.clock.callLater(self.ex.answer_delay, self._answer)
         if event == "idle" or (event == "out_of_service"):
@@ -326,10 +330,6 @@ class _No1:
             caller.note("seized")
             self.legs[ch.number] = leg
             self.ex._legs.add(leg)
-        elif event == "register_done" and ch.number in self.legs:
-            res = info.get("result")
-            c = self.legs[ch.number].caller
-            c.called, c.calling = getattr(res, "called", None), getattr(res, "calling", None)
 
     def back_to_idle(self, leg: No1Leg) -> None:
         n = leg.ch.number
