@@ -237,3 +237,24 @@ def test_tone_crosses_a_bridge_both_ways(net):
         net.a.disconnect(phone_ch)
     net.wait(agent.hangup())
     net.wait(caller.hangup())
+
+
+def test_demo_scenario_one_round(net):
+    """The built-in demo scenario (what ctid demo runs) for one round, with the exchange of this process."""
+    from types import SimpleNamespace
+
+    from hwsim.exchange import SCENARIOS, ScenarioContext
+    out = []
+    runner = SimpleNamespace(ex=net.ex, clock=net.clock, references={"p1": pattern(1)}, ports=None,
+                             script_args={"rounds": "1", "listen": "1.0", "gap": "0.1", "press": "2,0"},
+                             log=lambda **kw: out.append(kw))
+    ctx = ScenarioContext(runner)
+    result = net.wait(defer.ensureDeferred(SCENARIOS["demo"](ctx)), 40)
+    assert result is True
+    calls = [x for x in out if x["event"] == "call"]
+    assert sorted(c["trunk"] for c in calls) == ["analog", "no1", "ss7"]
+    assert all(c["dial"]["outcome"] == "answered" and c["speech"] and c["matches"]["p1"] > 0.9 for c in calls)
+    # the choices alternate: board A heard "2" on some calls and "0" on the others
+    pressed = {c["trunk"]: [w for w in c["view"] if w.startswith("press")] for c in calls}
+    assert pressed == {"ss7": ["press 2"], "no1": ["press 0"], "analog": ["press 2"]}
+    assert "0" in net.ans.digits[32 + 1]     # the China No.1 call (timeslot 1 of span 1) pressed 0
