@@ -53,9 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--script", metavar="FILE.py", help="a Python file defining scenario(ctx) (async or returning a "
                                                        "Deferred)")
     g.add_argument("--scenario", default="calls", help="a built-in scenario: calls (one call per trunk: dial, hear, "
-                                                       "press, hang up; default) or answer (only answer calls)")
+                                                       "press, hang up; default), demo (rounds of such calls, for "
+                                                       "ctid demo) or answer (only answer calls)")
     ex.add_argument("--arg", action="append", metavar="KEY=VALUE", help="scenario argument (repeatable): called, "
-                                                                        "calling, hear, press, ready_timeout")
+                                                                        "calling, hear, press, ready_timeout; demo: "
+                                                                        "rounds, listen, gap")
     ex.add_argument("--reference", action="append", metavar="NAME=FILE.wav",
                     help="a reference rendering (WAV or raw A-law) the callers' audio is compared with")
     ex.add_argument("--opc", type=lambda x: int(x, 0), default=0x0123, help="the exchange's point code (the "

@@ -267,6 +267,10 @@ class No1Leg(_Leg):
             c._far_cleared(16)
         elif event == "out_of_service":
             c._far_cleared(38)
+        elif event == "register_done" and self.incoming:
+            res = info.get("result")
+            c.called, c.calling = getattr(res, "called", None), getattr(res, "calling", None)
+            c.note(f"numbers called={c.called} calling={c.calling}")
         elif event == "offered" and self.incoming:
             self.ex.clock.callLater(self.ex.answer_delay, self._answer)
         if event == "idle" or (event == "out_of_service"):
@@ -326,10 +330,6 @@ class _No1:
             caller.note("seized")
             self.legs[ch.number] = leg
             self.ex._legs.add(leg)
-        elif event == "register_done" and ch.number in self.legs:
-            res = info.get("result")
-            c = self.legs[ch.number].caller
-            c.called, c.calling = getattr(res, "called", None), getattr(res, "calling", None)
 
     def back_to_idle(self, leg: No1Leg) -> None:
         n = leg.ch.number
@@ -752,7 +752,32 @@ async def scenario_calls(ctx: ScenarioContext):
     return ok
 
 
-SCENARIOS = {"answer": scenario_answer, "calls": scenario_calls}
+async def scenario_demo(ctx: ScenarioContext):
+    """For ``ctid demo``: rounds of calls on every trunk (a few seconds apart), each caller listening, then
+    pressing 2 (information) or 0 (an agent) and listening on, then hanging up. Script arguments: rounds
+    (0: until stopped), called (114), press ("2,0": the choices, in turn), listen (seconds, 4), gap (seconds, 3)."""
+    from twisted.internet import defer as _defer
+    a = ctx.args
+    await ctx.wait_ready(float(a.get("ready_timeout", 60)))
+    ctx.emit(event="ready", trunks=ctx.ex.state())
+    trunks = list(ctx.ex.trunks) + [n for n in ctx.ex.analog if ctx.ex.analog[n].lines]
+    choices = [x for x in a.get("press", "2,0").split(",") if x] or ["2"]
+    rounds, listen, gap = int(a.get("rounds", 0)), float(a.get("listen", 4.0)), float(a.get("gap", 3.0))
+    k = 0
+    while rounds == 0 or k < rounds:
+        calls = []
+        for i, t in enumerate(trunks):
+            calling = f"1380013{k % 1000:03d}{i}"
+            calls.append(_defer.ensureDeferred(one_call(ctx, t, a.get("called", "114"), calling, listen,
+                                                        choices[(k + i) % len(choices)])))
+            await ctx.sleep(0.5)
+        await _defer.gatherResults(calls, consumeErrors=True)
+        k += 1
+        await ctx.sleep(gap)
+    return True
+
+
+SCENARIOS = {"answer": scenario_answer, "calls": scenario_calls, "demo": scenario_demo}
 
 
 class ExchangeRunner:

@@ -36,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
                          f"(default: {', '.join(f'{k}={v}' for k, v in DEFAULT_ROUTES.items())})")
     ap.add_argument("--fallback-queue", default="frontdesk", help="queue for callers whose flow failed")
     ap.add_argument("--max-active", type=int, default=None, help="at most this many calls in flows at once")
+    ap.add_argument("--stats-interval", type=float, default=300.0, metavar="SECONDS",
+                    help="log the runner's counters this often (0: never; default 300)")
     ap.add_argument("--list-flows", action="store_true", help="print the flow names and exit")
     return ap
 
@@ -54,6 +56,10 @@ async def run(reactor, args) -> int:
     runner = IvrRunner(client, routes, FLOWS, fallback_queue=args.fallback_queue, max_active=args.max_active,
                        clock=reactor)
     await runner.start()
+    if args.stats_interval > 0:
+        stats = task.LoopingCall(runner.log_stats)
+        stats.clock = reactor
+        stats.start(args.stats_interval, now=False)
     print(f"ivrflows: serving {', '.join(f'{k}->{v}' for k, v in routes.items())} via {args.cti}", flush=True)
     done = defer.Deferred()
     reactor.addSystemEventTrigger("before", "shutdown", lambda: done.called or done.callback(None))
@@ -67,6 +73,9 @@ def main(argv=None) -> int:
         for name in sorted(FLOWS):
             print(name)
         return 0
+    if args.stats_interval < 0:
+        print("ivrflows: --stats-interval must be 0 (off) or a number of seconds", file=sys.stderr)
+        return 2
     if not args.cti:
         print("ivrflows: give --cti ENDPOINT (e.g. tcp:127.0.0.1:7000)", file=sys.stderr)
         return 2

@@ -32,17 +32,24 @@ NOT_AVAILABLE = {
          "does not have",
 }
 REPEAT_KEY = "*"
+MAX_REPEATS = 5          # more repeats than this count as invalid keys (a stuck key cannot hold the call forever)
 
-# Prompt names used by the flow -> the prompt played. Catalogue names (``{"prompt": ...}``) for the prompts the
-# catalogue defines; TTS text for the rest. Any of them can be replaced through HospitalConfig(prompts=...).
+# Prompt names used by the flow -> the prompt played. Catalogue prompts (``{"prompt": ...}``, ctid.media.prompts:
+# Mandarin TTS texts that a recorded ``<name>.wav`` replaces) wherever the catalogue has the sentence; TTS text for
+# the rest. The catalogue's ``main_menu`` is not used: it offers all five options, and the menu here offers only
+# those enabled. Any of these can be replaced through HospitalConfig(prompts=...).
 DEFAULT_PROMPTS: dict[str, dict] = {
     "welcome": {"prompt": "welcome"},
     "invalid": {"prompt": "invalid"},
+    "no_input": {"prompt": "timeout"},
     "goodbye": {"prompt": "goodbye"},
-    "no_input": {"text": "您没有按键。", "voice": "zh"},
-    "agent_wait": {"text": "正在为您转接人工服务，请稍候。", "voice": "zh"},
-    "complaint_intro": {"text": "请在提示音后留下您的投诉或建议，说完请按井号键。", "voice": "zh"},
-    "complaint_thanks": {"text": "您的留言已收到，感谢您的意见。", "voice": "zh"},
+    "agent_wait": {"prompt": "agent_wait"},
+    "info_intro": {"prompt": "info_intro"},
+    "departments_intro": {"prompt": "departments_intro"},
+    "no_departments": {"text": "暂时没有科室信息。", "voice": "zh"},
+    "no_clinics": {"prompt": "no_clinics"},
+    "complaint_intro": {"prompt": "complaints_intro"},
+    "complaint_thanks": {"prompt": "recorded_thanks"},
     "complaint_empty": {"text": "没有录到您的留言。", "voice": "zh"},
 }
 _PROMPT_KINDS = ("file", "text", "prompt", "tone", "silence")
@@ -141,7 +148,8 @@ def _items(result: Any, key: str) -> list:
 
 
 def departments_text(result: Any) -> str:
-    """``hospital.departments`` result -> one Mandarin sentence: names and floors."""
+    """``hospital.departments`` result -> the list to follow departments_intro: 心内科，3楼；儿科，2楼。
+    Empty when there is none."""
     parts = []
     for dep in _items(result, "departments"):
         name = _text_of(dep, "name_zh", "name")
@@ -149,9 +157,7 @@ def departments_text(result: Any) -> str:
             continue
         floor = _floor_text(dep.get("floor")) if isinstance(dep, Mapping) else ""
         parts.append(f"{name}，{floor}" if floor else name)
-    if not parts:
-        return "暂时没有科室信息。"
-    return "本院科室有：" + "；".join(parts) + "。"
+    return "；".join(parts) + "。" if parts else ""
 
 
 _SESSIONS = (("am", "上午"), ("pm", "下午"))
@@ -165,7 +171,7 @@ def _dept_name(c: Mapping) -> str:
 
 def clinics_text(result: Any) -> str:
     """``hospital.clinics`` result -> today's clinic doctors by session, then department:
-    今天上午出诊：心内科，王建国主任医师、李秀英副主任医师；儿科，张丽主任医师。"""
+    今天上午出诊：心内科，王建国主任医师、李秀英副主任医师；儿科，张丽主任医师。 Empty when there is none."""
     by_session: dict[str, dict[str, list[str]]] = {}
     for c in _items(result, "clinics"):
         if not isinstance(c, Mapping):
@@ -181,7 +187,7 @@ def clinics_text(result: Any) -> str:
         depts = by_session.setdefault(str(c.get("session", "")).lower(), {})
         depts.setdefault(_dept_name(c), []).append(name + title)
     if not by_session:
-        return "今天没有医生出诊。"
+        return ""
 
     def session_text(depts: dict[str, list[str]]) -> str:
         return "；".join(f"{d}，{'、'.join(docs)}" if d else "、".join(docs) for d, docs in depts.items())
@@ -234,7 +240,7 @@ class HospitalMenu:
     async def menu(self, ctx, first: str | None = None) -> str | None:
         """Collect one menu key: a valid choice, or None once the call has been ended/transferred."""
         cfg, ch = self.config, ctx.channel
-        attempts, pressed = 0, False
+        attempts, pressed, repeats = 0, False, 0
         while attempts < cfg.tries:
             if first:
                 digits, first = first, None
@@ -244,7 +250,8 @@ class HospitalMenu:
                 if _hung_up(r):
                     raise defer.CancelledError("caller hung up in the menu")
                 digits = (r or {}).get("digits") or ""
-            if digits == REPEAT_KEY:
+            if digits == REPEAT_KEY and repeats < MAX_REPEATS:
+                repeats += 1
                 continue
             if digits in cfg.options:
                 return digits
@@ -274,8 +281,12 @@ class HospitalMenu:
         deps = await ctx.client.request("hospital.departments")
         clinics = await ctx.client.request("hospital.clinics", date=ctx.today().isoformat())
         voice = self.config.voice
-        r = await ctx.channel.play({"text": departments_text(deps), "voice": voice},
-                                   {"text": clinics_text(clinics), "voice": voice}, barge_in=True)
+        deps_text, clinics_said = departments_text(deps), clinics_text(clinics)
+        prompts = [self.p("info_intro")]
+        prompts += [self.p("departments_intro"), {"text": deps_text, "voice": voice}] if deps_text \
+            else [self.p("no_departments")]
+        prompts.append({"text": clinics_said, "voice": voice} if clinics_said else self.p("no_clinics"))
+        r = await ctx.channel.play(*prompts, barge_in=True)
         if _hung_up(r):
             raise defer.CancelledError("caller hung up during the information")
         if isinstance(r, Mapping) and r.get("reason") == "dtmf" and r.get("digit"):

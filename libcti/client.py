@@ -117,7 +117,8 @@ class _Connection(Protocol):
     def connectionLost(self, reason=None):
         self.lost = True
         if not self.hello.called:
-            self.hello.errback(CtiError(503, "unavailable", "connection closed before the server's hello"))
+            why = reason.getErrorMessage() if reason is not None else "closed"
+            self.hello.errback(CtiError(503, "unavailable", f"connection closed before the server's hello: {why}"))
         self.client._lost(self, reason)
 
 
@@ -139,12 +140,13 @@ class Client:
       timeout: default request timeout (s); play/collect/record/originate have none unless given
       reconnect: reconnect after a lost connection (backoff 0.5 s doubling to max_backoff)
       framing: "line" or "length"; ping_interval: ping the server after this much silence (s)
+      clock: IReactorTime for the client's timers (default: the reactor)
     """
 
     def __init__(self, endpoint, *, user: str | None = None, password: str | None = None,
                  token: str | None = None, reactor=None, timeout: float = 10.0, reconnect: bool = True,
                  ca_file: str | None = None, framing: str = "line", max_backoff: float = 30.0,
-                 ping_interval: float = 30.0, client_name: str = "libcti"):
+                 ping_interval: float = 30.0, client_name: str = "libcti", clock=None):
         if reactor is None:
             from twisted.internet import reactor
         if token is None and (user is None or password is None):
@@ -152,6 +154,7 @@ class Client:
         if framing not in ("line", "length"):
             raise ValueError(f"framing must be 'line' or 'length', not {framing!r}")
         self.reactor = reactor
+        self.clock = clock if clock is not None else reactor    # timers (task.Clock in tests)
         self.endpoint = client_endpoint(reactor, endpoint, ca_file)
         self.endpoint_desc = endpoint if isinstance(endpoint, str) else repr(endpoint)
         self._creds = {"token": token} if token is not None else {"user": user, "password": password}
@@ -226,7 +229,7 @@ class Client:
 
         def expired(result, t):
             raise CtiError(408, "timeout", f"no {what} within {t:g} s")
-        d.addTimeout(timeout, self.reactor, onTimeoutCancel=lambda r, t: expired(r, t))
+        d.addTimeout(timeout, self.clock, onTimeoutCancel=lambda r, t: expired(r, t))
         return d
 
     def close(self) -> defer.Deferred:
@@ -269,7 +272,7 @@ class Client:
         delay = min(0.5 * 2 ** self._attempt, self.max_backoff) * random.uniform(0.8, 1.2)
         self._attempt += 1
         log.info("libcti: connection to {ep} lost; reconnecting in {d:.1f} s", ep=self.endpoint_desc, d=delay)
-        self._reconnect_call = self.reactor.callLater(delay, self._reconnect)
+        self._reconnect_call = self.clock.callLater(delay, self._reconnect)
 
     def _reconnect(self):
         self._reconnect_call = None
@@ -296,18 +299,18 @@ class Client:
 
     # -- keep-alive -----------------------------------------------------------------------------------------
     def _clock_rx(self):
-        self._last_rx = self.reactor.seconds()
+        self._last_rx = self.clock.seconds()
 
     def _schedule_ping(self):
         if self.ping_interval and self._ping_call is None:
-            self._ping_call = self.reactor.callLater(self.ping_interval, self._ping_tick)
+            self._ping_call = self.clock.callLater(self.ping_interval, self._ping_tick)
 
     def _ping_tick(self):
         self._ping_call = None
         conn = self._conn
         if conn is None or conn.lost or self._closing:
             return
-        idle = self.reactor.seconds() - self._last_rx
+        idle = self.clock.seconds() - self._last_rx
         if idle >= self.ping_interval:
             def dead(f):
                 if f.check(CtiError) and f.value.code == 408 and not conn.lost:
@@ -317,7 +320,7 @@ class Client:
             delay = self.ping_interval
         else:
             delay = self.ping_interval - idle
-        self._ping_call = self.reactor.callLater(delay, self._ping_tick)
+        self._ping_call = self.clock.callLater(delay, self._ping_tick)
 
     # -- requests -------------------------------------------------------------------------------------------
     def _raw(self, conn, op: str, args: dict, timeout) -> defer.Deferred:
@@ -332,7 +335,7 @@ class Client:
             def expired(result, t):
                 self._pending.pop(rid, None)
                 raise CtiError(408, "timeout", f"no response to {op!r} within {t:g} s")
-            d.addTimeout(timeout, self.reactor, onTimeoutCancel=expired)
+            d.addTimeout(timeout, self.clock, onTimeoutCancel=expired)
         return d
 
     def request(self, op: str, *, request_timeout: float | None = -1, **args) -> defer.Deferred:

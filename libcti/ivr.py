@@ -35,6 +35,14 @@ _GONE_CODES = (404,)            # CTI error codes meaning "this channel no longe
 _LINK_RETRIES = 3               # reconnects a runner operation waits for before giving up
 
 
+def mask_number(number: str | None) -> str:
+    """A calling number for the logs: all but the last 4 digits masked (as the CTI monitor role sees it)."""
+    if not number:
+        return "-"
+    s = str(number)
+    return "*" * max(0, len(s) - 4) + s[-4:]
+
+
 class RouteError(ValueError):
     """A route table entry is malformed or names a flow that does not exist."""
 
@@ -320,6 +328,14 @@ class IvrRunner:
     def stats(self) -> dict:
         return {"active": self.active, **self.totals, "flows": {k: dict(v) for k, v in self.metrics.items()}}
 
+    def log_stats(self) -> None:
+        """One log line with the counters (``python -m ivrflows --stats-interval``)."""
+        flows = "; ".join(f"{name}: " + ", ".join(f"{k} {v}" for k, v in m.items())
+                          for name, m in self.metrics.items())
+        self.log.info("IVR: {active} active (peak {peak}), {rejected} rejected, {unrouted} unrouted; {flows}",
+                      active=self.active, peak=self.totals["peak_active"], rejected=self.totals["rejected"],
+                      unrouted=self.totals["unrouted"], flows=flows)
+
     # --- events ------------------------------------------------------------------------------------------
     def _on_incoming(self, event):
         if not self.running:
@@ -397,7 +413,8 @@ class IvrRunner:
         self._active[channel_id] = act
         self.totals["peak_active"] = max(self.totals["peak_active"], len(self._active))
         self.metrics[flow_name]["started"] += 1
-        ctx.log.info("flow started (calling {calling!r}, called {called!r})", calling=ctx.calling, called=ctx.called)
+        ctx.log.info("flow started (calling {calling}, called {called})", calling=mask_number(ctx.calling),
+                     called=ctx.called)
         if self.max_flow_seconds is not None:
             act.timer = self.clock.callLater(self.max_flow_seconds, self._timeout, act)
         act.task = defer.ensureDeferred(self._run(act, self.flows[flow_name]))
@@ -425,7 +442,7 @@ class IvrRunner:
             act.outcome = "failed"
             self.metrics[name]["failed"] += 1
             self.metrics[name]["timeout"] += 1
-            await self._rescue(ctx, "timeout")
+            await self._rescue(ctx, "timeout", media_may_run=True)
             return
         except Exception as exc:
             if ch.hungup or getattr(exc, "code", None) in _GONE_CODES:
@@ -440,7 +457,7 @@ class IvrRunner:
                              "once it is back", exc=exc, queue=self.fallback_queue)
             else:
                 ctx.log.failure("flow raised; apology and transfer to {queue}", queue=self.fallback_queue)
-            await self._rescue(ctx, "error")
+            await self._rescue(ctx, "error", media_may_run=self._link_lost(exc))
             return
         act.outcome = "completed"
         self.metrics[name]["completed"] += 1
@@ -450,15 +467,22 @@ class IvrRunner:
                 await self._quiet(lambda: ch.play(*self.goodbye), ctx, "goodbye prompt")
             await self._quiet(lambda: ch.hangup(CAUSE_NORMAL), ctx, "hang-up")
 
-    async def _rescue(self, ctx: FlowContext, why: str):
-        """No caller left in silence: apology, then the fallback queue; hang up if even that fails."""
+    async def _rescue(self, ctx: FlowContext, why: str, *, media_may_run: bool = False):
+        """No caller left in silence: apology, then the fallback queue; hang up if even that fails.
+
+        ``media_may_run``: the flow was interrupted inside an operation (timeout, lost link) that may still be
+        playing or collecting in the daemon; it is stopped first.
+        """
         ch = ctx.channel
         if ch.finished is not None or ch.hungup:
             return
+        if media_may_run:
+            await self._quiet(ch.stop, ctx, "stop the interrupted media")
         if not ch.answered:
-            if not await self._quiet(ch.answer, ctx, "answer before apology"):
-                await self._quiet(lambda: ch.hangup(CAUSE_TEMPORARY_FAILURE), ctx, "hang-up after failed answer")
-                return
+            # a 409 here usually means the call is already up (answered outside the FlowChannel): carry on
+            await self._quiet(ch.answer, ctx, "answer before apology")
+        if ch.hungup:
+            return
         await self._quiet(lambda: ch.play(*self.apology), ctx, "apology prompt")
         if ch.hungup:
             return

@@ -1,8 +1,8 @@
 """One CTI connection: framing, requests, login, subscriptions, the bounded event queue and keep-alive.
 
 The protocol is its transport's streaming producer: when the transport's buffer is full it calls
-pauseProducing(); from then on events wait in a bounded queue (overflow policy: spec section 11) and the
-connection stops reading requests; resumeProducing() flushes the queue.
+pauseProducing(); from then on events wait in a bounded queue (overflow policy: spec section 11) and requests
+are held unprocessed (at most 1 MiB); resumeProducing() flushes the queue and processes them.
 """
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ log = Logger()
 PROTOCOL = "ctid-cti/1"
 BINARY = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 MAX_BAD_FRAMES = 16
+MAX_HELD = 1 << 20        # input held while output is blocked; more and the connection is dropped
 SESSION_OPS = {"hello", "login", "logout", "ping", "pong", "subscribe", "unsubscribe", "snapshot"}
 PRE_LOGIN = {"hello", "login", "ping", "pong"}
 
@@ -66,6 +67,7 @@ class CtiProtocol(Protocol):
         self.queue: deque = deque()
         self.queued_events = 0
         self.paused = False
+        self._held = bytearray()
         self.dropped = 0
         self.overflow_pending = False
         self.overflow_since = None
@@ -161,6 +163,13 @@ class CtiProtocol(Protocol):
             return
         self.last_rx = self.clock.seconds()
         self.missed_pings = 0
+        if self.paused:
+            # Output is blocked: hold the input unprocessed (its responses could not be sent anyway). Done
+            # here rather than by pausing the transport's reading, which would stall a TLS handshake.
+            self._held += data
+            if len(self._held) > MAX_HELD:
+                self.abort()
+            return
         self.decoder.feed(data)
         while not self.closing:
             try:
@@ -500,9 +509,6 @@ class CtiProtocol(Protocol):
         if self.paused:
             return
         self.paused = True
-        pause = getattr(self.transport, "pauseProducing", None)
-        if pause is not None and not self.closing:
-            pause()
 
     def resumeProducing(self):
         if not self.paused:
@@ -516,9 +522,9 @@ class CtiProtocol(Protocol):
             if self._overflow_timer is not None and self._overflow_timer.active():
                 self._overflow_timer.cancel()
             self._overflow_timer = None
-        resume = getattr(self.transport, "resumeProducing", None)
-        if resume is not None:
-            resume()
+        if self._held:
+            held, self._held = bytes(self._held), bytearray()
+            self.dataReceived(held)
 
     def stopProducing(self):
         self.closing = True

@@ -72,6 +72,7 @@ class Database:
         self._reactor = reactor
         self._threadpool = threadpool
         self._own_pool = None
+        self._shutdown_trigger = None
         self._lock = threading.Lock()
         self.cdrs = CdrStore(self)
         self.users = UserStore(self)
@@ -103,7 +104,7 @@ class Database:
                 reactor = self._get_reactor()
                 pool = ThreadPool(minthreads=1, maxthreads=4, name="ctid-db")
                 pool.start()
-                reactor.addSystemEventTrigger("during", "shutdown", pool.stop)
+                self._shutdown_trigger = reactor.addSystemEventTrigger("during", "shutdown", self._stop_pool)
                 self._own_pool = pool
             return self._own_pool
 
@@ -120,11 +121,19 @@ class Database:
 
         return deferToThreadPool(self._get_reactor(), self._pool(), fn, *args, **kwargs)
 
-    def close(self) -> None:
-        """Release all connections (and the database's own thread pool, if it made one)."""
-        pool, self._own_pool = self._own_pool, None
+    def _stop_pool(self) -> None:
+        with self._lock:
+            pool, self._own_pool = self._own_pool, None
+            self._shutdown_trigger = None
         if pool is not None:
             pool.stop()
+
+    def close(self) -> None:
+        """Release all connections (and the database's own thread pool, if it made one)."""
+        trigger = self._shutdown_trigger
+        if trigger is not None:
+            self._reactor.removeSystemEventTrigger(trigger)
+        self._stop_pool()
         self.engine.dispose()
 
 

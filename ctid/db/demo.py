@@ -10,7 +10,7 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from .models import Clinic, Department, Doctor, Patient, PatientPhone
+from .models import Clinic, Department, Doctor, Patient, PatientPhone, Queue
 from .users import UserStore
 
 # user -> (password, roles, agent, queues). Documented in docs/database.md; change them outside a demo.
@@ -118,12 +118,8 @@ def load_demo(db, today: dt.date | None = None, days: int = 2) -> dict[str, int]
         if not users.exists(name):
             users.create_user(name, password, roles, agent=agent, queues=queues)
             added["users"] += 1
-    from sqlalchemy import select as _select
-
-    from .models import Queue
-
     with db.session() as s:
-        for q in s.scalars(_select(Queue).where(Queue.name.in_(list(QUEUES)))):
+        for q in s.scalars(select(Queue).where(Queue.name.in_(list(QUEUES)))):
             if not q.description:
                 q.description = QUEUES[q.name]
     return added

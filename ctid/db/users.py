@@ -18,7 +18,7 @@ from typing import Any, Iterable
 
 from sqlalchemy import select
 
-from .models import ROLES, Agent, ApiToken, Queue, User
+from .models import Agent, ApiToken, Queue, User
 
 SCRYPT_N = 2 ** 14
 SCRYPT_R = 8

@@ -719,6 +719,7 @@ class PortSocketServer:
             self.conn = _MsgSock(sock)
             self.seq = 0
             self.connections += 1
+            self._forget(ops=False)      # operations asked for before the board came are for it
         audio = {}
         for p, r in self.remote.items():
             if r._tx:
@@ -753,6 +754,15 @@ class PortSocketServer:
             self.last_error = f"port socket {self.path}: {exc}"
             conn.close()
             self.conn = None
+            self._forget()
+
+    def _forget(self, ops: bool = True) -> None:
+        """No board behind the far ends any more (or a new one): idle state, no audio queued either way."""
+        for r in self.remote.values():
+            r.state_bits = 0
+            r._rx, r._tx = [], []
+        if ops:
+            self._ops = []
 
     def close(self) -> None:
         conn, self.conn = self.conn, None

@@ -14,7 +14,8 @@ sine has peak 22827 in the A-law convention of docs/dsp.md, so the peak is 11441
 
 Cache: ``<cache_dir>/<k[:2]>/<k>.al`` (raw A-law) where ``k = sha256(engine, engine version, voice, rate, text,
 output format)``; written to a temporary file in the same directory, fsync'd and renamed, so a reader never sees a
-partial file. Recent renderings are also kept in memory.
+partial file. Recent renderings are also kept in memory. A cache that cannot be read or written is logged and the
+text rendered (and returned) anyway: a broken cache costs time, never a prompt.
 """
 from __future__ import annotations
 
@@ -33,6 +34,8 @@ from math import gcd
 import numpy as np
 from scipy.signal import resample_poly
 
+from twisted.logger import Logger
+
 from ctid.dsp import g711
 
 RATE = 8000
@@ -42,6 +45,9 @@ MAX_TEXT = 4000
 FORMAT = "alaw-8000-resample_poly-peak{peak:.1f}dBm0-v1"
 # friendly names -> espeak-ng voice; "zh" must not fall to the MBROLA voice mb-cn1 (needs mbrola, 16 kHz)
 VOICE_ALIASES = {"zh": "cmn", "zh-cn": "cmn", "cmn": "cmn", "mandarin": "cmn", "en": "en", "english": "en"}
+
+
+_log = Logger(namespace="ctid.media.tts")
 
 
 class TtsError(Exception):
@@ -224,7 +230,10 @@ class Tts:
                         audio = to_alaw_8k(pcm, sr, self.peak_dbm0)
                     except TtsError as e:
                         raise TtsError(f"{e} for {text[:40]!r} (voice {voice!r})") from None
-                    self._store(key, audio)
+                    try:
+                        self._store(key, audio)
+                    except TtsError as e:  # the caller still gets its audio; only the cache is lost
+                        _log.warn("TTS cache not written: {error}", error=str(e))
             finally:
                 with self._lock:
                     self._key_locks.pop(key, None)
@@ -263,10 +272,11 @@ class Tts:
         try:
             with open(self.cache_path(key), "rb") as f:
                 blob = f.read()
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return None
-        except OSError as e:
-            raise TtsError(f"TTS cache {self.cache_path(key)}: cannot read: {e.strerror or e}") from None
+        except OSError as e:  # rendered again rather than failing the prompt
+            _log.warn("TTS cache {path} not readable: {error}", path=self.cache_path(key), error=e.strerror or str(e))
+            return None
         return np.frombuffer(blob, dtype=np.uint8).copy() if blob else None
 
     def _store(self, key: str, audio: np.ndarray) -> None:

@@ -1,8 +1,11 @@
-"""Database fixtures: every test taking ``db``/``db_url`` runs on SQLite and, when CTID_TEST_PG_URL is set, on
-PostgreSQL (each test in its own schema, dropped afterwards). Without CTID_TEST_PG_URL the PostgreSQL runs are
-skipped, unless CTID_REQUIRE_PEERS=1 (CI), where they fail. Start a server: scripts/start-postgres.sh."""
+"""Database fixtures: every test taking ``db``/``db_url`` (or ``demo_db``) runs on SQLite and, when
+CTID_TEST_PG_URL is set, on PostgreSQL (each database in its own schema, dropped afterwards). Without
+CTID_TEST_PG_URL the PostgreSQL runs are skipped, unless CTID_REQUIRE_PEERS=1 (CI), where they fail.
+Start a server: export CTID_TEST_PG_URL=$(scripts/start-postgres.sh)."""
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import os
 import uuid
 
@@ -13,16 +16,18 @@ from ctid.db import open_database
 from ctid.db.database import normalise_url
 
 PG_ENV = "CTID_TEST_PG_URL"
+BACKENDS = ["sqlite", "postgresql"]
+DEMO_TODAY = dt.date(2026, 11, 23)
 
 
 def _require() -> bool:
     return os.environ.get("CTID_REQUIRE_PEERS", "") not in ("", "0")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/ctid.db"
+@contextlib.contextmanager
+def _database_url(backend: str, directory):
+    if backend == "sqlite":
+        yield f"sqlite:///{directory}/ctid.db"
         return
     base = os.environ.get(PG_ENV)
     if not base:
@@ -43,8 +48,32 @@ def db_url(request, tmp_path):
         admin.dispose()
 
 
+@pytest.fixture(params=BACKENDS)
+def db_url(request, tmp_path):
+    with _database_url(request.param, tmp_path) as url:
+        yield url
+
+
 @pytest.fixture
 def db(db_url):
     d = open_database(db_url)
     yield d
     d.close()
+
+
+@pytest.fixture
+def demo_today() -> dt.date:
+    return DEMO_TODAY
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def demo_db(request, tmp_path_factory):
+    """A database with the demo loaded for DEMO_TODAY, shared by a module's tests (which must not change the
+    demo rows they do not own)."""
+    from ctid.db.demo import load_demo
+
+    with _database_url(request.param, tmp_path_factory.mktemp("demo")) as url:
+        d = open_database(url)
+        load_demo(d, today=DEMO_TODAY)
+        yield d
+        d.close()

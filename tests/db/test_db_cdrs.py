@@ -118,6 +118,7 @@ class ThreadReactor:
 
     def __init__(self):
         self.calls: queue.Queue = queue.Queue()
+        self.triggers: dict = {}
 
     def callFromThread(self, f, *a, **kw):
         self.calls.put((f, a, kw))
@@ -125,6 +126,14 @@ class ThreadReactor:
     def pump_one(self, timeout=30):
         f, a, kw = self.calls.get(timeout=timeout)
         f(*a, **kw)
+
+    def addSystemEventTrigger(self, phase, event, f, *a, **kw):
+        tid = len(self.triggers) + 1
+        self.triggers[tid] = (phase, event, f)
+        return tid
+
+    def removeSystemEventTrigger(self, tid):
+        del self.triggers[tid]
 
 
 def test_run_writes_in_a_thread_and_fires_a_deferred(db_url):
@@ -153,3 +162,17 @@ def test_run_writes_in_a_thread_and_fires_a_deferred(db_url):
     finally:
         pool.stop()
         db.close()
+
+
+def test_run_on_the_databases_own_thread_pool(tmp_path):
+    reactor = ThreadReactor()
+    db = open_database(f"sqlite:///{tmp_path}/own.db", reactor=reactor)
+    got = []
+    db.run(db.cdrs.write, cdr(call="ownpool00001")).addBoth(got.append)
+    reactor.pump_one()
+    assert isinstance(got[0], int)
+    [(phase, event, stop)] = reactor.triggers.values()
+    assert (phase, event) == ("during", "shutdown")  # the pool is stopped when the reactor shuts down
+    db.close()  # ... or when the database is closed, once
+    assert reactor.triggers == {}
+    assert len(db.cdrs.by_call("ownpool00001")) == 1

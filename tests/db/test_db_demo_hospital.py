@@ -11,10 +11,14 @@ from ctid.db.demo import DEMO_PASSWORDS, DEPARTMENTS, DOCTORS, load_demo
 TODAY = dt.date(2026, 11, 23)
 
 
+@pytest.fixture(autouse=True)
+def _same_day(demo_today):
+    assert demo_today == TODAY
+
+
 @pytest.fixture
-def demo(db):
-    load_demo(db, today=TODAY)
-    return db
+def demo(demo_db):
+    return demo_db
 
 
 def test_demo_is_idempotent(db):
@@ -72,18 +76,18 @@ def test_doctors(demo):
 
 
 def test_reserve_slot_until_full(demo):
-    c = hospital.clinics_on(demo, TODAY)[0]
+    c = hospital.clinics_on(demo, TODAY, department="dermatology")[0]  # no other test counts these slots
     free = c["free"]
     for k in range(free):
         assert hospital.reserve_slot(demo, c["clinic"]) == free - k - 1
     with pytest.raises(hospital.HospitalError, match="has no free slot"):
         hospital.reserve_slot(demo, c["clinic"])
-    assert hospital.clinics_on(demo, TODAY)[0]["free"] == 0
+    assert next(x for x in hospital.clinics_on(demo, TODAY) if x["clinic"] == c["clinic"])["free"] == 0
     with pytest.raises(hospital.HospitalError, match="no such clinic"):
         hospital.reserve_slot(demo, 999999)
 
 
-def test_patient_by_number(demo, db):
+def test_patient_by_number(demo):
     p = hospital.patient_by_number(demo, "13800138000")
     assert p["name"] == "张伟" and p["card_number"] == "C20240001" and p["balance"] == 350.0
     assert "高血压" in p["record_summary"]

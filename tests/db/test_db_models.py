@@ -116,6 +116,13 @@ def test_open_errors_name_the_url_without_password(url, needle):
     assert "secret" not in str(ei.value)
 
 
+def test_a_file_that_is_not_a_database(tmp_path):
+    f = tmp_path / "notes.db"
+    f.write_text("not sqlite")
+    with pytest.raises(DatabaseError, match=r"cannot open database 'sqlite:///.*notes.db': file is not a database"):
+        open_database(f"sqlite:///{f}")
+
+
 def test_postgresql_scheme_means_psycopg3():
     from ctid.db.database import normalise_url
 

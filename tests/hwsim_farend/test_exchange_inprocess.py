@@ -176,3 +176,85 @@ def test_bad_requests_are_clear_errors(net):
         net.ex.caller().dial("ss7", "11a")
     with pytest.raises(ValueError, match="no telephone"):
         net.ex.caller().pickup(7)
+
+
+def test_calls_from_board_a_are_answered_by_the_exchange(net):
+    """Calls placed towards the exchange (the daemon's originate): SS7 IAM and a China No.1 seizure on board A
+    are answered; each becomes an incoming Caller that hears board A and can hang up."""
+    call = net.ans.cc.setup("13900001111", calling="114")
+    got = {}
+    call.answered.addCallback(lambda c: got.setdefault("answered", True))
+    assert net.run(3, until=lambda: "answered" in got)
+    inc = net.ex.incoming[-1]
+    assert inc.trunk == "ss7" and inc.called == "13900001111" and inc.calling == "114" and inc.state == "answered"
+    n = 0 * 32 + call.cic
+    net.ans._answer_channel(n)                     # board A now plays its pattern into the call
+    assert inc.matches(pattern(1), net.wait(inc.hear(1.0)))
+    seen = net.wait(inc.hangup())
+    assert "tx REL" in seen and "rx RLC" in seen and call.cause == 16
+    # China No.1: board A's timeslot 31 turns forward and calls; the exchange's backward register takes the digits
+    from ctid.signaling.china1 import CHINA, CasChannel
+    hw = net.a.spans[1].timeslot(31)
+    out = CasChannel("out", hw, net.ans.bank, net.clock, CHINA)
+    old = net.ans.cas[hw.number]
+    net.ans.cas[hw.number] = out
+    try:
+        assert out.call("13900002222", "114", ka=1, kd=3)
+        assert net.run(10, until=lambda: out.line.state.name == "ANSWERED")
+        inc = net.ex.incoming[-1]
+        assert inc.trunk == "no1" and inc.called == "13900002222" and inc.calling == "114"
+        out.hangup()                                # clear-forward from board A
+        assert net.run(5, until=lambda: out.line.state.name == "IDLE")
+        net.wait(inc.wait_cleared())
+        assert inc.cleared_by == "far" and "clear_forward" in inc.seen()
+    finally:
+        net.ans.cas[hw.number] = old
+
+
+def test_tone_crosses_a_bridge_both_ways(net):
+    """Board A bridges an SS7 call to its FXS phone (timeslot switching both ways); the caller and the phone
+    each send a tone and detect the other's (the e2e's agent bridge check)."""
+    caller, agent = net.ex.caller("patient"), net.ex.caller("agent")
+    assert net.wait(caller.dial("ss7", HOSPITAL, calling="13800138000")).answered
+    n = caller.leg.channel
+    net.ans._stop_channel(n)
+    d = agent.pickup(1, timeout=5)
+    net.a.port_ring(1, True)
+    assert net.wait(d).answered
+    net.a.port_ring(1, False)
+    phone_ch = net.a.info.nspans * 32 + 1
+    net.a.connect(n, A, phone_ch)
+    net.a.connect(phone_ch, A, n)
+    try:
+        a1, a2 = caller.send_tone(1000, 1.0), agent.send_tone(1400, 1.0)
+        h1, h2 = caller.hear(1.0), agent.hear(1.0)
+        heard_by_caller, heard_by_agent = net.wait(h1), net.wait(h2)
+        net.wait(a1), net.wait(a2)
+        assert caller.detect_tone(1400, heard_by_caller[1600:]) and not caller.detect_tone(1000, heard_by_caller[1600:])
+        assert agent.detect_tone(1000, heard_by_agent[1600:]) and not agent.detect_tone(1400, heard_by_agent[1600:])
+    finally:
+        net.a.disconnect(n)
+        net.a.disconnect(phone_ch)
+    net.wait(agent.hangup())
+    net.wait(caller.hangup())
+
+
+def test_demo_scenario_one_round(net):
+    """The built-in demo scenario (what ctid demo runs) for one round, with the exchange of this process."""
+    from types import SimpleNamespace
+
+    from hwsim.exchange import SCENARIOS, ScenarioContext
+    out = []
+    runner = SimpleNamespace(ex=net.ex, clock=net.clock, references={"p1": pattern(1)}, ports=None,
+                             script_args={"rounds": "1", "listen": "1.0", "gap": "0.1", "press": "2,0"},
+                             log=lambda **kw: out.append(kw))
+    ctx = ScenarioContext(runner)
+    result = net.wait(defer.ensureDeferred(SCENARIOS["demo"](ctx)), 40)
+    assert result is True
+    calls = [x for x in out if x["event"] == "call"]
+    assert sorted(c["trunk"] for c in calls) == ["analog", "no1", "ss7"]
+    assert all(c["dial"]["outcome"] == "answered" and c["speech"] and c["matches"]["p1"] > 0.9 for c in calls)
+    # the choices alternate: board A heard "2" on some calls and "0" on the others
+    pressed = {c["trunk"]: [w for w in c["view"] if w.startswith("press")] for c in calls}
+    assert pressed == {"ss7": ["press 2"], "no1": ["press 0"], "analog": ["press 2"]}
+    assert "0" in net.ans.digits[32 + 1]     # the China No.1 call (timeslot 1 of span 1) pressed 0

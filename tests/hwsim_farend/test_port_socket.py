@@ -179,3 +179,35 @@ def test_no_listener_and_lost_peer(tmp_path, rig):
     far.server.close()
     rig["tick"](3)
     assert not client.connected and "port socket" in client.last_error
+
+
+def test_board_side_restart(tmp_path, rig):
+    """The board side goes away mid-call (a daemon killed) and a new one connects: the far ends read idle in
+    between, and the new board's line rings again."""
+    tick, wait, far, b = rig["tick"], rig["wait"], rig["far"], rig["b"]
+    wait(far.do(lambda: far.line.ring("123")))
+    assert tick(400, until=lambda: any(d.kind == "cid" for d in rig["dets"]))
+    b.port_hook(0, True)
+    assert tick(5, until=lambda: far.line.state["board_offhook"])
+    n0 = far.server.connections
+    rig["w"]._port_sockets[0].close()              # the old board side is gone
+    import time
+    t_end = time.monotonic() + 5
+    while far.server.connected and time.monotonic() < t_end:
+        time.sleep(0.01)
+    assert not far.server.connected and not far.line.state["board_offhook"]
+    w2 = World(9)
+    try:
+        b2 = open_board("hwsim", 0, world=w2, ports=["fxo", "fxs"], port_socket=far.server.path)
+        fut = far.do(lambda: far.line.ring("456"))
+        for _ in range(500):
+            w2.tick(1)
+            if fut.done():
+                break
+        rings = []
+        for _ in range(20):
+            w2.tick(1)
+            rings += [e for e in b2.events() if isinstance(e, RingEvent) and e.on]
+        assert rings and far.server.connections == n0 + 1
+    finally:
+        w2.close()

@@ -58,6 +58,8 @@ class FakeChannel:
     # every op goes through here
     def _op(self, op: str, **args):
         c = self.client
+        if not c.connected:                          # like libcti without a connection: nothing reaches the server
+            return defer.fail(CtiError(503, "unavailable", f"not connected (op {op!r})"))
         c.ops.append((self.id, op, args))
         if len(c.ops) > MAX_OPS:
             raise AssertionError("flow ran away: more than %d operations" % MAX_OPS)
@@ -66,6 +68,8 @@ class FakeChannel:
         err = c.fail_ops.get(op)
         if err is not None:
             return defer.fail(err)
+        if op == "answer" and self.state != "incoming":
+            return defer.fail(CtiError(409, "conflict", f"channel {self.id} is {self.state}"))
         caller = c.callers.get(self.id, Caller())
         gives_up = op == "collect" and not caller.keys       # the script ran out: the caller hangs up
         if gives_up or (caller.hangup_when is not None and caller.hangup_when(op, args)):
@@ -148,6 +152,7 @@ class FakeChannel:
 class FakeClient:
     def __init__(self, clock: task.Clock | None = None):
         self.clock = clock or task.Clock()
+        self.connected = True
         self.handlers: dict[str, list] = {}
         self.subscriptions: list[list[str]] = []
         self.ops: list[tuple[str, str, dict]] = []

@@ -107,10 +107,12 @@ def test_press_2_reads_departments_and_todays_clinics_then_returns_to_menu_then_
     assert collect["max_digits"] == 1 and collect["timeout"] == 5.0
     assert client.requests == [("hospital.departments", {}), ("hospital.clinics", {"date": "2026-11-23"})]
     info = ops[3][1]["prompts"]
-    assert all(p["voice"] == "zh" for p in info) and ops[3][1]["barge_in"] is True
-    assert info[0]["text"] == "本院科室有：心内科，3楼；儿科，门诊楼二楼；急诊科，1楼；放射科。"
-    assert info[1]["text"] == "今天上午出诊：心内科，王建国主任医师、李秀英副主任医师。今天下午出诊：儿科，张丽主任医师。"
-    assert ops[5][1]["prompts"][0]["text"].startswith("正在为您转接人工服务")
+    assert ops[3][1]["barge_in"] is True
+    assert info == [{"prompt": "info_intro"}, {"prompt": "departments_intro"},
+                    {"text": "心内科，3楼；儿科，门诊楼二楼；急诊科，1楼；放射科。", "voice": "zh"},
+                    {"text": "今天上午出诊：心内科，王建国主任医师、李秀英副主任医师。今天下午出诊：儿科，张丽主任医师。",
+                     "voice": "zh"}]
+    assert ops[5][1]["prompts"] == [{"prompt": "agent_wait"}]
     assert ops[6][1] == {"queue": "frontdesk"}
     assert runner.metrics["hospital_main"]["completed"] == 1
     assert not [e for e in logged if "log_failure" in e]
@@ -162,7 +164,7 @@ def test_three_timeouts_say_goodbye_and_hang_up():
     client, runner = make()
     ops = call(client, keys=["", "", ""])
     assert names(ops) == ["answer", "play", "collect", "play", "collect", "play", "collect", "play", "hangup"]
-    assert texts(client).count("您没有按键。") == 2
+    assert texts(client).count("timeout") == 2
     assert ops[-2][1]["prompts"] == [{"prompt": "goodbye"}]
     assert runner.metrics["hospital_main"]["completed"] == 1
 
@@ -171,7 +173,7 @@ def test_three_invalid_keys_go_to_an_agent():
     client, runner = make()
     ops = call(client, keys=["9", "", "#"])
     assert names(ops)[-2:] == ["play", "transfer"]
-    assert texts(client).count("invalid") == 1 and texts(client).count("您没有按键。") == 1
+    assert texts(client).count("invalid") == 1 and texts(client).count("timeout") == 1
     assert ops[-1][1]["queue"] == "frontdesk"
 
 
@@ -180,6 +182,13 @@ def test_star_repeats_the_menu_without_using_a_try():
     ops = call(client, keys=["*", "7", "*", "7", "*", "0"])
     assert names(ops).count("collect") == 6
     assert ops[-1][0] == "transfer"
+
+
+def test_endless_star_counts_as_invalid_after_five_repeats():
+    client, runner = make()
+    ops = call(client, keys=["*"] * 8)
+    assert names(ops).count("collect") == 8                      # 5 repeats, then 3 failed tries
+    assert texts(client).count("invalid") == 2 and ops[-1] == ("transfer", {"queue": "frontdesk"})
 
 
 def test_tries_are_configurable():
@@ -197,7 +206,8 @@ def test_press_4_records_a_complaint_then_back_to_menu():
     rec = ops[4][1]
     assert rec["purpose"] == "complaint" and rec["terminators"] == "#" and rec["beep"] is True
     assert rec["max_seconds"] == 120.0
-    assert ops[5][1]["prompts"][0]["text"].startswith("您的留言已收到")
+    assert ops[3][1]["prompts"] == [{"prompt": "complaints_intro"}]
+    assert ops[5][1]["prompts"] == [{"prompt": "recorded_thanks"}]
 
 
 def test_empty_complaint_is_reported():
@@ -210,7 +220,7 @@ def test_empty_complaint_is_reported():
 
 def test_hangup_during_information_cancels_the_call(logged):
     client, runner = make()
-    ops = call(client, keys=["2", "0"], hangup_when=during("play", text="本院科室"))
+    ops = call(client, keys=["2", "0"], hangup_when=during("play", text="心内科，3楼"))
     client.clock.advance(1)
     assert names(ops) == ["answer", "play", "collect", "play"]
     assert runner.metrics["hospital_main"]["hangup"] == 1 and runner.active == 0
@@ -261,8 +271,17 @@ def test_data_op_failure_gets_apology_and_front_desk(logged):
 # --- texts ---------------------------------------------------------------------------------------------------
 
 def test_texts_for_empty_data():
-    assert departments_text({"departments": []}) == "暂时没有科室信息。"
-    assert clinics_text({"clinics": []}) == "今天没有医生出诊。"
+    assert departments_text({"departments": []}) == ""
+    assert clinics_text({"clinics": []}) == ""
+
+
+def test_information_with_no_data_says_so():
+    client, runner = make()
+    client.data["hospital.departments"] = {"departments": []}
+    client.data["hospital.clinics"] = lambda date: {"date": date, "clinics": []}
+    ops = call(client, keys=["2", "0"])
+    assert ops[3][1]["prompts"] == [{"prompt": "info_intro"}, {"text": "暂时没有科室信息。", "voice": "zh"},
+                                    {"prompt": "no_clinics"}]
 
 
 def test_clinics_without_session_are_still_read():

@@ -103,8 +103,8 @@ def test_hospital_call_press_2_then_0_end_to_end(rig):
     menu = calls[2][2]["prompts"]
     assert menu[0]["text"].startswith("查询科室和今日出诊医生请按2") and calls[2][2]["max_digits"] == 1
     info = calls[3][1][1]
-    assert info[0] == {"text": "本院科室有：心内科，3楼。", "voice": "zh"}
-    assert info[1] == {"text": "今天上午出诊：心内科，王建国主任医师。", "voice": "zh"}
+    assert info == [{"prompt": "info_intro"}, {"prompt": "departments_intro"}, {"text": "心内科，3楼。", "voice": "zh"},
+                    {"text": "今天上午出诊：心内科，王建国主任医师。", "voice": "zh"}]
     assert rig.seen_dates == ["2026-11-23"]
     assert calls[-1][2] == {"queue": "frontdesk", "to": None}
     assert rig.runner.metrics["hospital_main"]["completed"] == 1 and rig.runner.active == 0

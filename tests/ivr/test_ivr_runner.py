@@ -173,6 +173,18 @@ def test_flow_that_raises_before_answering_is_answered_for_the_apology():
     assert [o for o, _ in client.ops_of("ss7/2")] == ["answer", "play", "transfer"]
 
 
+def test_flow_that_answered_behind_the_runners_back_still_gets_apology_and_queue():
+    async def flow(ctx):
+        await ctx.channel.raw.answer()               # not through the FlowChannel: the runner does not know
+        raise RuntimeError("bug")
+
+    client, runner = make({"f": flow})
+    client.incoming("ss7/2")
+    ops = client.ops_of("ss7/2")
+    assert [o for o, _ in ops] == ["answer", "answer", "play", "transfer"]      # the second answer: 409, go on
+    assert ops[-1][1] == {"queue": "frontdesk"}
+
+
 def test_failed_fallback_transfer_ends_in_a_hangup_not_silence():
     client, runner = make({"f": answer_then_raise})
     client.fail_ops["transfer"] = FakeCtiError(404, "not_found", "no queue frontdesk")
@@ -270,7 +282,8 @@ def test_flow_timeout_rescues_the_caller():
     client.clock.advance(29)
     assert runner.active == 1
     client.clock.advance(1)
-    assert [o for o, _ in client.ops_of("ss7/6")] == ["answer", "play", "transfer"]
+    # the flow may have left media running: stopped, then the apology and the queue
+    assert [o for o, _ in client.ops_of("ss7/6")] == ["answer", "stop", "play", "transfer"]
     assert runner.metrics["f"]["failed"] == 1 and runner.metrics["f"]["timeout"] == 1
     assert runner.active == 0 and client.clock.getDelayedCalls() == []
 
@@ -410,10 +423,8 @@ def test_transfer_needs_exactly_one_target():
 # --- the CTI link drops mid-call -----------------------------------------------------------------------------
 
 def _link_drop(client, channel):
-    """The connection is lost while the flow plays: libcti errbacks 503 and refuses requests until it is back."""
+    """The connection is lost: libcti refuses requests (503) until it has reconnected."""
     client.connected = False
-    client.fail_ops["play"] = FakeCtiError(503, "unavailable", "connection lost")
-    client.fail_ops["transfer"] = FakeCtiError(503, "unavailable", "not connected")
 
 
 def test_link_down_mid_flow_rescues_the_caller_after_the_reconnect(logged):
@@ -425,13 +436,13 @@ def test_link_down_mid_flow_rescues_the_caller_after_the_reconnect(logged):
     client, runner = make({"f": flow})
     call = client.incoming("ss7/1")
     assert runner.active == 1                                    # waiting for the link, caller still on the line
-    assert [o for o, _ in client.ops_of("ss7/1")] == ["answer", "play", "play"]
+    assert [o for o, _ in client.ops_of("ss7/1")] == ["answer"]
     client.connected = True
-    client.fail_ops.clear()
     client.emit("cti.resync", channels=[{"channel": "ss7/1", "state": "up", "call": call}], calls=[])
     ops = client.ops_of("ss7/1")
-    assert [o for o, _ in ops] == ["answer", "play", "play", "play", "transfer"]
-    assert ops[3][1]["prompts"] == [{"prompt": "apology"}] and ops[4][1] == {"queue": "frontdesk"}
+    # the interrupted play may still run in the daemon: stopped first, then the apology and the queue
+    assert [o for o, _ in ops] == ["answer", "stop", "play", "transfer"]
+    assert ops[2][1]["prompts"] == [{"prompt": "apology"}] and ops[3][1] == {"queue": "frontdesk"}
     assert runner.metrics["f"]["failed"] == 1 and runner.active == 0
     assert not failures(logged)                                  # a link drop is a warning, not a crash
 
@@ -445,9 +456,8 @@ def test_link_down_and_the_call_ended_meanwhile():
     client, runner = make({"f": flow})
     client.incoming("ss7/1")
     client.connected = True
-    client.fail_ops.clear()
     client.emit("cti.resync", channels=[{"channel": "ss7/1", "state": "idle", "call": None}], calls=[])
-    assert [o for o, _ in client.ops_of("ss7/1")] == ["answer", "play", "play"]
+    assert [o for o, _ in client.ops_of("ss7/1")] == ["answer"]
     assert runner.active == 0
 
 
@@ -490,3 +500,15 @@ def test_failed_subscribe_leaves_the_runner_stopped_and_a_retry_works():
     assert [o for o, _ in client.ops_of("ss7/2")] == ["answer", "play", "transfer"]
     assert len(client.handlers["channel.incoming"]) == 1
     assert runner.route(114) is None                             # a malformed event's number is not routed
+
+
+def test_calling_numbers_are_masked_in_the_logs_and_stats_are_logged(logged):
+    from twisted.logger import formatEvent
+    from libcti.ivr import mask_number
+    assert mask_number("13800138000") == "*******8000" and mask_number("110") == "110" and mask_number(None) == "-"
+    client, runner = make({"f": answer_and_transfer})
+    client.incoming("ss7/1", calling="13800138000")
+    runner.log_stats()
+    text = "\n".join(formatEvent(e) for e in logged)
+    assert "13800138000" not in text and "*******8000" in text
+    assert "IVR: 0 active (peak 1), 0 rejected, 0 unrouted; f: started 1, completed 1" in text

@@ -69,7 +69,8 @@ def test_standalone_ivr_takes_calls_and_reconnects():
         # after the reconnect: 2 (information), then 0
         assert [op for op, _, _ in second["ops"]] == ["answer", "play", "collect", "play", "collect", "play",
                                                       "transfer"]
-        assert second["ops"][3][1][0][0]["text"] == "本院科室有：心内科，3楼。"
+        assert second["ops"][3][1][0][2] == {"text": "心内科，3楼。", "voice": "zh"}
+        assert second["ops"][3][1][0][3] == {"prompt": "no_clinics"}
         assert server.wait(timeout=30) == 0
     finally:
         for p in (ivr, server):

@@ -97,6 +97,14 @@ def test_truncated_cache_file_is_rendered_again(tts, engine):
     assert len(engine.calls) == 2 and os.path.getsize(path) == len(a) > 0
 
 
+def test_unwritable_cache_still_renders(tmp_path, engine):
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the cache directory should be")
+    tts = Tts(str(blocker / "cache"), backend=engine)
+    a = tts.render(EN, "en")
+    assert len(a) > 8000 and len(engine.calls) == 1
+
+
 def test_concurrent_renders_of_one_text_call_the_engine_once(tts, engine):
     barrier = threading.Barrier(4)
     out = []
