@@ -45,6 +45,7 @@ async def main(reactor, endpoint, user, password, extension):
     except Exception as exc:  # noqa: BLE001 - reported, the call is still answered
         pop = {"error": str(exc)}
     out(event="desk.screen_pop", calling=ev.data.get("calling"), patient=pop)
+    await task.deferLater(reactor, 1.5, lambda: None)     # the agent reads the screen pop, then clicks "answer"
     await client.channel(extension).answer()
     out(event="desk.answered", extension=extension)
     await ended
