@@ -204,11 +204,15 @@ class Caller:
         self._reset_call()
         self.trunk, self.called, self.calling = trunk, called, calling
         self.state = "dialing"
-        self._dial_d = defer.Deferred()
-        self.leg = self.exchange._place(self, trunk, called, calling, category)   # raises for a bad trunk
-        if timeout:
+        d = self._dial_d = defer.Deferred()
+        try:
+            self.leg = self.exchange._place(self, trunk, called, calling, category)
+        except Exception:
+            self.state, self._dial_d = "idle", None     # a bad trunk (or none free): nothing happened
+            raise
+        if timeout and self.state == "dialing":
             self._dial_timer = self.clock.callLater(timeout, self._dial_timeout)
-        return self._dial_d
+        return d
 
     def pickup(self, port: int, timeout: float = 30.0) -> defer.Deferred:
         """The telephone on FXS port ``port`` of the daemon's board: wait until it rings, then go off hook.
@@ -216,11 +220,15 @@ class Caller:
         self._reset_call()
         self.trunk = f"phone/{port}"
         self.state = "ringing"
-        self._dial_d = defer.Deferred()
-        self.leg = self.exchange._pickup(self, port)
+        d = self._dial_d = defer.Deferred()
+        try:
+            self.leg = self.exchange._pickup(self, port)
+        except Exception:
+            self.state, self._dial_d = "idle", None
+            raise
         if timeout:
             self._dial_timer = self.clock.callLater(timeout, self._dial_timeout)
-        return self._dial_d
+        return d
 
     def _reset_call(self) -> None:
         self.cause = None

@@ -34,10 +34,10 @@ from ctid.drivers.model import VOICE_TIMESLOTS
 from ctid.dsp import Bank
 from ctid.dsp.g711 import alaw_decode, alaw_encode
 from ctid.dsp.params import R2Params
-from ctid.signaling.china1 import CHINA, CasChannel, LineState, get_variant
+from ctid.signaling.china1 import CasChannel, LineState, get_variant
 from ctid.signaling.china1.channel import SPAN_DOWN_ALARMS
 from ctid.signaling.ss7 import isup
-from ctid.signaling.ss7.isup_cc import CAUSE_NORMAL, IsupCallControl, State
+from ctid.signaling.ss7.isup_cc import IsupCallControl, State
 from ctid.signaling.ss7.mtp2_link import Mtp2Link
 from ctid.signaling.ss7.mtp3_layer import Mtp3Layer
 from ctid.signaling.ss7.transport import HdlcTransport
@@ -128,14 +128,10 @@ class Ss7Leg(_Leg):
         self.cic = call.cic
         self.channel = None if call.cic is None else trunk.cfg.span * E1_SLOTS + call.cic
         self.released = False
-        call.listener = self._on_call
         call.answered.addCallback(lambda c: caller._answered())
         call.released.addCallback(self._on_released)
         if not incoming:
             trunk.legs[self.cic] = self
-
-    def _on_call(self, call, name, info) -> None:
-        pass
 
     def _on_released(self, cause):
         self.released = True
@@ -584,11 +580,10 @@ class FarEndExchange:
     def step(self) -> None:
         """One 20 ms tick, after the world ticked (see the module docs)."""
         self.ticks += 1
-        t_frame = None
+        t_frame = self.ticks * BLOCK      # frames since the exchange started (MTP2 octet counting under LOS)
         no1 = [t for t in self.trunks.values() if isinstance(t, _No1)]
         ss7 = {t.cfg.span: t for t in self.trunks.values() if isinstance(t, _Ss7)}
         for ev in self.board.events():
-            t_frame = ev.t_frame
             if isinstance(ev, HdlcEvent):
                 t = ss7.get(ev.span)
                 if t is not None and ev.timeslot == 16:
@@ -969,4 +964,4 @@ def main_exchange(args) -> int:
 
 
 __all__ = ["FarEndExchange", "Ss7Trunk", "No1Trunk", "AnalogTrunk", "ExchangeRunner", "ScenarioContext",
-           "SCENARIOS", "parse_ranges", "port_socket_path", "CHINA"]
+           "SCENARIOS", "parse_ranges", "port_socket_path"]

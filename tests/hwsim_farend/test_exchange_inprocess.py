@@ -172,6 +172,9 @@ def test_bad_requests_are_clear_errors(net):
     c = net.ex.caller("bad")
     with pytest.raises(ValueError, match="unknown trunk"):
         c.dial("isdn", HOSPITAL)
+    assert c.state == "idle"                       # nothing happened: the caller can dial again
+    with pytest.raises(ValueError, match="no line on port 5"):
+        c.dial("analog/5", HOSPITAL)
     with pytest.raises(ValueError, match="digits"):
         net.ex.caller().dial("ss7", "11a")
     with pytest.raises(ValueError, match="no telephone"):
@@ -258,3 +261,33 @@ def test_demo_scenario_one_round(net):
     pressed = {c["trunk"]: [w for w in c["view"] if w.startswith("press")] for c in calls}
     assert pressed == {"ss7": ["press 2"], "no1": ["press 0"], "analog": ["press 2"]}
     assert "0" in net.ans.digits[32 + 1]     # the China No.1 call (timeslot 1 of span 1) pressed 0
+
+
+def test_cables_cut_and_restored():
+    """The daemon's side goes away (cables cut) mid-call: the SS7 and China No.1 callers are cleared (cause 38,
+    the span out of service), the exchange is not ready; restored: the link realigns, the circuits are reset
+    (GRS again) and a new call completes."""
+    n = Net(seed=12)
+    try:
+        assert n.run(10, until=lambda: n.ex.ready and not n.ans.cc.groups)
+        c1, c2 = n.ex.caller("ss7"), n.ex.caller("no1")
+        d1, d2 = c1.dial("ss7", HOSPITAL, calling="1"), c2.dial("no1", HOSPITAL, calling="2")
+        assert n.wait(d1).answered and n.wait(d2).answered
+        grs = [m[3] for m in n.ex.trunks["ss7"].messages].count("GRS")
+        for s in (0, 1):
+            n.world.cut(A, s)
+        w1, w2 = c1.wait_cleared(), c2.wait_cleared()
+        n.wait(w1, 15), n.wait(w2, 15)
+        assert c1.cleared_by == "far" and c1.cause == 38 and c2.cleared_by == "far" and c2.cause == 38
+        assert not n.ex.ready
+        r = n.wait(n.ex.caller().dial("no1", HOSPITAL))
+        assert r.outcome == "failed" and r.cause == 38
+        for s in (0, 1):
+            n.world.restore(A, s)
+        assert n.run(15, until=lambda: n.ex.ready and not n.ans.cc.groups)
+        assert [m[3] for m in n.ex.trunks["ss7"].messages].count("GRS") > grs
+        c3 = n.ex.caller("again")
+        assert n.wait(c3.dial("ss7", HOSPITAL)).answered
+        n.wait(c3.hangup())
+    finally:
+        n.close()
