@@ -214,15 +214,16 @@ class Caller:
             self._dial_timer = self.clock.callLater(timeout, self._dial_timeout)
         return d
 
-    def pickup(self, port: int, timeout: float = 30.0) -> defer.Deferred:
-        """The telephone on FXS port ``port`` of the daemon's board: wait until it rings, then go off hook.
+    def pickup(self, port: int, timeout: float = 30.0, wait_ring: bool = True) -> defer.Deferred:
+        """The telephone on FXS port ``port`` of the daemon's board: wait until it rings, then go off hook
+        (``wait_ring=False``: off hook at once, as an agent who lifts the handset before a call is offered).
         Fires with a DialResult (``answered``, or ``no_answer`` if it does not ring within ``timeout``)."""
         self._reset_call()
         self.trunk = f"phone/{port}"
         self.state = "ringing"
         d = self._dial_d = defer.Deferred()
         try:
-            self.leg = self.exchange._pickup(self, port)
+            self.leg = self.exchange._pickup(self, port, wait_ring)
         except Exception:
             self.state, self._dial_d = "idle", None
             raise

@@ -435,13 +435,19 @@ class LineLeg(_Leg):
 class PhoneLeg(_Leg):
     """A telephone on the daemon's FXS port picked up by a caller (an agent's handset)."""
 
-    def __init__(self, ex, caller, port: int, phone):
+    def __init__(self, ex, caller, port: int, phone, wait_ring: bool = True):
         super().__init__(ex, caller)
         self.port, self.phone = port, phone
         self.off = False
+        self.wait_ring = wait_ring
 
     def poll(self) -> None:
-        if not self.off and self.caller.state == "ringing" and self.phone.ringing:
+        if not self.off and self.caller.state == "ringing" and not self.wait_ring:
+            self.phone.hook(True)
+            self.off = True
+            self.caller.note("off hook")
+            self.caller._answered()
+        elif not self.off and self.caller.state == "ringing" and self.phone.ringing:
             self.phone.hook(True)
             self.off = True
             self.caller.note("rang; off hook")
@@ -488,6 +494,7 @@ class FarEndExchange:
         self._legs: set = set()
         self.other_events: list = []
         self.on_event = None         # fn(driver event) for the events the exchange does not use (cable, alarms)
+        self.on_incoming = None      # fn(caller) for each call towards the exchange, before it is answered
         self.ticks = 0
         r2_set = False
         for name, cfg in trunks.items():
@@ -525,6 +532,8 @@ class FarEndExchange:
         c.trunk, c.called, c.calling = trunk, called, calling
         c.state = "ringing"
         self.incoming.append(c)
+        if self.on_incoming is not None:
+            self.on_incoming(c)
         return c
 
     def _place(self, caller: Caller, trunk: str, called: str, calling, category):
@@ -554,10 +563,12 @@ class FarEndExchange:
             self._legs.add(leg)
         return leg
 
-    def _pickup(self, caller: Caller, port: int):
+    def _pickup(self, caller: Caller, port: int, wait_ring: bool = True):
         if port not in self.phones:
             raise ValueError(f"no telephone on FXS port {port} (phones: {sorted(self.phones)})")
-        leg = PhoneLeg(self, caller, port, self.phones[port])
+        if any(isinstance(l, PhoneLeg) and l.port == port for l in self._legs):
+            raise ValueError(f"the telephone on FXS port {port} is already in use")
+        leg = PhoneLeg(self, caller, port, self.phones[port], wait_ring)
         self._legs.add(leg)
         return leg
 

@@ -184,11 +184,15 @@ def test_bad_requests_are_clear_errors(net):
 def test_calls_from_board_a_are_answered_by_the_exchange(net):
     """Calls placed towards the exchange (the daemon's originate): SS7 IAM and a China No.1 seizure on board A
     are answered; each becomes an incoming Caller that hears board A and can hang up."""
+    offered = []
+    net.ex.on_incoming = offered.append
     call = net.ans.cc.setup("13900001111", calling="114")
     got = {}
     call.answered.addCallback(lambda c: got.setdefault("answered", True))
     assert net.run(3, until=lambda: "answered" in got)
     inc = net.ex.incoming[-1]
+    assert offered == [inc]
+    net.ex.on_incoming = None
     assert inc.trunk == "ss7" and inc.called == "13900001111" and inc.calling == "114" and inc.state == "answered"
     n = 0 * 32 + call.cic
     net.ans._answer_channel(n)                     # board A now plays its pattern into the call
@@ -240,6 +244,16 @@ def test_tone_crosses_a_bridge_both_ways(net):
         net.a.disconnect(phone_ch)
     net.wait(agent.hangup())
     net.wait(caller.hangup())
+
+
+def test_phone_lifted_before_a_call(net):
+    agent = net.ex.caller("agent")
+    assert net.wait(agent.pickup(1, wait_ring=False)).answered
+    assert net.a.port_state(1).offhook
+    with pytest.raises(ValueError, match="already in use"):
+        net.ex.caller().pickup(1)
+    net.wait(agent.hangup())
+    assert not net.a.port_state(1).offhook
 
 
 def test_demo_scenario_one_round(net):
