@@ -189,6 +189,8 @@ class _Ss7:
             self.messages.append((self.ex.clock.seconds(), None, direction, "malformed"))
             return
         self.messages.append((self.ex.clock.seconds(), msg.cic, direction, msg.NAME))
+        if len(self.messages) > 20000:          # a long demo run: keep the recent history
+            del self.messages[:10000]
         leg = self.legs.get(msg.cic)
         if leg is not None:
             leg.caller.note(f"{direction} {msg.NAME}")
@@ -363,9 +365,11 @@ class _No1:
         if down == self.span_down:
             return
         self.span_down = down
-        for cc in list(self.channels.values()):
+        for n, cc in list(self.channels.items()):
             if down:
                 cc.line.span_down(f"span {ev.span} alarms {'|'.join(ev.alarms.names())}")
+            elif cc.role == "out" and n not in self.legs:
+                self._make(n - self.cfg.span * E1_SLOTS, "in")    # its call ended with the span: wait again
             else:
                 cc.line.span_up(cc.channel.get_abcd())
 
@@ -737,6 +741,9 @@ async def one_call(ctx: ScenarioContext, trunk: str, called: str, calling: str, 
     res["cause"] = c.cause
     res["view"] = c.seen()
     ctx.emit(**res)
+    c.received = []                        # reported: free the audio (a demo runs for hours)
+    if c in ctx.ex.callers:
+        ctx.ex.callers.remove(c)
     return res
 
 

@@ -300,8 +300,10 @@ def test_cables_cut_and_restored():
             n.world.restore(A, s)
         assert n.run(15, until=lambda: n.ex.ready and not n.ans.cc.groups)
         assert [m[3] for m in n.ex.trunks["ss7"].messages].count("GRS") > grs
-        c3 = n.ex.caller("again")
+        assert all(ch.role == "in" for ch in n.ex.trunks["no1"].channels.values())   # waiting for seizures again
+        c3, c4 = n.ex.caller("again"), n.ex.caller("again-no1")
         assert n.wait(c3.dial("ss7", HOSPITAL)).answered
-        n.wait(c3.hangup())
+        assert n.wait(c4.dial("no1", HOSPITAL, calling="3")).answered
+        n.wait(c3.hangup()), n.wait(c4.hangup())
     finally:
         n.close()
