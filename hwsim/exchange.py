@@ -790,6 +790,9 @@ async def scenario_demo(ctx: ScenarioContext):
     return True
 
 
+scenario_answer.open_ended = True     # runs until stopped (--duration, a signal, the daemon going away)
+scenario_demo.open_ended = True
+
 SCENARIOS = {"answer": scenario_answer, "calls": scenario_calls, "demo": scenario_demo}
 
 
@@ -950,8 +953,12 @@ class ExchangeRunner:
             if not any(self.connected) and not (self.ports and self.ports.connected):
                 time.sleep(max(0.0, 0.020 - (time.monotonic() - t0)))
         if self.done is None:
-            self.done = {"ok": False, "error": "stopped before the scenario finished"}
-            self.log(event="done", ok=False, error=self.done["error"])
+            if getattr(fn, "open_ended", False):
+                self.done = {"ok": True}
+                self.log(event="done", ok=True, stopped=True)
+            else:
+                self.done = {"ok": False, "error": "stopped before the scenario finished"}
+                self.log(event="done", ok=False, error=self.done["error"])
         return 0 if self.done["ok"] else 1
 
     def close(self) -> None:
