@@ -131,6 +131,21 @@ def similarity(received, reference, min_seconds: float = 0.2) -> float:
     return float(np.clip(np.max(coef), 0.0, 1.0))
 
 
+def window_similarity(received, reference, window: float = 0.5) -> float:
+    """The best :func:`similarity` of any ``window``-second piece of what was received (loud pieces only): "some
+    of what was heard is in the reference", for audio that runs on past the end of a prompt (the next prompt
+    after it) or starts before it."""
+    x = _trim(_linear(received))
+    n = int(window * RATE)
+    best = 0.0
+    for k in range(0, max(0, x.size - n) + 1, n // 2):
+        piece = x[k:k + n]
+        if piece.size < n or speech_level(piece) < -45:
+            continue
+        best = max(best, similarity(piece, reference, min_seconds=window * 0.8))
+    return best
+
+
 def tone_level(audio, freq: float) -> tuple[float, float]:
     """Goertzel filter at ``freq`` over the whole buffer: (level of that component in dBm0, share of the total
     energy in it, 0..1)."""
@@ -402,12 +417,14 @@ class Caller:
         """Non-silent audio: the loudest quarter of the 20 ms frames above ``min_dbm0``."""
         return speech_level(self._audio(audio)) > min_dbm0
 
-    def similarity(self, reference, audio=None) -> float:
-        return similarity(self._audio(audio), reference)
+    def similarity(self, reference, audio=None, window: float | None = None) -> float:
+        a = self._audio(audio)
+        return similarity(a, reference) if window is None else window_similarity(a, reference, window)
 
-    def matches(self, reference, audio=None, threshold: float = 0.7) -> bool:
-        """The received audio (or ``audio``) contains the reference rendering (see :func:`similarity`)."""
-        return self.similarity(reference, audio) >= threshold
+    def matches(self, reference, audio=None, threshold: float = 0.7, window: float | None = None) -> bool:
+        """The received audio (or ``audio``) lies within the reference rendering or contains it (see
+        :func:`similarity`); with ``window`` (seconds), some piece of that length does (:func:`window_similarity`)."""
+        return self.similarity(reference, audio, window) >= threshold
 
     def detect_tone(self, freq: float, audio=None, min_dbm0: float = -35.0, min_share: float = 0.5) -> bool:
         """A tone at ``freq`` dominates the audio: Goertzel level above ``min_dbm0`` and at least ``min_share``
