@@ -968,6 +968,8 @@ class ExchangeRunner:
 def main_exchange(args) -> int:
     import signal
     import sys as _sys
+    logging.basicConfig(level=logging.WARNING, stream=_sys.stderr,
+                        format="hwsim exchange: %(levelname)s %(name)s: %(message)s")
     try:
         runner = ExchangeRunner(args)
     except DriverError as exc:
