@@ -173,6 +173,21 @@ def test_fxs_offer_and_dial(env):
     assert rig.run(1, until=lambda: chan.state == "idle")
 
 
+def test_analog_resync_after_lost_events(env):
+    """Driver events lost (an overrun): the trunk polls the ports and sees the phone that went off hook."""
+    rig, t = env
+    chan = t.trunks["analog"].channels[3]
+    assert chan.state == "idle"
+    rig.phone2.hook(True)
+    rig.world.tick(1)
+    rig.board.events()                            # the HookEvent is lost
+    assert chan.state == "idle"
+    t.trunks["analog"].resync()
+    assert chan.state == "dialing" and chan.offhook
+    rig.phone2.hook(False)
+    assert rig.run(1, until=lambda: chan.state == "idle")
+
+
 def test_originate_errors(env):
     rig, t = env
     with pytest.raises(EngineError) as exc:
