@@ -50,6 +50,7 @@ class Call:
         self.cause: int | None = None
         self.recording: str | None = None
         self.bridged: tuple | None = None  # (channel, channel) while bridged
+        self.connected = False             # has been bridged (to an agent or a transfer target)
         self.originate: defer.Deferred | None = None
 
     def info(self) -> dict:
@@ -204,7 +205,9 @@ class Engine:
 
     def cdr(self, call: Call) -> dict:
         end = call.ended if call.ended is not None else self.clock.seconds()
-        if call.answered is not None:
+        if call.queue is not None and not call.connected:
+            disposition = "abandoned"            # queued for an agent, ended before one took it
+        elif call.answered is not None:
             disposition = "answered"
         elif call.cause == 17:
             disposition = "busy"
@@ -473,6 +476,7 @@ class Engine:
         bb.connect(cb.number, ba.board_id, ca.number)
         cb._transfer_from = None
         call.bridged = (ca.id, cb.id)
+        call.connected = True
         call.state = "connected"
         self.emit("call.bridged", call=call.id, channels=[ca.id, cb.id])
 

@@ -286,6 +286,8 @@ def test_offer_timeout_goes_to_next_agent(env):
     assert rig.run(1, until=lambda: rig.phone.ringing and not rig.phone2.ringing)
     far.cc.release(call, 16)                            # the caller gives up while offered
     env.wait("call.ended", call=inc["call"])
+    assert rig.run(1, until=lambda: any(c["call"] == inc["call"] for c in env.cdrs))
+    assert [c for c in env.cdrs if c["call"] == inc["call"]][0]["disposition"] == "abandoned"
     assert rig.run(1, until=lambda: not rig.phone.ringing and eng.acd.agents["1001"].state == "ready")
     for a in ("1001", "1002"):
         env.result(eng.agent_logout(a))
