@@ -86,6 +86,7 @@ class Engine:
         self._holding: dict[str, bool] = {}
         self.cdr_failures = 0
         self.transfer_timeout = TRANSFER_TIMEOUT
+        self._drain_waiters: list = []
         self.acd = Acd(self, queues, clock)
 
     @classmethod
@@ -225,6 +226,7 @@ class Engine:
     def _write_cdr(self, call: Call, cdr: dict, attempt: int) -> None:
         if self.cdr_sink is None:
             self.calls.pop(call.id, None)
+            self._check_drained()
             return
         try:
             d = defer.maybeDeferred(self.cdr_sink, cdr)
@@ -233,6 +235,7 @@ class Engine:
 
         def ok(_):
             self.calls.pop(call.id, None)
+            self._check_drained()
 
         def failed(f):
             self.cdr_failures += 1
@@ -241,6 +244,26 @@ class Engine:
                       f.getErrorMessage(), delay)
             self.clock.callLater(delay, self._write_cdr, call, cdr, attempt + 1)
         d.addCallbacks(ok, failed)
+
+    def shutdown(self, cause: int = 41) -> defer.Deferred:
+        """Hang up every call (Q.850 ``cause``, default 41 temporary failure) and fire once every CDR is stored
+        (the daemon stops the reactor after this; a CDR the sink keeps refusing holds it: give it a timeout)."""
+        for ch in list(self.channels.values()):
+            if ch.direction is not None:
+                try:
+                    ch.hangup(cause)
+                except Exception:  # noqa: BLE001 - a board gone away: the others still get released
+                    log.exception("shutdown: hanging up %s", ch.id)
+        d = defer.Deferred()
+        self._drain_waiters.append(d)
+        self._check_drained()
+        return d
+
+    def _check_drained(self) -> None:
+        if self._drain_waiters and not self.calls:
+            waiters, self._drain_waiters = self._drain_waiters, []
+            for w in waiters:
+                w.callback(None)
 
     # ------------------------------------------------------------------------------------------ lookups
     def _chan(self, channel):

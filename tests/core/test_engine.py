@@ -560,6 +560,23 @@ def test_errors(env):
                if c["call"] is None)
 
 
+def test_shutdown_releases_calls_and_waits_for_cdrs(env):
+    rig, eng = env.rig, env.eng
+    far = rig.far_ss7
+    call = far.cc.setup("114", calling="12800000000")
+    inc = env.wait("channel.incoming", calling="12800000000")
+    env.result(eng.answer(inc["channel"]))
+    got = []
+    call.released.addCallback(got.append)
+    env.sink_fail = 1
+    done = []
+    eng.shutdown().addCallback(done.append)
+    assert not done                                    # the CDR is not stored yet (the sink failed once)
+    assert rig.run(3, until=lambda: bool(done) and got == [41])
+    (cdr,) = [c for c in env.cdrs if c["call"] == inc["call"]]
+    assert cdr["cause"] == 41 and not eng.calls
+
+
 def test_span_cut_and_restore(env):
     """Last (it cuts the cables): China No.1 span alarm -> trunk down, channels down; SS7 linkset lost ->
     MTP-PAUSE -> trunk down; restored: both up again, channels idle."""
@@ -578,3 +595,4 @@ def test_span_cut_and_restore(env):
     assert rig.run(20, until=lambda: eng.trunks["no1"].up and eng.trunks["ss7"].up)
     assert rig.run(10, until=lambda: all(c.state == "idle" for t in ("no1", "ss7")
                                          for c in eng.trunks[t].channels.values()))
+
