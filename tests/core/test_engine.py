@@ -159,6 +159,20 @@ def test_ss7_far_end_hangs_up_with_cause(env):
     assert exc.value.code == 409
 
 
+def test_ss7_call_refused_before_answer(env):
+    rig, eng = env.rig, env.eng
+    far = rig.far_ss7
+    call = far.cc.setup("114", calling="12700000000")
+    inc = env.wait("channel.incoming", calling="12700000000")
+    got = []
+    call.released.addCallback(got.append)
+    env.result(eng.hangup(inc["channel"], 17))
+    assert rig.run(2, until=lambda: got == [17] and eng.channels[inc["channel"]].state == "idle")
+    assert rig.run(1, until=lambda: any(c["call"] == inc["call"] for c in env.cdrs))
+    (cdr,) = [c for c in env.cdrs if c["call"] == inc["call"]]
+    assert cdr["disposition"] == "busy" and cdr["answer"] is None
+
+
 def test_no1_call_text_prompt_dtmf_far_clears(env):
     rig, eng = env.rig, env.eng
     far = rig.far_no1
