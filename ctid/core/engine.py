@@ -538,7 +538,8 @@ class Engine:
         else:
             if not re.fullmatch(r"[0-9]{1,20}", to):
                 raise EngineError(400, f"to: {to!r} is neither a channel id nor a number of 1-20 digits")
-            target = self._dial_out(to, call.calling)
+            calling = call.calling if call.calling and call.calling.isdigit() else None   # not an extension id
+            target = self._dial_out(to, calling)
         self._add_leg(call, target)
         self.hold(ch, {"tone": "ringback"})
         timer = self.clock.callLater(self.transfer_timeout, self._transfer_timeout, call, target)

@@ -511,6 +511,32 @@ def test_transfer_to_extension_and_to_number(env):
     env.wait("call.ended", call=inc["call"])
 
 
+def test_extension_dials_out(env):
+    """An extension goes off hook and dials: channel.incoming (kind fxs, called = the digits); the client
+    accepts it and transfers it to the number, dialled out on SS7 and bridged when answered."""
+    rig, eng = env.rig, env.eng
+    far = rig.far_ss7
+    rig.phone2.hook(True)
+    rig.run(0.3)
+    rig.phone2.dial("13855556666#")
+    inc = env.wait("channel.incoming", channel="analog/3", called="13855556666", seconds=5)
+    assert inc["kind"] == "fxs" and inc["calling"] == "analog/3"
+    env.result(eng.answer("analog/3"))
+    n = len(far.incoming)
+    env.result(eng.transfer("analog/3", to=inc["called"]))
+    assert rig.run(2, until=lambda: len(far.incoming) > n)
+    out = far.incoming[-1]
+    assert out.called == "13855556666"
+    far.cc.alert(out)
+    far.cc.answer(out)
+    assert env.wait("call.bridged", call=inc["call"])["channels"] == ["analog/3", f"ss7/{out.cic}"]
+    got = []
+    out.released.addCallback(got.append)
+    rig.phone2.hook(False)
+    assert env.wait("call.ended", call=inc["call"])["cause"] == 16
+    assert rig.run(2, until=lambda: got == [16])
+
+
 def test_fxo_originate_dials_dtmf_and_refusal(env):
     from ctid.dsp import detect
     rig, eng = env.rig, env.eng
