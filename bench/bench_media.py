@@ -39,6 +39,7 @@ from twisted.internet.base import DelayedCall  # noqa: E402
 
 from ctid.drivers import VOICE_TIMESLOTS, open_board  # noqa: E402
 from ctid.drivers.hwsim import World  # noqa: E402
+from ctid.dsp.dtmf import generate as dtmf_generate  # noqa: E402
 from ctid.dsp.g711 import alaw_encode  # noqa: E402
 from ctid.media import BoardRuntime  # noqa: E402
 
@@ -116,6 +117,8 @@ def main(argv=None) -> int:
     ap.add_argument("--spans", type=int, default=16)
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--dir", default=None, help="directory for the recordings (default: a temporary one)")
+    ap.add_argument("--realtime", action="store_true",
+                    help="run in real time on the Twisted reactor (Pacer every 20 ms, file I/O via deferToThreadPool)")
     args = ap.parse_args(argv)
 
     tmp = tempfile.TemporaryDirectory(prefix="ctid-bench-media-") if args.dir is None else None
@@ -132,10 +135,20 @@ def main(argv=None) -> int:
         if all(not sp.alarms for bd in (a, b) for sp in bd.spans):
             break
     a.events(), b.events()
-    clock = HeapClock()
-    io = PoolIo()
+    if args.realtime:
+        from twisted.internet import reactor, threads
+        from twisted.python.threadpool import ThreadPool
+
+        clock = reactor
+        pool = ThreadPool(2, 4, name="media-io")
+        pool.start()
+        io = lambda fn: threads.deferToThreadPool(reactor, pool, fn)  # noqa: E731
+    else:
+        clock = HeapClock()
+        io = PoolIo()
     ra, rb = BoardRuntime(a, clock, run_io=io), BoardRuntime(b, clock)
     ra.enable_profile()
+    t_base = clock.seconds()
 
     channels = [s * 32 + t for s in range(args.spans) for t in VOICE_TIMESLOTS]
     prompts = [alaw_encode(np.clip(rng.normal(0, 2500, 20000), -32768, 32767).astype(np.int16)) for _ in range(8)]
@@ -183,21 +196,38 @@ def main(argv=None) -> int:
     # ----------------------------------------------------------------------------------------- the far end
     def caller_cycle(n: int, k: int = 0) -> None:
         mc = rb.channel(n)
-        if clock.seconds() > args.seconds - 0.5:
+        if clock.seconds() - t_base > args.seconds - 0.5:
             return                   # no digit left in flight at the end
         digits = "%d%d" % ((n + k) % 10, (n * 7 + k) % 10)
-        # called from a clock timer, before the far end's tick: that tick writes the first tone samples, which are
-        # on the wire during the next world tick, which starts now
-        t_call = clock.seconds()
-        dial_started[n].extend([t_call, t_call + 0.16])
+        # The far end's next tick writes the first samples into its block (the tick hook below notes when); that
+        # block is on the wire during the world tick that follows, i.e. from that moment. The tone starts a
+        # random number of samples into the block (a caller does not press keys in step with our ticks).
+        lead = int(rng.integers(0, 160))
+        pending_dials.append((n, lead))
         stats["dialled"] += 2
-        d = mc.dtmf(digits)
+        audio = np.concatenate([np.full(lead, 0xD5, np.uint8),
+                                alaw_encode(dtmf_generate(digits, level_dbm0=-10.0, on_ms=80, off_ms=80))])
+        d = mc.play(audio)
         d.addCallback(lambda _: mc.play(speech[(n + k) % len(speech)]))
         d.addCallback(lambda _: clock.callLater(0.5 + (n % 7) * 0.1, caller_cycle, n, k + 1))
+
+    pending_dials: list[tuple[int, int]] = []
+
+    def note_dials(_rx):
+        now = clock.seconds()
+        for n, lead in pending_dials:
+            t = now + lead / 8000
+            dial_started[n].extend([t, t + 0.16])
+        pending_dials.clear()
+
+    rb.add_tick_hook(note_dials)
 
     for i, n in enumerate(channels):
         clock.callLater(0.02 * (i % 100), ivr_cycle, n)
         clock.callLater(0.5 + 0.02 * (i % 150), caller_cycle, n)
+
+    if args.realtime:
+        return realtime(args, world, ra, rb, clock, pool, channels, stats, latencies, stopping, tmp)
 
     steps = int(round(args.seconds / TICK))
     world_cpu = far_cpu = daemon_cpu = timers_cpu = 0.0
@@ -239,7 +269,7 @@ def main(argv=None) -> int:
     print(f"not counted: far-end board {100 * far_cpu / audio_s:.2f} % core, hwsim world (both boards) "
           f"{100 * world_cpu / audio_s:.2f} % core")
     print(f"DTMF: dialled {stats['dialled']}, seen {stats['digits_seen']}; event latency from tone start "
-          f"(simulated, 20 ms ticks): p50 {np.percentile(lat, 50):.0f} ms, p99 {np.percentile(lat, 99):.0f} ms, "
+          f"(simulated, 20 ms ticks, tones starting anywhere in a block): p50 {np.percentile(lat, 50):.0f} ms, p99 {np.percentile(lat, 99):.0f} ms, "
           f"max {lat.max():.0f} ms")
     print(f"collects finished {stats['collects']}, recordings finished {stats['records']} "
           f"({stats['rec_bytes'] / 8000:.0f} s of audio written), errors {stats['errors']}, "
@@ -250,6 +280,60 @@ def main(argv=None) -> int:
     while io.waiting:
         io.deliver(wait=True)
     io.pool.shutdown(wait=True)
+    world.close()
+    if tmp is not None:
+        tmp.cleanup()
+    return 0
+
+
+def realtime(args, world, ra, rb, reactor, pool, channels, stats, latencies, stopping, tmp) -> int:
+    """The same load in real time: a Pacer ticks the world every 20 ms on the reactor, then both runtimes."""
+    from ctid.drivers import Pacer
+
+    cpu = {"world": 0.0, "daemon": 0.0, "far": 0.0}
+
+    class TimedWorld:
+        def tick(self, n=1):
+            t0 = time.thread_time()
+            world.tick(n)
+            cpu["world"] += time.thread_time() - t0
+
+    def on_block(_w):
+        t0 = time.thread_time()
+        ra._tick_guarded()
+        t1 = time.thread_time()
+        rb._tick_guarded()
+        cpu["daemon"] += t1 - t0
+        cpu["far"] += time.thread_time() - t1
+
+    pacer = Pacer(TimedWorld(), clock=reactor)
+    pacer.add_listener(on_block)
+    r0 = os.times()
+    t_start = time.perf_counter()
+
+    def stop():
+        stopping.append(True)
+        pacer.stop()
+        reactor.stop()
+
+    reactor.callWhenRunning(pacer.start)
+    reactor.callLater(args.seconds, stop)
+    reactor.run()
+    wall = time.perf_counter() - t_start
+    r1 = os.times()
+    proc = (r1.user - r0.user) + (r1.system - r0.system)
+    lat = np.array(latencies) * 1000 if latencies else np.zeros(1)
+    print(f"REAL TIME: {len(channels)} channels ({args.spans} spans), {wall:.1f} s, {pacer.ticks} ticks "
+          f"(late calls {pacer.late_calls}, blocks dropped {pacer.dropped}), load average {os.getloadavg()[0]:.2f}")
+    print(f"process CPU {100 * proc / wall:.1f} % of one core in all: daemon board tick {100 * cpu['daemon'] / wall:.1f} %, "
+          f"far-end board {100 * cpu['far'] / wall:.1f} %, hwsim world {100 * cpu['world'] / wall:.1f} %, "
+          f"the rest (reactor, timers, callbacks outside the tick, file I/O threads) "
+          f"{100 * (proc - sum(cpu.values())) / wall:.1f} %")
+    print(f"DTMF: dialled {stats['dialled']}, seen {stats['digits_seen']}; event latency from tone start (reactor "
+          f"time, tick to tick; the tick's own processing comes on top): p50 {np.percentile(lat, 50):.0f} ms, p99 {np.percentile(lat, 99):.0f} ms, max {lat.max():.0f} ms")
+    print(f"collects finished {stats['collects']}, recordings finished {stats['records']}, errors {stats['errors']}, "
+          f"runtime callback errors {ra.errors + rb.errors}, tick failures {ra.tick_failures + rb.tick_failures}")
+    pool.stop()
     world.close()
     if tmp is not None:
         tmp.cleanup()

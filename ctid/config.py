@@ -65,6 +65,7 @@ class TrunkConfig:
     incoming: list[int] = field(default_factory=list)    # timeslots in the incoming (backward) role
     outgoing: list[int] = field(default_factory=list)    # timeslots in the outgoing (forward) role
     number_length: int | None = None      # called-number length (China No.1 incoming; None: end by timeout)
+    number_lengths: dict = field(default_factory=dict)   # China No.1: {prefix: length}; exact routes added
     calling: str = ""                     # default calling number for outgoing calls
     # analogue
     ports: list[int] = field(default_factory=list)
@@ -414,6 +415,12 @@ def build_config(data: dict, source: str = "<dict>") -> Config:
 
     top.done()
     _substitute(cfg)
+    # China No.1 has no end-of-number signal: an exact route's number is complete at its own length
+    for t in cfg.trunks:
+        if t.signalling == "china1":
+            for r in cfg.routes:
+                if not r.called.endswith("*"):
+                    t.number_lengths.setdefault(r.called, len(r.called))
     return cfg
 
 
@@ -466,6 +473,14 @@ def _trunk(cfg: Config, s: _Section, i: int) -> TrunkConfig:
                 t.outgoing = list(t.timeslots)
         t.number_length = s.get("number_length", None, int,
                                 lambda v: None if 1 <= v <= 20 else "must be 1..20 digits")
+        lengths = s.get("number_lengths", {}, dict)
+        for prefix, n in lengths.items():
+            if not prefix.isdigit():
+                raise ConfigError(f"trunks[{i}].number_lengths.{prefix}: {prefix!r} is not a digit prefix")
+            if isinstance(n, bool) or not isinstance(n, int) or not len(prefix) <= n <= 20:
+                raise ConfigError(f"trunks[{i}].number_lengths.{prefix}: {n!r} is not a length of "
+                                  f"{len(prefix)}..20 digits")
+        t.number_lengths = dict(lengths)
         t.calling = s.get("calling", "", str, lambda v: None if v == "" or v.isdigit() else "must be digits")
     else:
         ports = s.need("ports", list)

@@ -131,6 +131,21 @@ def similarity(received, reference, min_seconds: float = 0.2) -> float:
     return float(np.clip(np.max(coef), 0.0, 1.0))
 
 
+def window_similarity(received, reference, window: float = 0.5) -> float:
+    """The best :func:`similarity` of any ``window``-second piece of what was received (loud pieces only): "some
+    of what was heard is in the reference", for audio that runs on past the end of a prompt (the next prompt
+    after it) or starts before it."""
+    x = _trim(_linear(received))
+    n = int(window * RATE)
+    best = 0.0
+    for k in range(0, max(0, x.size - n) + 1, n // 2):
+        piece = x[k:k + n]
+        if piece.size < n or speech_level(piece) < -45:
+            continue
+        best = max(best, similarity(piece, reference, min_seconds=window * 0.8))
+    return best
+
+
 def tone_level(audio, freq: float) -> tuple[float, float]:
     """Goertzel filter at ``freq`` over the whole buffer: (level of that component in dBm0, share of the total
     energy in it, 0..1)."""
@@ -204,23 +219,32 @@ class Caller:
         self._reset_call()
         self.trunk, self.called, self.calling = trunk, called, calling
         self.state = "dialing"
-        self._dial_d = defer.Deferred()
-        self.leg = self.exchange._place(self, trunk, called, calling, category)   # raises for a bad trunk
-        if timeout:
+        d = self._dial_d = defer.Deferred()
+        try:
+            self.leg = self.exchange._place(self, trunk, called, calling, category)
+        except Exception:
+            self.state, self._dial_d = "idle", None     # a bad trunk (or none free): nothing happened
+            raise
+        if timeout and self.state == "dialing":
             self._dial_timer = self.clock.callLater(timeout, self._dial_timeout)
-        return self._dial_d
+        return d
 
-    def pickup(self, port: int, timeout: float = 30.0) -> defer.Deferred:
-        """The telephone on FXS port ``port`` of the daemon's board: wait until it rings, then go off hook.
+    def pickup(self, port: int, timeout: float = 30.0, wait_ring: bool = True) -> defer.Deferred:
+        """The telephone on FXS port ``port`` of the daemon's board: wait until it rings, then go off hook
+        (``wait_ring=False``: off hook at once, as an agent who lifts the handset before a call is offered).
         Fires with a DialResult (``answered``, or ``no_answer`` if it does not ring within ``timeout``)."""
         self._reset_call()
         self.trunk = f"phone/{port}"
         self.state = "ringing"
-        self._dial_d = defer.Deferred()
-        self.leg = self.exchange._pickup(self, port)
+        d = self._dial_d = defer.Deferred()
+        try:
+            self.leg = self.exchange._pickup(self, port, wait_ring)
+        except Exception:
+            self.state, self._dial_d = "idle", None
+            raise
         if timeout:
             self._dial_timer = self.clock.callLater(timeout, self._dial_timeout)
-        return self._dial_d
+        return d
 
     def _reset_call(self) -> None:
         self.cause = None
@@ -393,12 +417,14 @@ class Caller:
         """Non-silent audio: the loudest quarter of the 20 ms frames above ``min_dbm0``."""
         return speech_level(self._audio(audio)) > min_dbm0
 
-    def similarity(self, reference, audio=None) -> float:
-        return similarity(self._audio(audio), reference)
+    def similarity(self, reference, audio=None, window: float | None = None) -> float:
+        a = self._audio(audio)
+        return similarity(a, reference) if window is None else window_similarity(a, reference, window)
 
-    def matches(self, reference, audio=None, threshold: float = 0.7) -> bool:
-        """The received audio (or ``audio``) contains the reference rendering (see :func:`similarity`)."""
-        return self.similarity(reference, audio) >= threshold
+    def matches(self, reference, audio=None, threshold: float = 0.7, window: float | None = None) -> bool:
+        """The received audio (or ``audio``) lies within the reference rendering or contains it (see
+        :func:`similarity`); with ``window`` (seconds), some piece of that length does (:func:`window_similarity`)."""
+        return self.similarity(reference, audio, window) >= threshold
 
     def detect_tone(self, freq: float, audio=None, min_dbm0: float = -35.0, min_share: float = 0.5) -> bool:
         """A tone at ``freq`` dominates the audio: Goertzel level above ``min_dbm0`` and at least ``min_share``

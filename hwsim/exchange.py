@@ -34,10 +34,10 @@ from ctid.drivers.model import VOICE_TIMESLOTS
 from ctid.dsp import Bank
 from ctid.dsp.g711 import alaw_decode, alaw_encode
 from ctid.dsp.params import R2Params
-from ctid.signaling.china1 import CHINA, CasChannel, LineState, get_variant
+from ctid.signaling.china1 import CasChannel, LineState, get_variant
 from ctid.signaling.china1.channel import SPAN_DOWN_ALARMS
 from ctid.signaling.ss7 import isup
-from ctid.signaling.ss7.isup_cc import CAUSE_NORMAL, IsupCallControl, State
+from ctid.signaling.ss7.isup_cc import IsupCallControl, State
 from ctid.signaling.ss7.mtp2_link import Mtp2Link
 from ctid.signaling.ss7.mtp3_layer import Mtp3Layer
 from ctid.signaling.ss7.transport import HdlcTransport
@@ -128,14 +128,10 @@ class Ss7Leg(_Leg):
         self.cic = call.cic
         self.channel = None if call.cic is None else trunk.cfg.span * E1_SLOTS + call.cic
         self.released = False
-        call.listener = self._on_call
         call.answered.addCallback(lambda c: caller._answered())
         call.released.addCallback(self._on_released)
         if not incoming:
             trunk.legs[self.cic] = self
-
-    def _on_call(self, call, name, info) -> None:
-        pass
 
     def _on_released(self, cause):
         self.released = True
@@ -193,6 +189,8 @@ class _Ss7:
             self.messages.append((self.ex.clock.seconds(), None, direction, "malformed"))
             return
         self.messages.append((self.ex.clock.seconds(), msg.cic, direction, msg.NAME))
+        if len(self.messages) > 20000:          # a long demo run: keep the recent history
+            del self.messages[:10000]
         leg = self.legs.get(msg.cic)
         if leg is not None:
             leg.caller.note(f"{direction} {msg.NAME}")
@@ -367,9 +365,11 @@ class _No1:
         if down == self.span_down:
             return
         self.span_down = down
-        for cc in list(self.channels.values()):
+        for n, cc in list(self.channels.items()):
             if down:
                 cc.line.span_down(f"span {ev.span} alarms {'|'.join(ev.alarms.names())}")
+            elif cc.role == "out" and n not in self.legs:
+                self._make(n - self.cfg.span * E1_SLOTS, "in")    # its call ended with the span: wait again
             else:
                 cc.line.span_up(cc.channel.get_abcd())
 
@@ -439,13 +439,19 @@ class LineLeg(_Leg):
 class PhoneLeg(_Leg):
     """A telephone on the daemon's FXS port picked up by a caller (an agent's handset)."""
 
-    def __init__(self, ex, caller, port: int, phone):
+    def __init__(self, ex, caller, port: int, phone, wait_ring: bool = True):
         super().__init__(ex, caller)
         self.port, self.phone = port, phone
         self.off = False
+        self.wait_ring = wait_ring
 
     def poll(self) -> None:
-        if not self.off and self.caller.state == "ringing" and self.phone.ringing:
+        if not self.off and self.caller.state == "ringing" and not self.wait_ring:
+            self.phone.hook(True)
+            self.off = True
+            self.caller.note("off hook")
+            self.caller._answered()
+        elif not self.off and self.caller.state == "ringing" and self.phone.ringing:
             self.phone.hook(True)
             self.off = True
             self.caller.note("rang; off hook")
@@ -492,6 +498,7 @@ class FarEndExchange:
         self._legs: set = set()
         self.other_events: list = []
         self.on_event = None         # fn(driver event) for the events the exchange does not use (cable, alarms)
+        self.on_incoming = None      # fn(caller) for each call towards the exchange, before it is answered
         self.ticks = 0
         r2_set = False
         for name, cfg in trunks.items():
@@ -529,6 +536,8 @@ class FarEndExchange:
         c.trunk, c.called, c.calling = trunk, called, calling
         c.state = "ringing"
         self.incoming.append(c)
+        if self.on_incoming is not None:
+            self.on_incoming(c)
         return c
 
     def _place(self, caller: Caller, trunk: str, called: str, calling, category):
@@ -558,10 +567,12 @@ class FarEndExchange:
             self._legs.add(leg)
         return leg
 
-    def _pickup(self, caller: Caller, port: int):
+    def _pickup(self, caller: Caller, port: int, wait_ring: bool = True):
         if port not in self.phones:
             raise ValueError(f"no telephone on FXS port {port} (phones: {sorted(self.phones)})")
-        leg = PhoneLeg(self, caller, port, self.phones[port])
+        if any(isinstance(l, PhoneLeg) and l.port == port for l in self._legs):
+            raise ValueError(f"the telephone on FXS port {port} is already in use")
+        leg = PhoneLeg(self, caller, port, self.phones[port], wait_ring)
         self._legs.add(leg)
         return leg
 
@@ -584,11 +595,10 @@ class FarEndExchange:
     def step(self) -> None:
         """One 20 ms tick, after the world ticked (see the module docs)."""
         self.ticks += 1
-        t_frame = None
+        t_frame = self.ticks * BLOCK      # frames since the exchange started (MTP2 octet counting under LOS)
         no1 = [t for t in self.trunks.values() if isinstance(t, _No1)]
         ss7 = {t.cfg.span: t for t in self.trunks.values() if isinstance(t, _Ss7)}
         for ev in self.board.events():
-            t_frame = ev.t_frame
             if isinstance(ev, HdlcEvent):
                 t = ss7.get(ev.span)
                 if t is not None and ev.timeslot == 16:
@@ -731,6 +741,9 @@ async def one_call(ctx: ScenarioContext, trunk: str, called: str, calling: str, 
     res["cause"] = c.cause
     res["view"] = c.seen()
     ctx.emit(**res)
+    c.received = []                        # reported: free the audio (a demo runs for hours)
+    if c in ctx.ex.callers:
+        ctx.ex.callers.remove(c)
     return res
 
 
@@ -776,6 +789,9 @@ async def scenario_demo(ctx: ScenarioContext):
         await ctx.sleep(gap)
     return True
 
+
+scenario_answer.open_ended = True     # runs until stopped (--duration, a signal, the daemon going away)
+scenario_demo.open_ended = True
 
 SCENARIOS = {"answer": scenario_answer, "calls": scenario_calls, "demo": scenario_demo}
 
@@ -937,8 +953,12 @@ class ExchangeRunner:
             if not any(self.connected) and not (self.ports and self.ports.connected):
                 time.sleep(max(0.0, 0.020 - (time.monotonic() - t0)))
         if self.done is None:
-            self.done = {"ok": False, "error": "stopped before the scenario finished"}
-            self.log(event="done", ok=False, error=self.done["error"])
+            if getattr(fn, "open_ended", False):
+                self.done = {"ok": True}
+                self.log(event="done", ok=True, stopped=True)
+            else:
+                self.done = {"ok": False, "error": "stopped before the scenario finished"}
+                self.log(event="done", ok=False, error=self.done["error"])
         return 0 if self.done["ok"] else 1
 
     def close(self) -> None:
@@ -948,6 +968,8 @@ class ExchangeRunner:
 def main_exchange(args) -> int:
     import signal
     import sys as _sys
+    logging.basicConfig(level=logging.WARNING, stream=_sys.stderr,
+                        format="hwsim exchange: %(levelname)s %(name)s: %(message)s")
     try:
         runner = ExchangeRunner(args)
     except DriverError as exc:
@@ -969,4 +991,4 @@ def main_exchange(args) -> int:
 
 
 __all__ = ["FarEndExchange", "Ss7Trunk", "No1Trunk", "AnalogTrunk", "ExchangeRunner", "ScenarioContext",
-           "SCENARIOS", "parse_ranges", "port_socket_path", "CHINA"]
+           "SCENARIOS", "parse_ranges", "port_socket_path"]

@@ -338,6 +338,8 @@ int ctid_media_record_read(ctid_media_t *m, int ch, uint8_t *out, int32_t cap)
     if (c->rbuf == NULL)
         return 0;
     n = c->rn < cap ? c->rn : cap;
+    if (n <= 0)
+        return 0;
     first = c->rcap - c->rhead < n ? c->rcap - c->rhead : n;
     memcpy(out, c->rbuf + c->rhead, (size_t) first);
     memcpy(out + first, c->rbuf, (size_t) (n - first));
@@ -454,7 +456,8 @@ int ctid_media_events(ctid_media_t *m, ctid_media_event_t *out, int max)
     n = m->evn - m->evhead;
     if (n > max)
         n = max;
-    memcpy(out, m->ev + m->evhead, (size_t) n * sizeof(*out));
+    if (n > 0)
+        memcpy(out, m->ev + m->evhead, (size_t) n * sizeof(*out));
     m->evhead += n;
     if (m->evhead == m->evn)
         m->evhead = m->evn = 0;

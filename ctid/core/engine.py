@@ -50,6 +50,7 @@ class Call:
         self.cause: int | None = None
         self.recording: str | None = None
         self.bridged: tuple | None = None  # (channel, channel) while bridged
+        self.connected = False             # has been bridged (to an agent or a transfer target)
         self.originate: defer.Deferred | None = None
 
     def info(self) -> dict:
@@ -85,6 +86,7 @@ class Engine:
         self._holding: dict[str, bool] = {}
         self.cdr_failures = 0
         self.transfer_timeout = TRANSFER_TIMEOUT
+        self._drain_waiters: list = []
         self.acd = Acd(self, queues, clock)
 
     @classmethod
@@ -204,7 +206,9 @@ class Engine:
 
     def cdr(self, call: Call) -> dict:
         end = call.ended if call.ended is not None else self.clock.seconds()
-        if call.answered is not None:
+        if call.queue is not None and not call.connected:
+            disposition = "abandoned"            # queued for an agent, ended before one took it
+        elif call.answered is not None:
             disposition = "answered"
         elif call.cause == 17:
             disposition = "busy"
@@ -222,6 +226,7 @@ class Engine:
     def _write_cdr(self, call: Call, cdr: dict, attempt: int) -> None:
         if self.cdr_sink is None:
             self.calls.pop(call.id, None)
+            self._check_drained()
             return
         try:
             d = defer.maybeDeferred(self.cdr_sink, cdr)
@@ -230,6 +235,7 @@ class Engine:
 
         def ok(_):
             self.calls.pop(call.id, None)
+            self._check_drained()
 
         def failed(f):
             self.cdr_failures += 1
@@ -238,6 +244,26 @@ class Engine:
                       f.getErrorMessage(), delay)
             self.clock.callLater(delay, self._write_cdr, call, cdr, attempt + 1)
         d.addCallbacks(ok, failed)
+
+    def shutdown(self, cause: int = 41) -> defer.Deferred:
+        """Hang up every call (Q.850 ``cause``, default 41 temporary failure) and fire once every CDR is stored
+        (the daemon stops the reactor after this; a CDR the sink keeps refusing holds it: give it a timeout)."""
+        for ch in list(self.channels.values()):
+            if ch.direction is not None:
+                try:
+                    ch.hangup(cause)
+                except Exception:  # noqa: BLE001 - a board gone away: the others still get released
+                    log.exception("shutdown: hanging up %s", ch.id)
+        d = defer.Deferred()
+        self._drain_waiters.append(d)
+        self._check_drained()
+        return d
+
+    def _check_drained(self) -> None:
+        if self._drain_waiters and not self.calls:
+            waiters, self._drain_waiters = self._drain_waiters, []
+            for w in waiters:
+                w.callback(None)
 
     # ------------------------------------------------------------------------------------------ lookups
     def _chan(self, channel):
@@ -473,6 +499,7 @@ class Engine:
         bb.connect(cb.number, ba.board_id, ca.number)
         cb._transfer_from = None
         call.bridged = (ca.id, cb.id)
+        call.connected = True
         call.state = "connected"
         self.emit("call.bridged", call=call.id, channels=[ca.id, cb.id])
 
@@ -511,7 +538,8 @@ class Engine:
         else:
             if not re.fullmatch(r"[0-9]{1,20}", to):
                 raise EngineError(400, f"to: {to!r} is neither a channel id nor a number of 1-20 digits")
-            target = self._dial_out(to, call.calling)
+            calling = call.calling if call.calling and call.calling.isdigit() else None   # not an extension id
+            target = self._dial_out(to, calling)
         self._add_leg(call, target)
         self.hold(ch, {"tone": "ringback"})
         timer = self.clock.callLater(self.transfer_timeout, self._transfer_timeout, call, target)

@@ -37,6 +37,14 @@ EXTRA_TONES = {
 }
 BEEP_MS = 250
 
+EV_PLAY_DONE = lib.CTID_MEDIA_EV_PLAY_DONE
+EV_TONE_DONE = lib.CTID_MEDIA_EV_TONE_DONE
+EV_REC_HIGH = lib.CTID_MEDIA_EV_REC_HIGH
+EV_REC_MAX = lib.CTID_MEDIA_EV_REC_MAX
+EV_REC_SILENCE = lib.CTID_MEDIA_EV_REC_SILENCE
+EV_REC_OVERFLOW = lib.CTID_MEDIA_EV_REC_OVERFLOW
+REC_EVENTS = (EV_REC_HIGH, EV_REC_MAX, EV_REC_SILENCE, EV_REC_OVERFLOW)
+
 
 class MediaError(ValueError):
     """A media operation refused its arguments; the message names what was wrong."""
@@ -394,8 +402,6 @@ class _RecordOp(_Op):
             self._capture()
 
     def on_record_event(self, typ, value, aux):
-        from .runtime import EV_REC_HIGH, EV_REC_MAX, EV_REC_OVERFLOW, EV_REC_SILENCE
-
         if not self.capturing:
             return
         if typ == EV_REC_HIGH or typ == EV_REC_OVERFLOW:
@@ -551,8 +557,6 @@ class MediaChannel:
                 self._digits.append(ev.value)
 
     def _media_event(self, typ: int, value: int, aux: int) -> None:
-        from .runtime import EV_PLAY_DONE, EV_REC_HIGH, EV_REC_MAX, EV_REC_OVERFLOW, EV_REC_SILENCE, EV_TONE_DONE
-
         op = self._op
         try:
             if typ == EV_PLAY_DONE:
@@ -564,7 +568,7 @@ class MediaChannel:
                     self._tone_id = None
                 if op is not None:
                     op.on_tone_done(value)
-            elif typ in (EV_REC_HIGH, EV_REC_MAX, EV_REC_SILENCE, EV_REC_OVERFLOW):
+            elif typ in REC_EVENTS:
                 if op is not None:
                     op.on_record_event(typ, value, aux)
         except Exception:

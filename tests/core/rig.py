@@ -54,6 +54,9 @@ name = "analog"
 board = 0
 signalling = "analog"
 ports = [0, 1, 2, 3]
+[[routes]]
+called = "114"
+flow = "hospital_main"
 [[queues]]
 name = "frontdesk"
 agents = ["1001", "1002"]

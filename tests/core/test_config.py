@@ -29,6 +29,7 @@ def test_default_config():
     assert cfg.route("114").flow == "hospital_main" and cfg.route("999").flow == "hospital_main"
     assert [q.name for q in cfg.queues] == ["frontdesk", "cardiology"]
     assert cfg.span_signalling(0) == {0: "ccs", 1: "cas"}
+    assert cfg.trunk("no1").number_lengths == {"114": 3}      # from the exact route
     assert load_config(None).trunks == cfg.trunks
 
 
@@ -58,6 +59,7 @@ timeslots = "1-10"
 incoming = "1-5"
 outgoing = [6, 7, "8-10"]
 number_length = 5
+number_lengths = { "0" = 11, "95" = 5 }
 [[trunks]]
 name = "analog"
 board = 0
@@ -92,6 +94,7 @@ roles = ["ivr"]
     assert ss7.variant == "china" and ss7.cics == [1, 2, 3, 4, 5, 17]
     no1 = cfg.trunk("no1")
     assert no1.incoming == [1, 2, 3, 4, 5] and no1.outgoing == [6, 7, 8, 9, 10] and no1.number_length == 5
+    assert no1.number_lengths == {"0": 11, "95": 5, "114": 3}
     assert cfg.route("114").flow == "hospital_main" and cfg.route("119").flow == "other"
     assert cfg.route("120") is None
     q = cfg.queues[0]
@@ -126,6 +129,8 @@ roles = ["ivr"]
      'signalling="china1"\n', "trunks[1].name: 'x' is used by another trunk"),
     ('[[trunks]]\nname="x"\nboard=0\nspan=1\nsignalling="china1"\n[[trunks]]\nname="y"\nboard=0\nspan=1\n'
      'signalling="china1"\n', "trunks[1].span: span 1 of board 0 is already trunk 'x'"),
+    ('[[trunks]]\nname="x"\nboard=0\nspan=1\nsignalling="china1"\nnumber_lengths={"95"=1}\n',
+     "trunks[0].number_lengths.95: 1 is not a length of 2..20 digits"),
     ('[[routes]]\ncalled="11a"\nflow="f"\n', "routes[0].called: '11a' must be digits, optionally ending in '*'"),
     ('[[queues]]\nname="q"\noffer_timeout=0\n', "queues[0].offer_timeout: 0 must be greater than 0"),
     ('[[queues]]\nname="q"\nhold={tone="busy", file="x.wav"}\n', "queues[0].hold: "),

@@ -159,6 +159,20 @@ def test_ss7_far_end_hangs_up_with_cause(env):
     assert exc.value.code == 409
 
 
+def test_ss7_call_refused_before_answer(env):
+    rig, eng = env.rig, env.eng
+    far = rig.far_ss7
+    call = far.cc.setup("114", calling="12700000000")
+    inc = env.wait("channel.incoming", calling="12700000000")
+    got = []
+    call.released.addCallback(got.append)
+    env.result(eng.hangup(inc["channel"], 17))
+    assert rig.run(2, until=lambda: got == [17] and eng.channels[inc["channel"]].state == "idle")
+    assert rig.run(1, until=lambda: any(c["call"] == inc["call"] for c in env.cdrs))
+    (cdr,) = [c for c in env.cdrs if c["call"] == inc["call"]]
+    assert cdr["disposition"] == "busy" and cdr["answer"] is None
+
+
 def test_no1_call_text_prompt_dtmf_far_clears(env):
     rig, eng = env.rig, env.eng
     far = rig.far_no1
@@ -286,6 +300,8 @@ def test_offer_timeout_goes_to_next_agent(env):
     assert rig.run(1, until=lambda: rig.phone.ringing and not rig.phone2.ringing)
     far.cc.release(call, 16)                            # the caller gives up while offered
     env.wait("call.ended", call=inc["call"])
+    assert rig.run(1, until=lambda: any(c["call"] == inc["call"] for c in env.cdrs))
+    assert [c for c in env.cdrs if c["call"] == inc["call"]][0]["disposition"] == "abandoned"
     assert rig.run(1, until=lambda: not rig.phone.ringing and eng.acd.agents["1001"].state == "ready")
     for a in ("1001", "1002"):
         env.result(eng.agent_logout(a))
@@ -495,6 +511,32 @@ def test_transfer_to_extension_and_to_number(env):
     env.wait("call.ended", call=inc["call"])
 
 
+def test_extension_dials_out(env):
+    """An extension goes off hook and dials: channel.incoming (kind fxs, called = the digits); the client
+    accepts it and transfers it to the number, dialled out on SS7 and bridged when answered."""
+    rig, eng = env.rig, env.eng
+    far = rig.far_ss7
+    rig.phone2.hook(True)
+    rig.run(0.3)
+    rig.phone2.dial("13855556666#")
+    inc = env.wait("channel.incoming", channel="analog/3", called="13855556666", seconds=5)
+    assert inc["kind"] == "fxs" and inc["calling"] == "analog/3"
+    env.result(eng.answer("analog/3"))
+    n = len(far.incoming)
+    env.result(eng.transfer("analog/3", to=inc["called"]))
+    assert rig.run(2, until=lambda: len(far.incoming) > n)
+    out = far.incoming[-1]
+    assert out.called == "13855556666"
+    far.cc.alert(out)
+    far.cc.answer(out)
+    assert env.wait("call.bridged", call=inc["call"])["channels"] == ["analog/3", f"ss7/{out.cic}"]
+    got = []
+    out.released.addCallback(got.append)
+    rig.phone2.hook(False)
+    assert env.wait("call.ended", call=inc["call"])["cause"] == 16
+    assert rig.run(2, until=lambda: got == [16])
+
+
 def test_fxo_originate_dials_dtmf_and_refusal(env):
     from ctid.dsp import detect
     rig, eng = env.rig, env.eng
@@ -558,6 +600,23 @@ def test_errors(env):
                if c["call"] is None)
 
 
+def test_shutdown_releases_calls_and_waits_for_cdrs(env):
+    rig, eng = env.rig, env.eng
+    far = rig.far_ss7
+    call = far.cc.setup("114", calling="12800000000")
+    inc = env.wait("channel.incoming", calling="12800000000")
+    env.result(eng.answer(inc["channel"]))
+    got = []
+    call.released.addCallback(got.append)
+    env.sink_fail = 1
+    done = []
+    eng.shutdown().addCallback(done.append)
+    assert not done                                    # the CDR is not stored yet (the sink failed once)
+    assert rig.run(3, until=lambda: bool(done) and got == [41])
+    (cdr,) = [c for c in env.cdrs if c["call"] == inc["call"]]
+    assert cdr["cause"] == 41 and not eng.calls
+
+
 def test_span_cut_and_restore(env):
     """Last (it cuts the cables): China No.1 span alarm -> trunk down, channels down; SS7 linkset lost ->
     MTP-PAUSE -> trunk down; restored: both up again, channels idle."""
@@ -576,3 +635,4 @@ def test_span_cut_and_restore(env):
     assert rig.run(20, until=lambda: eng.trunks["no1"].up and eng.trunks["ss7"].up)
     assert rig.run(10, until=lambda: all(c.state == "idle" for t in ("no1", "ss7")
                                          for c in eng.trunks[t].channels.values()))
+

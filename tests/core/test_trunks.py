@@ -103,6 +103,21 @@ def test_no1_incoming_answer_far_clear(env):
     assert rig.run(2, until=lambda: chan.state == "idle" and far.out.line.state is LineState.IDLE)
 
 
+def test_no1_route_number_complete_at_its_length(env):
+    """"114" is an exact route: the called number ends at 3 digits (A3 at once), not by the 3 s timeout."""
+    rig, t = env
+    far = rig.far_no1
+    n = len(t.seen("no1/1", "incoming"))
+    t0 = rig.world.seconds
+    assert far.out.call("114", "13800138000", ka=1, kd=1)
+    assert rig.run(8, until=lambda: len(t.seen("no1/1", "incoming")) > n)
+    assert t.seen("no1/1", "incoming")[-1]["called"] == "114"
+    assert rig.world.seconds - t0 < 2.5          # simulated time: 3 + 11 digits compelled, no end-of-number wait
+    far.out.hangup()
+    assert rig.run(3, until=lambda: t.trunks["no1"].channels[1].state == "idle"
+                   and far.out.line.state is LineState.IDLE)
+
+
 def test_no1_originate_and_clear_back_by_far(env):
     rig, t = env
     far = rig.far_no1
@@ -170,6 +185,21 @@ def test_fxs_offer_and_dial(env):
     assert t.wait("analog/2", "incoming", 3)
     assert t.seen("analog/2", "incoming")[-1]["called"] == "8001"
     rig.phone.hook(False)
+    assert rig.run(1, until=lambda: chan.state == "idle")
+
+
+def test_analog_resync_after_lost_events(env):
+    """Driver events lost (an overrun): the trunk polls the ports and sees the phone that went off hook."""
+    rig, t = env
+    chan = t.trunks["analog"].channels[3]
+    assert chan.state == "idle"
+    rig.phone2.hook(True)
+    rig.world.tick(1)
+    rig.board.events()                            # the HookEvent is lost
+    assert chan.state == "idle"
+    t.trunks["analog"].resync()
+    assert chan.state == "dialing" and chan.offhook
+    rig.phone2.hook(False)
     assert rig.run(1, until=lambda: chan.state == "idle")
 
 

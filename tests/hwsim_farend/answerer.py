@@ -105,9 +105,7 @@ class Answerer:
 
     # the tick ----------------------------------------------------------------------------------------
     def step(self) -> None:
-        t = None
         for ev in self.board.events():
-            t = ev.t_frame
             if isinstance(ev, HdlcEvent) and ev.span == self.ss7_span:
                 self.transport.frame(ev.frame)
             elif isinstance(ev, AbcdEvent):
@@ -125,7 +123,7 @@ class Answerer:
                     self.fxo_state[ev.port] = "idle"
                     self._stop_channel(self.fxo[ev.port])
                     self.bank.set_mask(self.fxo[ev.port], "cid")
-        self.transport.poll(t)
+        self.transport.poll(self.board.world.time)
         block = self.board.read_block()
         for ev in self.bank.process(block):
             if ev.kind in ("r2f", "r2b") and ev.type in ("on", "off"):

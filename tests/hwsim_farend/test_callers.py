@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from answerer import pattern  # noqa: E402
 
 from ctid.dsp.g711 import alaw_decode, alaw_encode  # noqa: E402
-from hwsim.callers import level_dbm0, similarity, speech_level, tone_level  # noqa: E402
+from hwsim.callers import level_dbm0, similarity, speech_level, tone_level, window_similarity  # noqa: E402
 
 
 def sine(freq, seconds, level):
@@ -57,6 +57,15 @@ def test_similarity_offset_gain_reencoding_and_parts():
     assert similarity(np.full(16000, 0xD5, np.uint8), p) == 0.0
     # a 1-sample shift between what is heard and the reference's start does not matter
     assert similarity(np.concatenate([np.array([0xD5], np.uint8), p[:8000]]), p) > 0.99
+
+
+def test_window_similarity_for_audio_running_past_a_prompt():
+    p1, p2, p3 = pattern(1), pattern(2), pattern(3)
+    heard = np.concatenate([p1[-8000:], p2[:16000]])      # the end of one prompt, then the next
+    assert similarity(heard, p1) < 0.7
+    assert window_similarity(heard, p1) > 0.95 and window_similarity(heard, p2) > 0.95
+    assert window_similarity(heard, p3) < 0.5
+    assert window_similarity(np.full(16000, 0xD5, np.uint8), p1) == 0.0
 
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")

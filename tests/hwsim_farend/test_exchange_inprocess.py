@@ -172,6 +172,9 @@ def test_bad_requests_are_clear_errors(net):
     c = net.ex.caller("bad")
     with pytest.raises(ValueError, match="unknown trunk"):
         c.dial("isdn", HOSPITAL)
+    assert c.state == "idle"                       # nothing happened: the caller can dial again
+    with pytest.raises(ValueError, match="no line on port 5"):
+        c.dial("analog/5", HOSPITAL)
     with pytest.raises(ValueError, match="digits"):
         net.ex.caller().dial("ss7", "11a")
     with pytest.raises(ValueError, match="no telephone"):
@@ -181,11 +184,15 @@ def test_bad_requests_are_clear_errors(net):
 def test_calls_from_board_a_are_answered_by_the_exchange(net):
     """Calls placed towards the exchange (the daemon's originate): SS7 IAM and a China No.1 seizure on board A
     are answered; each becomes an incoming Caller that hears board A and can hang up."""
+    offered = []
+    net.ex.on_incoming = offered.append
     call = net.ans.cc.setup("13900001111", calling="114")
     got = {}
     call.answered.addCallback(lambda c: got.setdefault("answered", True))
     assert net.run(3, until=lambda: "answered" in got)
     inc = net.ex.incoming[-1]
+    assert offered == [inc]
+    net.ex.on_incoming = None
     assert inc.trunk == "ss7" and inc.called == "13900001111" and inc.calling == "114" and inc.state == "answered"
     n = 0 * 32 + call.cic
     net.ans._answer_channel(n)                     # board A now plays its pattern into the call
@@ -239,6 +246,16 @@ def test_tone_crosses_a_bridge_both_ways(net):
     net.wait(caller.hangup())
 
 
+def test_phone_lifted_before_a_call(net):
+    agent = net.ex.caller("agent")
+    assert net.wait(agent.pickup(1, wait_ring=False)).answered
+    assert net.a.port_state(1).offhook
+    with pytest.raises(ValueError, match="already in use"):
+        net.ex.caller().pickup(1)
+    net.wait(agent.hangup())
+    assert not net.a.port_state(1).offhook
+
+
 def test_demo_scenario_one_round(net):
     """The built-in demo scenario (what ctid demo runs) for one round, with the exchange of this process."""
     from types import SimpleNamespace
@@ -258,3 +275,35 @@ def test_demo_scenario_one_round(net):
     pressed = {c["trunk"]: [w for w in c["view"] if w.startswith("press")] for c in calls}
     assert pressed == {"ss7": ["press 2"], "no1": ["press 0"], "analog": ["press 2"]}
     assert "0" in net.ans.digits[32 + 1]     # the China No.1 call (timeslot 1 of span 1) pressed 0
+
+
+def test_cables_cut_and_restored():
+    """The daemon's side goes away (cables cut) mid-call: the SS7 and China No.1 callers are cleared (cause 38,
+    the span out of service), the exchange is not ready; restored: the link realigns, the circuits are reset
+    (GRS again) and a new call completes."""
+    n = Net(seed=12)
+    try:
+        assert n.run(10, until=lambda: n.ex.ready and not n.ans.cc.groups)
+        c1, c2 = n.ex.caller("ss7"), n.ex.caller("no1")
+        d1, d2 = c1.dial("ss7", HOSPITAL, calling="1"), c2.dial("no1", HOSPITAL, calling="2")
+        assert n.wait(d1).answered and n.wait(d2).answered
+        grs = [m[3] for m in n.ex.trunks["ss7"].messages].count("GRS")
+        for s in (0, 1):
+            n.world.cut(A, s)
+        w1, w2 = c1.wait_cleared(), c2.wait_cleared()
+        n.wait(w1, 15), n.wait(w2, 15)
+        assert c1.cleared_by == "far" and c1.cause == 38 and c2.cleared_by == "far" and c2.cause == 38
+        assert not n.ex.ready
+        r = n.wait(n.ex.caller().dial("no1", HOSPITAL))
+        assert r.outcome == "failed" and r.cause == 38
+        for s in (0, 1):
+            n.world.restore(A, s)
+        assert n.run(15, until=lambda: n.ex.ready and not n.ans.cc.groups)
+        assert [m[3] for m in n.ex.trunks["ss7"].messages].count("GRS") > grs
+        assert all(ch.role == "in" for ch in n.ex.trunks["no1"].channels.values())   # waiting for seizures again
+        c3, c4 = n.ex.caller("again"), n.ex.caller("again-no1")
+        assert n.wait(c3.dial("ss7", HOSPITAL)).answered
+        assert n.wait(c4.dial("no1", HOSPITAL, calling="3")).answered
+        n.wait(c3.hangup()), n.wait(c4.hangup())
+    finally:
+        n.close()

@@ -140,3 +140,16 @@ def test_scenario_failure_is_reported(tmp_path, capsys):
     done = next(x for x in out if x["event"] == "done")
     assert rc == 1 and not done["ok"] and "scripted failure" in done["error"]
     assert not os.path.exists(str(tmp_path / "e1"))      # the socket is removed on exit
+
+
+def test_open_ended_and_finite_scenarios_at_the_duration(tmp_path, capsys):
+    """--duration ends an open-ended scenario (answer) well, and cuts a finite one (calls: no daemon came, so
+    it never got ready) as a failure."""
+    from hwsim.cli import main
+    rc = main(["exchange", "--socket", str(tmp_path / "a"), "--spans", "ss7", "--scenario", "answer",
+               "--duration", "0.2", "--json"])
+    done = [json.loads(x) for x in capsys.readouterr().out.splitlines() if '"done"' in x][0]
+    assert rc == 0 and done["ok"] and done["stopped"]
+    rc = main(["exchange", "--socket", str(tmp_path / "b"), "--spans", "no1", "--duration", "0.2", "--json"])
+    done = [json.loads(x) for x in capsys.readouterr().out.splitlines() if '"done"' in x][0]
+    assert rc == 1 and not done["ok"] and "before the scenario finished" in done["error"]

@@ -224,3 +224,18 @@ def test_failed_finish_is_an_error_not_a_silent_success(rig, tmp_path):
                               beep=False).addBoth(out.append)
     rig.run(0.4)
     assert out and out[0].check(MediaError) and "No space left" in out[0].getErrorMessage()
+
+
+def test_terminator_during_the_beep_gives_an_empty_complete_file(rig, tmp_path):
+    path = str(tmp_path / "e.wav")
+    mc = rig.ra.channel(CH)
+    mc.tone("beep")                               # record() stops any tone first
+    out = []
+    mc.record(path, max_seconds=10, silence_seconds=None, terminators="#", beep=True).addCallback(out.append)
+    # a long beep cannot be what the far end hears: the 250 ms beep is the record's own
+    assert mc.tone_playing is None
+    rig.rb.channel(CH).dtmf("#", on_ms=60)
+    rig.run(0.2)                                   # the digit is detected while the 250 ms beep still plays
+    assert out and out[0]["reason"] == "terminator" and out[0]["bytes"] == 0
+    assert len(check_complete(path, 0).data) == 0
+    assert mc.state == "idle"

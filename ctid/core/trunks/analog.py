@@ -13,7 +13,7 @@ announced as an ``incoming`` call from the extension (called = the digits).
 """
 from __future__ import annotations
 
-from ctid.drivers.model import HookEvent, PolarityEvent, RingEvent
+from ctid.drivers.model import HookEvent, OverrunEvent, PolarityEvent, RingEvent
 from ctid.dsp.dtmf import generate as dtmf_generate
 from ctid.dsp.g711 import alaw_encode
 
@@ -304,6 +304,9 @@ class AnalogTrunk(Trunk):
         self._trunk_event("state", up=True)
 
     def _driver_event(self, ev) -> None:
+        if isinstance(ev, OverrunEvent):
+            self.resync()
+            return
         ch = self.channels.get(getattr(ev, "port", None)) if hasattr(ev, "port") else None
         if ch is None:
             return
@@ -313,6 +316,15 @@ class AnalogTrunk(Trunk):
             ch.on_polarity(ev.reversed)
         elif isinstance(ev, HookEvent) and isinstance(ch, FxsChannel):
             ch.on_hook(ev.offhook)
+
+    def resync(self) -> None:
+        """After lost driver events: take each port's hook and polarity from the board as they are now."""
+        for ch in self.channels.values():
+            st = self.board.port_state(ch.port)
+            if isinstance(ch, FxsChannel) and st.offhook != ch.offhook:
+                ch.on_hook(st.offhook)
+            elif isinstance(ch, FxoChannel) and st.reversed != ch.reversed:
+                ch.on_polarity(st.reversed)
 
     def _can_originate(self, ch) -> bool:
         return isinstance(ch, FxoChannel)

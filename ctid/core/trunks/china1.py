@@ -47,7 +47,8 @@ class No1Channel(TrunkChannel):
     def _make(self, role: str) -> None:
         t = self.trunk
         drv = t.board.spans[t.span].timeslot(self.ts)
-        numbers = NumberRules(default_length=t.cfg.number_length) if t.cfg.number_length else NumberRules()
+        numbers = NumberRules(lengths=tuple(sorted(t.cfg.number_lengths.items())),
+                              default_length=t.cfg.number_length)
         kw = dict(decide=lambda *a: "free", numbers=numbers) if role == "in" else {}
         self.cas = CasChannel(role, drv, _BankShim(self), t.clock, CHINA, listener=self._cas_event, **kw)
         if t.span in t.down_spans:
