@@ -65,13 +65,9 @@ async def agent_call(ctx, called, calling, port):
     except TimeoutError:
         res["answered_by"] = "cti"
     a = ctx.caller("agent-phone")
-    d = a.pickup(port, timeout=10)
+    # answered through CTI: the handset goes off hook now, without a ring
+    d = a.pickup(port, timeout=10, wait_ring=res["answered_by"] == "handset")
     leg = a.leg
-    if res["answered_by"] == "cti":      # answered through CTI: the handset goes off hook now, without a ring
-        leg.phone.hook(True)
-        leg.off = True
-        a.note("off hook after CTI answer")
-        a._answered()
     await d
     await ctx.sleep(0.5)
     # caller -> agent: 1 kHz; agent -> caller: 600 Hz (at the same time: both directions of the bridge)
