@@ -109,7 +109,7 @@ setup(
     name="ctid",
     version="0.1.0",
     description="Open CTI platform for hospital call centres on telephony voice boards",
-    packages=find_packages(include=["ctid*", "libcti*", "ivrflows*", "hwsim*"]),
+    packages=find_packages(include=["ctid*", "libcti*", "ivrflows*", "hwsim*"]) + ["twisted.plugins"],   # twistd plugin (twisted/plugins/ctid_plugin.py)
     python_requires=">=3.11",
     setup_requires=["cffi>=1.15"],
     cffi_modules=["ctid/dsp/_build.py:ffibuilder"],

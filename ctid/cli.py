@@ -8,12 +8,14 @@ import sys
 def build_parser() -> argparse.ArgumentParser:
     from .dsp import cli as dsp_cli
     from .signaling import cli as sig_cli
+    from . import daemon
 
     parser = argparse.ArgumentParser(prog="ctid", description="ctid: open CTI platform for voice boards")
     parser.add_argument("--version", action="version", version="ctid 0.1.0")
     sub = parser.add_subparsers(dest="cmd", required=True)
     dsp_cli.add_parser(sub)
     sig_cli.add_parser(sub)
+    daemon.add_parser(sub)
     return parser
 
 
@@ -28,6 +30,10 @@ def main(argv: list[str] | None = None) -> int:
         from .signaling import cli as sig_cli
 
         return sig_cli.run(args)
+    if args.cmd == "run":
+        from . import daemon
+
+        return daemon.run(args)
     parser.error(f"unknown command {args.cmd}")
     return 2
 

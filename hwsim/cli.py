@@ -1,5 +1,6 @@
-"""The ``hwsim`` command: ``hwsim selftest`` (the loopback rig's checks) and ``hwsim serve`` (boards or a far end
-for a separately running daemon over cross-process cable sockets)."""
+"""The ``hwsim`` command: ``hwsim selftest`` (the loopback rig's checks), ``hwsim serve`` (boards or a far end
+for a separately running daemon over cross-process cable sockets) and ``hwsim exchange`` (the far-end exchange
+with scripted callers, see hwsim.exchange)."""
 from __future__ import annotations
 
 import argparse
@@ -38,6 +39,38 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--json", action="store_true", help="log events as JSON lines")
     sv.add_argument("--exit-on-disconnect", action="store_true",
                     help="stop when a peer that was connected goes away (for scripts and tests)")
+
+    ex = sub.add_parser("exchange", help="the far-end exchange for a separately running daemon: SS7 and China No.1 "
+                                         "on cable sockets, exchange lines and phones on a port socket, scripted "
+                                         "callers")
+    ex.add_argument("--socket", required=True, metavar="PATH",
+                    help="cable socket path (span s on PATH.s with several spans, or {span} replaced); the "
+                         "analogue far ends on PATH.ports (or {span} -> ports)")
+    ex.add_argument("--spans", default="ss7,no1", help="what each span carries: ss7, no1 (default ss7,no1)")
+    ex.add_argument("--ports", default="", help="the daemon board's analogue ports: a count of FXO ports, or kinds "
+                                                "(fxo,fxo,fxs,fxs); empty: no port socket")
+    g = ex.add_mutually_exclusive_group()
+    g.add_argument("--script", metavar="FILE.py", help="a Python file defining scenario(ctx) (async or returning a "
+                                                       "Deferred)")
+    g.add_argument("--scenario", default="calls", help="a built-in scenario: calls (one call per trunk: dial, hear, "
+                                                       "press, hang up; default), demo (rounds of such calls, for "
+                                                       "ctid demo) or answer (only answer calls)")
+    ex.add_argument("--arg", action="append", metavar="KEY=VALUE", help="scenario argument (repeatable): called, "
+                                                                        "calling, hear, press, ready_timeout; demo: "
+                                                                        "rounds, listen, gap")
+    ex.add_argument("--reference", action="append", metavar="NAME=FILE.wav",
+                    help="a reference rendering (WAV or raw A-law) the callers' audio is compared with")
+    ex.add_argument("--opc", type=lambda x: int(x, 0), default=0x0123, help="the exchange's point code (the "
+                                                                             "daemon's DPC; default 0x0123)")
+    ex.add_argument("--dpc", type=lambda x: int(x, 0), default=0x2A51, help="the daemon's point code (0x2A51)")
+    ex.add_argument("--pc-format", default="itu", choices=("itu", "china"))
+    ex.add_argument("--cics", default="1-15,17-31", help="SS7 circuits (CIC n = timeslot n)")
+    ex.add_argument("--timeslots", default="1-15,17-31", help="China No.1 timeslots")
+    ex.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds of world time")
+    ex.add_argument("--linger", type=float, default=0.5, help="seconds to keep serving after the scenario ends")
+    ex.add_argument("--exit-on-disconnect", action="store_true", help="stop when a connected daemon goes away")
+    ex.add_argument("--seed", type=int, default=0)
+    ex.add_argument("--json", action="store_true", help="results and events as JSON lines")
     return p
 
 
@@ -81,6 +114,9 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_selftest(args)
     if args.cmd == "serve":
         return cmd_serve(args)
+    if args.cmd == "exchange":
+        from .exchange import main_exchange
+        return main_exchange(args)
     return 2
 
 

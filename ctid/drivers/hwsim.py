@@ -198,6 +198,8 @@ class World:
         self._span_cfg: dict[tuple[int, int], SpanConfig] = {}
         self._span_hdlc: dict[tuple[int, int], set[int]] = {}
         self._tick_listeners: list = []
+        self._block_hooks: list = []      # called after every single block (port far-end sockets)
+        self._port_sockets: list = []
 
     # lifetime
     @property
@@ -213,6 +215,8 @@ class World:
         """Free the world and every board in it (their handles become invalid: calls raise DriverError)."""
         if self._w is None:
             return
+        for ps in list(self._port_sockets):
+            ps.close()
         for b in list(self._boards):
             b._invalidate()
         w, self._w = self._w, None
@@ -236,7 +240,15 @@ class World:
     # clock
     def tick(self, nblocks: int = 1) -> None:
         """Advance ``nblocks`` x 20 ms: every board transmits, cables carry the line bits, receivers frame."""
-        self._api.call("hwsim_world_tick", self._h(), _int(nblocks, "nblocks"))
+        nblocks = _int(nblocks, "nblocks")
+        if self._block_hooks:
+            # lock-stepped port far-end sockets exchange one message per block
+            for _ in range(nblocks):
+                self._api.call("hwsim_world_tick", self._h(), 1)
+                for fn in list(self._block_hooks):
+                    fn()
+        else:
+            self._api.call("hwsim_world_tick", self._h(), nblocks)
         for fn in self._tick_listeners:
             fn(self)
 
@@ -314,6 +326,11 @@ class World:
     def line(self, board: int, port: int) -> "ExchangeLine":
         return ExchangeLine(self, board, port)
 
+    def port_socket(self, board: int, path: str) -> "PortSocketClient":
+        """Hand the far ends of ``board``'s analogue ports to another process (a :class:`PortSocketServer`
+        listening at ``path``), one message each way per block, in lock step with this world's ticks."""
+        return PortSocketClient(self, board, path)
+
 
 class _FarEnd:
     _prefix = ""
@@ -384,6 +401,385 @@ class ExchangeLine(_FarEnd):
     def state(self) -> dict:
         s = self.state_now()
         return {"board_offhook": bool(s & 1), "ringing": bool(s & 2), "busy": bool(s & 4)}
+
+
+# ------------------------------------------------------------------------------------------------- port sockets
+#
+# The far ends of a board's analogue ports (the exchange line on an FXO port, the telephone on an FXS port)
+# driven from another process: the daemon's world keeps them (their audio and signalling are simulated here, in
+# lock step with the board), a far-end process (``hwsim exchange``) tells them what to do. Over an AF_UNIX stream
+# socket, after every block, each side sends one message and then waits for the other's (the lock step: the
+# side that runs in real time paces both). A message is a 4-byte big-endian length and a JSON object:
+#
+#   board side  -> far end: {"seq": n, "t": world frames, "ports": [{"kind": "fxo"|"fxs", "state": int,
+#                           "audio": base64 int16 LE}], "errors": ["..."]}
+#       state: FXO bit0 board off hook, bit1 ringing, bit2 busy tone (hwsim_line_state); FXS 1 while rung.
+#       audio: what the board sent on the port in that block (the far end's earpiece), drained.
+#   far end -> board side:  {"seq": n, "ops": [[port, "ring", number, name] | [port, "hangup"] |
+#                           [port, "hook", 0|1] | [port, "dial", digits, on_ms, off_ms] | [port, "flash", ms]],
+#                           "audio": {"port": base64 int16 LE}}
+#       applied before the board side's next block; audio is queued into the port (its microphone).
+#
+# A lost peer, a protocol error or no message within HWSIM_SOCKET_TIMEOUT_MS (default 10000) closes the
+# connection: the far ends stay as they were, the listening side accepts a new peer.
+
+PORT_SOCKET_PROTOCOL = "hwsim-ports/1"
+_MAX_MSG = 1 << 22
+
+
+def _sock_timeout() -> float:
+    try:
+        return max(0.001, int(os.environ.get("HWSIM_SOCKET_TIMEOUT_MS", "10000")) / 1000.0)
+    except ValueError:
+        return 10.0
+
+
+def _b64(a: np.ndarray) -> str:
+    import base64
+    return base64.b64encode(np.ascontiguousarray(a, dtype="<i2").tobytes()).decode("ascii")
+
+
+def _unb64(s, what: str) -> np.ndarray:
+    import base64
+    import binascii
+    if not isinstance(s, str):
+        raise ValueError(f"{what}: audio must be a base64 string")
+    try:
+        raw = base64.b64decode(s.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError) as exc:
+        raise ValueError(f"{what}: bad base64 audio: {exc}") from None
+    if len(raw) % 2:
+        raise ValueError(f"{what}: audio of {len(raw)} bytes is not whole int16 samples")
+    return np.frombuffer(raw, dtype="<i2").astype(np.int16)
+
+
+class _MsgSock:
+    """Length-prefixed JSON messages with a deadline (blocking, like the SDK's socket cables)."""
+
+    def __init__(self, sock):
+        import socket as _s
+        self.sock = sock
+        sock.setsockopt(_s.SOL_SOCKET, _s.SO_SNDBUF, 1 << 20)
+        self.timeout = _sock_timeout()
+        sock.settimeout(self.timeout)
+
+    def send(self, obj) -> None:
+        import json
+        import struct
+        data = json.dumps(obj, separators=(",", ":")).encode("utf-8")
+        self.sock.sendall(struct.pack(">I", len(data)) + data)
+
+    def _exact(self, n: int) -> bytes:
+        buf = bytearray()
+        while len(buf) < n:
+            chunk = self.sock.recv(n - len(buf))
+            if not chunk:
+                raise ConnectionError("peer closed the port socket")
+            buf += chunk
+        return bytes(buf)
+
+    def recv(self) -> dict:
+        import json
+        import struct
+        (n,) = struct.unpack(">I", self._exact(4))
+        if n > _MAX_MSG:
+            raise ValueError(f"port socket message of {n} bytes (limit {_MAX_MSG})")
+        obj = json.loads(self._exact(n).decode("utf-8"))
+        if not isinstance(obj, dict):
+            raise ValueError("port socket message is not a JSON object")
+        return obj
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+class PortSocketClient:
+    """The board side: after each block, report every port's state and earpiece audio, then apply the far-end
+    process's operations and queue its audio. Created by ``open_board(..., port_socket=path)``."""
+
+    def __init__(self, world: World, board: int, path: str):
+        import socket as _s
+        self.world, self.board, self.path = world, _int(board, "board id"), os.fspath(path)
+        b = HwsimBoard(world, self.board)
+        self.kinds = list(b.info.port_kinds)
+        self.far = [Phone(world, self.board, p) if k == PortKind.FXS else ExchangeLine(world, self.board, p)
+                    for p, k in enumerate(self.kinds)]
+        sock = _s.socket(_s.AF_UNIX, _s.SOCK_STREAM)
+        try:
+            sock.connect(self.path)
+        except OSError as exc:
+            sock.close()
+            raise DriverError(f"hwsim board {self.board}: port socket {self.path}: nobody listens there "
+                              f"({exc.strerror or exc})") from None
+        self.conn: _MsgSock | None = _MsgSock(sock)
+        self.seq = 0
+        self.errors: list[str] = []     # to report with the next message
+        self.last_error: str | None = None
+        self.dropped_audio = 0
+        world._block_hooks.append(self._block)
+        world._port_sockets.append(self)
+
+    @property
+    def connected(self) -> bool:
+        return self.conn is not None
+
+    def _report(self) -> dict:
+        ports = []
+        for p, (k, far) in enumerate(zip(self.kinds, self.far)):
+            if k == PortKind.FXS:
+                st = int(far.ringing)
+            else:
+                st = far.state_now()
+            ports.append({"kind": k.value, "state": st, "audio": _b64(far.listen())})
+        msg = {"seq": self.seq, "t": self.world.time, "ports": ports, "errors": self.errors}
+        self.errors = []
+        return msg
+
+    def _apply(self, msg: dict) -> None:
+        if msg.get("seq") != self.seq:
+            raise ValueError(f"port socket: message {msg.get('seq')!r} where {self.seq} was due")
+        for op in msg.get("ops") or []:
+            try:
+                if not isinstance(op, list) or len(op) < 2:
+                    raise ValueError(f"bad operation {op!r}")
+                port, name, args = op[0], op[1], op[2:]
+                if not isinstance(port, int) or not 0 <= port < len(self.far):
+                    raise ValueError(f"operation {name!r}: no port {port!r} (the board has {len(self.far)})")
+                far = self.far[port]
+                allowed = {"ring", "hangup"} if isinstance(far, ExchangeLine) else {"hook", "dial", "flash"}
+                if name not in allowed:
+                    raise ValueError(f"port {port} ({self.kinds[port].value}): no operation {name!r}; "
+                                     f"accepted: {', '.join(sorted(allowed))}")
+                getattr(far, name)(*args)
+            except (DriverError, ValueError, TypeError) as exc:
+                self.errors.append(str(exc))
+        for key, data in (msg.get("audio") or {}).items():
+            try:
+                port = int(key)
+                if not 0 <= port < len(self.far):
+                    raise ValueError(f"audio for port {key}: no such port")
+                pcm = _unb64(data, f"audio for port {port}")
+                if pcm.size:
+                    self.far[port].play(pcm)
+            except DriverError:
+                self.dropped_audio += 1        # nobody off hook to take it: dropped, as on a real line
+            except ValueError as exc:
+                self.errors.append(str(exc))
+
+    def _block(self) -> None:
+        conn = self.conn
+        if conn is None:
+            return
+        try:
+            conn.send(self._report())
+            msg = conn.recv()
+            self._apply(msg)
+            self.seq += 1
+        except (OSError, ValueError) as exc:
+            self.last_error = f"port socket {self.path}: {exc}"
+            conn.close()
+            self.conn = None
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+        if self._block in self.world._block_hooks:
+            self.world._block_hooks.remove(self._block)
+        if self in self.world._port_sockets:
+            self.world._port_sockets.remove(self)
+
+
+class _Remote:
+    kind = "?"
+
+    def __init__(self, server: "PortSocketServer", port: int):
+        self.server, self.port = server, port
+        self.state_bits = 0
+        self._rx: list[np.ndarray] = []
+        self._tx: list[np.ndarray] = []
+
+    def _op(self, *op) -> None:
+        self.server._ops.append([self.port, *op])
+
+    def play(self, samples) -> int:
+        """Queue audio (int16 linear) towards the board: sent with the next message."""
+        a = _pcm(samples)
+        self._tx.append(a)
+        return len(a)
+
+    def listen(self, max_samples: int = 8000 * 10) -> np.ndarray:
+        """Drain what the board sent on the port (int16 linear), as received so far."""
+        a = np.concatenate(self._rx) if self._rx else np.zeros(0, np.int16)
+        self._rx = [a[max_samples:]] if a.size > max_samples else []
+        return a[:max_samples]
+
+
+class RemoteLine(_Remote):
+    """An exchange line on a remote board's FXO port, with :class:`ExchangeLine`'s interface (its state is as
+    reported after the remote board's last block)."""
+
+    kind = "fxo"
+
+    def ring(self, number: str | None = None, name: str | None = None) -> None:
+        if number is not None and (not isinstance(number, str) or not all(c in "0123456789*#" for c in number)):
+            raise DriverError(f"ring: number {number!r} is not digits")
+        self._op("ring", number, name)
+
+    def hangup(self) -> None:
+        self._op("hangup")
+
+    @property
+    def state(self) -> dict:
+        s = self.state_bits
+        return {"board_offhook": bool(s & 1), "ringing": bool(s & 2), "busy": bool(s & 4)}
+
+
+class RemotePhone(_Remote):
+    """A telephone on a remote board's FXS port, with :class:`Phone`'s interface."""
+
+    kind = "fxs"
+
+    def hook(self, offhook: bool) -> None:
+        self._op("hook", 1 if offhook else 0)
+
+    def dial(self, digits: str, on_ms: int = 100, off_ms: int = 100) -> None:
+        self._op("dial", digits, on_ms, off_ms)
+
+    def flash(self, ms: int = 100) -> None:
+        self._op("flash", ms)
+
+    @property
+    def ringing(self) -> bool:
+        return bool(self.state_bits & 1)
+
+
+class PortSocketServer:
+    """The far-end side: listens at ``path``; :meth:`line` / :meth:`phone` give the remote far ends. After each
+    block of ``world`` (the far-end process's own world, ticked in lock step) one message goes each way."""
+
+    def __init__(self, world: World, path: str):
+        import socket as _s
+        self.world, self.path = world, os.fspath(path)
+        if os.path.lexists(self.path):
+            import stat
+            if not stat.S_ISSOCK(os.lstat(self.path).st_mode):
+                raise DriverError(f"port socket: {self.path} exists and is not a socket")
+            os.unlink(self.path)
+        self.lsock = _s.socket(_s.AF_UNIX, _s.SOCK_STREAM)
+        try:
+            self.lsock.bind(self.path)
+            self.lsock.listen(1)
+        except OSError as exc:
+            self.lsock.close()
+            raise DriverError(f"port socket: listen on {self.path}: {exc.strerror or exc}") from None
+        self.lsock.setblocking(False)
+        self.conn: _MsgSock | None = None
+        self.seq = 0
+        self.remote: dict[int, _Remote] = {}
+        self.kinds: list[str] | None = None
+        self.errors: list[str] = []       # reported by the board side (refused operations, bad audio)
+        self.last_error: str | None = None
+        self.connections = 0
+        self.t_remote: int | None = None
+        self._ops: list = []
+        world._block_hooks.append(self._block)
+        world._port_sockets.append(self)
+
+    def line(self, port: int) -> RemoteLine:
+        r = self.remote.get(port)
+        if r is None:
+            r = self.remote[port] = RemoteLine(self, port)
+        elif not isinstance(r, RemoteLine):
+            raise DriverError(f"port {port} is already a telephone")
+        return r
+
+    def phone(self, port: int) -> RemotePhone:
+        r = self.remote.get(port)
+        if r is None:
+            r = self.remote[port] = RemotePhone(self, port)
+        elif not isinstance(r, RemotePhone):
+            raise DriverError(f"port {port} is already an exchange line")
+        return r
+
+    @property
+    def connected(self) -> bool:
+        return self.conn is not None
+
+    def _block(self) -> None:
+        if self.conn is None:
+            try:
+                sock, _ = self.lsock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            sock.setblocking(True)
+            self.conn = _MsgSock(sock)
+            self.seq = 0
+            self.connections += 1
+            self._forget(ops=False)      # operations asked for before the board came are for it
+        audio = {}
+        for p, r in self.remote.items():
+            if r._tx:
+                audio[str(p)] = _b64(np.concatenate(r._tx))
+                r._tx = []
+        ops, self._ops = self._ops, []
+        conn = self.conn
+        try:
+            conn.send({"seq": self.seq, "ops": ops, "audio": audio})
+            msg = conn.recv()
+            if msg.get("seq") != self.seq:
+                raise ValueError(f"message {msg.get('seq')!r} where {self.seq} was due")
+            ports = msg.get("ports")
+            if not isinstance(ports, list):
+                raise ValueError("no port list in the board side's message")
+            self.kinds = [str(x.get("kind")) for x in ports]
+            self.t_remote = msg.get("t")
+            for p, info in enumerate(ports):
+                r = self.remote.get(p)
+                if r is None:
+                    continue
+                if r.kind != info.get("kind"):
+                    self.errors.append(f"port {p} is {info.get('kind')} on the board, used here as {r.kind}")
+                    continue
+                r.state_bits = int(info.get("state", 0))
+                pcm = _unb64(info.get("audio", ""), f"port {p}")
+                if pcm.size:
+                    r._rx.append(pcm)
+            self.errors.extend(str(e) for e in msg.get("errors") or [])
+            self.seq += 1
+        except (OSError, ValueError, TypeError) as exc:
+            self.last_error = f"port socket {self.path}: {exc}"
+            conn.close()
+            self.conn = None
+            self._forget()
+
+    def _forget(self, ops: bool = True) -> None:
+        """No board behind the far ends any more (or a new one): idle state, no audio queued either way."""
+        for r in self.remote.values():
+            r.state_bits = 0
+            r._rx, r._tx = [], []
+        if ops:
+            self._ops = []
+
+    def close(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            conn.close()
+        try:
+            self.lsock.close()
+        finally:
+            if os.path.exists(self.path):
+                try:
+                    os.unlink(self.path)
+                except OSError:
+                    pass
+        if self._block in self.world._block_hooks:
+            self.world._block_hooks.remove(self._block)
+        if self in self.world._port_sockets:
+            self.world._port_sockets.remove(self)
 
 
 _default_world: World | None = None
@@ -641,7 +1037,7 @@ class HwsimBackend:
 
     name = "hwsim"
     World = World           # the simulation (rigs reach it through the registry: get_backend("hwsim").World)
-    OPTIONS = ("world", "spans", "ports", "span_config", "start", "cable_socket", "listen")
+    OPTIONS = ("world", "spans", "ports", "span_config", "start", "cable_socket", "listen", "port_socket")
 
     def describe(self) -> str:
         try:
@@ -652,12 +1048,15 @@ class HwsimBackend:
 
     def open_board(self, board_id: int, *, world: World | None = None, spans: int | None = None,
                    ports: Iterable | None = None, span_config=None, start: bool = True,
-                   cable_socket: dict | None = None, listen: bool = False, **unknown) -> HwsimBoard:
+                   cable_socket: dict | None = None, listen: bool = False, port_socket: str | None = None,
+                   **unknown) -> HwsimBoard:
         """Open board ``board_id`` of ``world`` (default: :func:`default_world`).
 
         ``spans``/``ports``: create the board if the world has none with that id (else they must match it).
         ``span_config``: a SpanConfig (or dict, or signalling name) for every span, a list, or {span: config}.
         ``cable_socket``: {span: socket path} cables to another process (``listen=True`` to wait for the peer).
+        ``port_socket``: a socket path where a :class:`PortSocketServer` listens: the far ends of this board's
+        analogue ports (exchange lines, telephones) are then driven from that process.
         ``start``: start the board (default).
         """
         if unknown:
@@ -688,10 +1087,14 @@ class HwsimBackend:
                 board.configure_span(s, cfg)
         for s, path in (cable_socket or {}).items():
             world.cable_socket(board_id, s, path, listen)
+        if port_socket is not None:
+            if not board.info.nports:
+                raise DriverError(f"hwsim board {board_id}: port_socket= given but the board has no analogue ports")
+            world.port_socket(board_id, port_socket)
         if start:
             board.start()
         return board
 
 
-__all__ = ["World", "Phone", "ExchangeLine", "HwsimBoard", "HwsimBackend", "default_world", "find_library", "sdk",
+__all__ = ["World", "Phone", "ExchangeLine", "PortSocketClient", "PortSocketServer", "RemoteLine", "RemotePhone", "HwsimBoard", "HwsimBackend", "default_world", "find_library", "sdk",
            "LINKTYPE_MTP2", "LINKTYPE_MTP2_PHDR", "E1_SLOTS"]

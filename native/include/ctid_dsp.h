@@ -257,3 +257,71 @@ int ctid_bank_cid_message(ctid_bank_t *b, int channel, uint8_t *buf, int cap); /
 int ctid_bank_message(ctid_bank_t *b, int32_t msg_id, uint8_t *buf, int cap);
 int ctid_bank_cid_bad_messages(ctid_bank_t *b, int channel);  /* messages dropped for a bad checksum etc. */
 void ctid_bank_reset(ctid_bank_t *b, int channel); /* -1 = all */
+
+/* ---------------------------------------------------------------- Per-board media (media.c) */
+/* One state per board: every channel's play queue (caller-owned A-law segments, copied bit-exact), tone
+   generator (any ctid_tone_def_t, optionally for a duration), record capture (received A-law into a ring this
+   state owns, drained by the caller; max length, silence stop), received power per tick, and conference mixing
+   (linear sum of the talkers, each listener hears the others, A-law re-encoded). ctid_media_tick() does all of it
+   for all channels in one call per tick and queues only events. Blocks are nframes rows of `stride` bytes,
+   channel c at column c (stride >= nchan). Transmit priority per channel: play queue, else tone, else silence
+   (0xD5); a conference listener hears the others' sum plus its own play/tone. */
+#define CTID_MEDIA_MAX_QUEUE 64      /* segments queued per channel */
+#define CTID_MEDIA_MAX_CONF 64       /* conference ids 1..64 */
+#define CTID_MEDIA_MAX_FRAMES 8000   /* frames per tick */
+
+#define CTID_MEDIA_CONF_TALK 1       /* the member's received audio goes into the conference sum */
+#define CTID_MEDIA_CONF_LISTEN 2     /* the member transmits the sum of the other talkers */
+
+#define CTID_MEDIA_EV_SEG_DONE 1     /* a play segment ended; value: its id */
+#define CTID_MEDIA_EV_PLAY_DONE 2    /* the play queue ran empty; value: id of the last segment */
+#define CTID_MEDIA_EV_TONE_DONE 3    /* a tone given a duration ended; value: its id */
+#define CTID_MEDIA_EV_REC_HIGH 4     /* the record buffer reached its high-water mark; value: bytes buffered */
+#define CTID_MEDIA_EV_REC_MAX 5      /* the recording reached its maximum length, capture stopped; value: samples */
+#define CTID_MEDIA_EV_REC_SILENCE 6  /* silence lasted the set time, capture stopped; value: samples captured */
+#define CTID_MEDIA_EV_REC_OVERFLOW 7 /* the record buffer was full; value: bytes lost; aux: bytes buffered */
+
+typedef struct {
+    uint64_t t_sample;   /* media clock (frames ticked so far) when it happened */
+    uint32_t channel;
+    int32_t type;        /* CTID_MEDIA_EV_* */
+    int32_t value;
+    int32_t aux;
+} ctid_media_event_t;
+
+typedef struct ctid_media ctid_media_t;
+ctid_media_t *ctid_media_new(int nchan);
+void ctid_media_free(ctid_media_t *m);
+int ctid_media_nchan(ctid_media_t *m);
+uint64_t ctid_media_time(ctid_media_t *m);
+/* Queue a segment (buf must stay valid until its SEG_DONE or a stop/reset); loop: repeat until stopped.
+   Returns the number queued, CTID_ERR_SIZE if the queue is full. */
+int ctid_media_play(ctid_media_t *m, int ch, const uint8_t *buf, int32_t len, int32_t id, int loop);
+int ctid_media_play_stop(ctid_media_t *m, int ch);    /* segments dropped (no events); buffers released */
+int ctid_media_queued(ctid_media_t *m, int ch);
+/* Start a tone (replaces any tone); duration_ms 0 = until stopped, else TONE_DONE with id at its end. */
+int ctid_media_tone(ctid_media_t *m, int ch, const ctid_tone_def_t *def, int32_t duration_ms, int32_t id);
+int ctid_media_tone_stop(ctid_media_t *m, int ch);    /* 1 if a tone was playing */
+/* Start capturing received A-law: a ring of buf_bytes (>= CTID_MEDIA_MAX_FRAMES), REC_HIGH when high_water bytes
+   are buffered (re-armed when drained below), stop after max_samples (0 = no limit) or after silence_ms of
+   ticks below silence_dbm0 (silence_ms 0 = never). */
+int ctid_media_record_start(ctid_media_t *m, int ch, int32_t buf_bytes, int32_t high_water, int32_t max_samples,
+                            int32_t silence_ms, float silence_dbm0);
+int ctid_media_record_stop(ctid_media_t *m, int ch);     /* stops capture; returns bytes still buffered */
+int ctid_media_record_read(ctid_media_t *m, int ch, uint8_t *out, int32_t cap);   /* bytes drained */
+int ctid_media_record_pending(ctid_media_t *m, int ch);
+int64_t ctid_media_record_count(ctid_media_t *m, int ch);    /* samples captured */
+int64_t ctid_media_record_dropped(ctid_media_t *m, int ch);  /* bytes lost to a full buffer */
+int ctid_media_record_release(ctid_media_t *m, int ch);      /* frees the buffer (unread bytes are lost) */
+/* Join conference conf (1..CTID_MEDIA_MAX_CONF) with CTID_MEDIA_CONF_* flags, or leave it (conf 0). */
+int ctid_media_conf(ctid_media_t *m, int ch, int conf, int flags);
+/* Whisper: a conference member's received audio also goes to `target` alone (a member of the same conference
+   that listens), e.g. a supervisor coaching an agent; -1 ends it. Leaving the conference ends it too. */
+int ctid_media_conf_whisper(ctid_media_t *m, int ch, int target);
+void ctid_media_reset(ctid_media_t *m, int ch);           /* stop everything on a channel (-1 = all) */
+int ctid_media_levels(ctid_media_t *m, float *out, int n); /* received level of the last tick, dBm0 */
+/* One tick for every channel: returns the number of events pending, or a negative error. */
+int ctid_media_tick(ctid_media_t *m, const uint8_t *rx, uint8_t *tx, int nframes, int stride);
+int ctid_media_events(ctid_media_t *m, ctid_media_event_t *out, int max);   /* drains up to max */
+int ctid_media_pending(ctid_media_t *m);
+int64_t ctid_media_dropped(ctid_media_t *m);

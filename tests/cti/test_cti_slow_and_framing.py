@@ -1,0 +1,131 @@
+"""Slow clients (bounded queue, cti.overflow, disconnect after 30 s blocked) and length-prefixed framing."""
+from __future__ import annotations
+
+import socket
+import struct
+
+from twisted.internet import defer, reactor, task
+from twisted.trial import unittest
+
+from cti_helpers import ServerMixin, error_code
+
+def turn(t=0.0):
+    return task.deferLater(reactor, t, lambda: None)
+
+
+class SlowClient(ServerMixin, unittest.TestCase):
+    def setUp(self):
+        self.clock = task.Clock()
+        return self.start_server(queue_limit=100)
+
+    @defer.inlineCallbacks
+    def stalled_client(self):
+        c = yield self.client("admin", "admin-pw")
+        yield c.request("subscribe", events=["*"])
+        [conn] = [x for x in self.server.connections if x.session.user == "admin"]
+        # small kernel buffers on both ends so that a client that does not read blocks the server quickly
+        conn.transport.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        c.transport.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        c.transport.pauseProducing()          # the client stops reading
+        self.emitted = 0
+        stable, last_seq = 0, -1
+        for chunk in range(60):               # until the kernel buffers are full: nothing more gets written
+            for _ in range(300):
+                self.engine.emit({"event": "channel.dtmf", "channel": "ss7/1", "call": "c1", "digit": "5",
+                                  "n": self.emitted})
+                self.emitted += 1
+            yield turn(0.005)                 # let the reactor push what it can into the sockets
+            stable = stable + 1 if conn.paused and conn.seq == last_seq and conn.dropped > 0 else 0
+            last_seq = conn.seq
+            if stable >= 3:
+                break
+        self.assertTrue(conn.paused)
+        self.assertIsNotNone(conn.overflow_since)
+        self.assertLessEqual(conn.queued_events, 100)
+        return c, conn
+
+    @defer.inlineCallbacks
+    def test_overflow_is_announced_and_seq_stays_gap_free(self):
+        c, conn = yield self.stalled_client()
+        c.transport.resumeProducing()
+        yield c.wait_for(lambda m: m.get("data", {}).get("n") == self.emitted - 1, timeout=10)
+        evs = c.events()
+        self.assertEqual([e["seq"] for e in evs], list(range(1, len(evs) + 1)))
+        overflows = [e for e in evs if e["event"] == "cti.overflow"]
+        self.assertGreaterEqual(len(overflows), 1)
+        dropped = sum(e["data"]["dropped"] for e in overflows)
+        delivered = [e["data"]["n"] for e in evs if e["event"] == "channel.dtmf"]
+        self.assertGreater(dropped, 0)
+        self.assertEqual(len(delivered) + dropped, self.emitted)
+        self.assertEqual(delivered, sorted(delivered))           # order kept, only whole runs dropped
+        self.assertIsNone(conn.overflow_since)                   # drained: the 30 s clock is off
+        self.clock.advance(60)
+        r = yield c.request("ping")
+        self.assertTrue(r["ok"])
+
+    @defer.inlineCallbacks
+    def test_client_blocked_30s_after_overflow_is_disconnected(self):
+        other = yield self.client("sup", "sup-pw")
+        c, conn = yield self.stalled_client()
+        self.clock.advance(29)
+        yield turn(0.02)
+        self.assertFalse(conn.transport.disconnected)
+        self.clock.advance(2)
+        for _ in range(100):
+            if conn.transport.disconnected:
+                break
+            yield turn(0.01)
+        self.assertTrue(conn.transport.disconnected)
+        self.assertNotIn(conn, self.server.connections)
+        r = yield other.request("ping")                         # the others carry on
+        self.assertTrue(r["ok"])
+        c.transport.resumeProducing()
+        yield c.closed
+
+
+class LengthFraming(ServerMixin, unittest.TestCase):
+    def setUp(self):
+        return self.start_server()
+
+    @defer.inlineCallbacks
+    def test_switch_then_session_in_length_frames(self):
+        c = yield self.client()
+        r = yield c.request("hello", framing="length", client="test 1.0")
+        self.assertEqual(r["result"], {"protocol": "ctid-cti/1", "server": "ctid 0.1.0", "framing": "length"})
+        self.assertEqual(c.framing, "length")
+        r = yield c.request("login", user="admin", password="admin-pw")
+        self.assertTrue(r["ok"])
+        yield c.request("subscribe", events=["agent.*"])
+        self.engine.emit({"event": "agent.state", "agent": "1001", "state": "ready", "reason": "x\ny"})
+        ev = yield c.wait_for(lambda m: m.get("type") == "event")
+        self.assertEqual(ev["data"]["reason"], "x\ny")
+        c.send_raw(struct.pack(">I", 0))
+        r = yield c.response(None)
+        self.assertIn("empty frame", r["error"]["message"])
+        r = yield c.request("hello", framing="line")
+        self.assertEqual(error_code(r), 409)
+        c.send_raw(struct.pack(">I", 70000) + b"{")
+        r = yield c.wait_for(lambda m: m.get("type") == "response" and not m["ok"] and m["error"]["code"] == 413)
+        self.assertIn("70000", r["error"]["message"])
+        yield c.closed
+
+    @defer.inlineCallbacks
+    def test_switch_and_next_frame_in_one_packet(self):
+        c = yield self.client()
+        login = b'{"id":2,"op":"login","token":"tok-admin"}'
+        c.send_raw(b'{"id":1,"op":"hello","framing":"length"}\n' + struct.pack(">I", len(login)) + login)
+        c.framing = "line"
+        r = yield c.response(2)
+        self.assertTrue(r["ok"])
+
+    @defer.inlineCallbacks
+    def test_switch_only_first(self):
+        c = yield self.client()
+        yield c.request("ping")
+        r = yield c.request("hello", framing="length")
+        self.assertEqual(error_code(r), 409)
+        r = yield c.request("hello", framing="morse")
+        self.assertEqual(error_code(r), 400)
+        r = yield c.request("hello")
+        self.assertTrue(r["ok"])
+        self.assertEqual(r["result"]["framing"], "line")

@@ -1,0 +1,296 @@
+"""hospital_main against the scripted client double: menu choices, invalid input, retries, timeouts, hang-ups,
+data-op failures, the menu built from the enabled options."""
+from __future__ import annotations
+
+import datetime
+import time
+
+import pytest
+from twisted.internet import defer
+from twisted.logger import globalLogPublisher
+
+from ivr_fakes import Caller, FakeClient, FakeCtiError, during
+from ivrflows import FLOWS, HospitalConfig, HospitalMenu, hospital_main, make_hospital_main
+from ivrflows.hospital import clinics_text, departments_text
+from libcti.ivr import IvrRunner
+
+# the shapes ctid.db.hospital returns (departments(), clinics_on()) as the daemon's data ops pass them on
+DEPARTMENTS = {"departments": [
+    {"code": "cardiology", "name": "Cardiology", "name_zh": "心内科", "floor": "Outpatient building, 3rd floor",
+     "phone": "6601", "description": "心血管疾病、高血压、心律失常"},
+    {"code": "paediatrics", "name": "Paediatrics", "name_zh": "儿科", "floor": "门诊楼二楼", "phone": "6602"},
+    {"code": "emergency", "name": "Emergency", "name_zh": "急诊科", "floor": "Emergency building, ground floor"},
+    {"code": "x", "name": "X-ray", "name_zh": "放射科", "floor": "Building B"},
+]}
+CLINICS = {"date": "2026-11-23", "clinics": [
+    {"clinic": 1, "session": "am", "doctor": "王建国", "title": "Chief physician", "title_zh": "主任医师",
+     "department": "cardiology", "department_name": "Cardiology", "department_zh": "心内科", "slots": 20, "free": 3},
+    {"clinic": 2, "session": "am", "doctor": "李秀英", "title": "Associate chief physician",
+     "title_zh": "副主任医师", "department": "cardiology", "department_zh": "心内科", "slots": 20, "free": 0},
+    {"clinic": 3, "session": "pm", "doctor": "张丽", "title": "Chief physician", "title_zh": "主任医师",
+     "department": "paediatrics", "department_zh": "儿科", "slots": 20, "free": 5},
+]}
+TODAY = datetime.date(2026, 11, 23)
+
+
+@pytest.fixture
+def logged():
+    events = []
+    globalLogPublisher.addObserver(events.append)
+    yield events
+    globalLogPublisher.removeObserver(events.append)
+
+
+def make(flow=hospital_main, **kw):
+    client = FakeClient()
+    client.clock.advance(time.mktime(datetime.datetime(2026, 11, 23, 9, 30).timetuple()))
+    client.data["hospital.departments"] = DEPARTMENTS
+    client.data["hospital.clinics"] = lambda date: CLINICS if date == TODAY.isoformat() else {"clinics": []}
+    runner = IvrRunner(client, {"114": "hospital_main"}, {"hospital_main": flow}, clock=client.clock, **kw)
+    defer.ensureDeferred(runner.start())
+    return client, runner
+
+
+def call(client, keys=(), **kw):
+    client.incoming("ss7/5", caller=Caller(keys=list(keys), **kw))
+    return client.ops_of("ss7/5")
+
+
+def names(ops):
+    return [o for o, _ in ops]
+
+
+def texts(client):
+    return [p.get("text") or p.get("prompt") for p in client.played("ss7/5")]
+
+
+MENU = HospitalMenu().menu_text()
+
+
+# --- the menu text ----------------------------------------------------------------------------------------------
+
+def test_menu_offers_only_enabled_working_options():
+    assert MENU == "查询科室和今日出诊医生请按2，投诉和建议请按4，人工服务请按0，重听请按星号键。"
+    assert "请按1" not in MENU and "请按3" not in MENU
+    two = HospitalMenu(HospitalConfig(options=("0", "2"))).menu_text()
+    assert two == "人工服务请按0，查询科室和今日出诊医生请按2，重听请按星号键。"
+
+
+@pytest.mark.parametrize("kw, message", [
+    ({"options": ("1", "0")}, "booking"),
+    ({"options": ("3",)}, "message for a doctor"),
+    ({"options": ("7",)}, "unknown menu key '7'"),
+    ({"options": ()}, "at least one"),
+    ({"options": ("2", "2")}, "duplicate"),
+    ({"tries": 0}, "tries"),
+    ({"prompts": {"welcome": {"prompt": "hello", "text": "x"}}}, "exactly one"),
+    ({"prompts": {"wellcome": {"prompt": "hello"}}}, "unknown prompt name 'wellcome'"),
+])
+def test_bad_config_is_refused_with_a_clear_message(kw, message):
+    with pytest.raises(ValueError, match=message):
+        HospitalConfig(**kw)
+
+
+def test_flow_registry():
+    assert FLOWS["hospital_main"] is hospital_main
+
+
+# --- menu choices -------------------------------------------------------------------------------------------------
+
+def test_press_2_reads_departments_and_todays_clinics_then_returns_to_menu_then_0_to_agent(logged):
+    client, runner = make()
+    ops = call(client, keys=["2", "0"])
+    assert names(ops) == ["answer", "play", "collect", "play", "collect", "play", "transfer"]
+    assert ops[1][1] == {"prompts": [{"prompt": "welcome"}], "barge_in": True}
+    collect = ops[2][1]
+    assert collect["prompts"] == [{"text": MENU, "voice": "zh"}]
+    assert collect["max_digits"] == 1 and collect["timeout"] == 5.0
+    assert client.requests == [("hospital.departments", {}), ("hospital.clinics", {"date": "2026-11-23"})]
+    info = ops[3][1]["prompts"]
+    assert ops[3][1]["barge_in"] is True
+    assert info == [{"prompt": "info_intro"}, {"prompt": "departments_intro"},
+                    {"text": "心内科，3楼；儿科，门诊楼二楼；急诊科，1楼；放射科。", "voice": "zh"},
+                    {"text": "今天上午出诊：心内科，王建国主任医师、李秀英副主任医师。今天下午出诊：儿科，张丽主任医师。",
+                     "voice": "zh"}]
+    assert ops[5][1]["prompts"] == [{"prompt": "agent_wait"}]
+    assert ops[6][1] == {"queue": "frontdesk"}
+    assert runner.metrics["hospital_main"]["completed"] == 1
+    assert not [e for e in logged if "log_failure" in e]
+
+
+def test_press_0_queues_for_the_front_desk():
+    client, runner = make()
+    ops = call(client, keys=["0"])
+    assert names(ops) == ["answer", "play", "collect", "play", "transfer"]
+    assert ops[-1][1]["queue"] == "frontdesk"
+
+
+def test_digit_pressed_during_the_welcome_is_the_menu_choice():
+    client, runner = make()
+    ops = call(client, barge=["0"])
+    assert names(ops) == ["answer", "play", "play", "transfer"]
+
+
+def test_digit_pressed_during_the_information_is_the_next_choice():
+    client, runner = make()
+    ops = call(client, keys=["2"], barge=[None, "0"])
+    # welcome not interrupted (None), information interrupted by 0 -> straight to the agent
+    assert names(ops) == ["answer", "play", "collect", "play", "play", "transfer"]
+
+
+def test_agent_queue_is_configurable():
+    client, runner = make(make_hospital_main(HospitalConfig(options=("2", "0"), agent_queue="cardiology")))
+    ops = call(client, keys=["0"])
+    assert ops[-1] == ("transfer", {"queue": "cardiology"})
+
+
+def test_disabled_option_is_invalid_input():
+    client, runner = make(make_hospital_main(HospitalConfig(options=("2", "0"))))
+    call(client, keys=["4", "0"])
+    assert texts(client).count("invalid") == 1
+    assert client.ops_of("ss7/5", "record") == []
+
+
+# --- invalid input, retries, timeouts ------------------------------------------------------------------------------
+
+def test_invalid_key_plays_invalid_and_asks_again():
+    client, runner = make()
+    ops = call(client, keys=["7", "0"])
+    assert names(ops) == ["answer", "play", "collect", "play", "collect", "play", "transfer"]
+    assert ops[3][1]["prompts"] == [{"prompt": "invalid"}]
+
+
+def test_three_timeouts_say_goodbye_and_hang_up():
+    client, runner = make()
+    ops = call(client, keys=["", "", ""])
+    assert names(ops) == ["answer", "play", "collect", "play", "collect", "play", "collect", "play", "hangup"]
+    assert texts(client).count("timeout") == 2
+    assert ops[-2][1]["prompts"] == [{"prompt": "goodbye"}]
+    assert runner.metrics["hospital_main"]["completed"] == 1
+
+
+def test_three_invalid_keys_go_to_an_agent():
+    client, runner = make()
+    ops = call(client, keys=["9", "", "#"])
+    assert names(ops)[-2:] == ["play", "transfer"]
+    assert texts(client).count("invalid") == 1 and texts(client).count("timeout") == 1
+    assert ops[-1][1]["queue"] == "frontdesk"
+
+
+def test_star_repeats_the_menu_without_using_a_try():
+    client, runner = make()
+    ops = call(client, keys=["*", "7", "*", "7", "*", "0"])
+    assert names(ops).count("collect") == 6
+    assert ops[-1][0] == "transfer"
+
+
+def test_endless_star_counts_as_invalid_after_five_repeats():
+    client, runner = make()
+    ops = call(client, keys=["*"] * 8)
+    assert names(ops).count("collect") == 8                      # 5 repeats, then 3 failed tries
+    assert texts(client).count("invalid") == 2 and ops[-1] == ("transfer", {"queue": "frontdesk"})
+
+
+def test_tries_are_configurable():
+    client, runner = make(make_hospital_main(HospitalConfig(tries=1)))
+    ops = call(client, keys=[""])
+    assert names(ops) == ["answer", "play", "collect", "play", "hangup"]
+
+
+# --- complaints --------------------------------------------------------------------------------------------------
+
+def test_press_4_records_a_complaint_then_back_to_menu():
+    client, runner = make()
+    ops = call(client, keys=["4", "0"], speak_seconds=12.5)
+    assert names(ops) == ["answer", "play", "collect", "play", "record", "play", "collect", "play", "transfer"]
+    rec = ops[4][1]
+    assert rec["purpose"] == "complaint" and rec["terminators"] == "#" and rec["beep"] is True
+    assert rec["max_seconds"] == 120.0
+    assert ops[3][1]["prompts"] == [{"prompt": "complaints_intro"}]
+    assert ops[5][1]["prompts"] == [{"prompt": "recorded_thanks"}]
+
+
+def test_empty_complaint_is_reported():
+    client, runner = make()
+    call(client, keys=["4", "0"], speak_seconds=0.2)
+    assert "没有录到您的留言。" in texts(client)
+
+
+# --- hang-ups and failures ---------------------------------------------------------------------------------------
+
+def test_hangup_during_information_cancels_the_call(logged):
+    client, runner = make()
+    ops = call(client, keys=["2", "0"], hangup_when=during("play", text="心内科，3楼"))
+    client.clock.advance(1)
+    assert names(ops) == ["answer", "play", "collect", "play"]
+    assert runner.metrics["hospital_main"]["hangup"] == 1 and runner.active == 0
+    assert not [e for e in logged if "log_failure" in e]
+
+
+def test_hangup_while_recording_cancels():
+    client, runner = make()
+    ops = call(client, keys=["4"], hangup_when=during("record"))
+    client.clock.advance(1)
+    assert names(ops)[-1] == "record" and runner.metrics["hospital_main"]["hangup"] == 1
+
+
+def test_caller_who_never_presses_and_hangs_up_in_the_menu():
+    client, runner = make()
+    ops = call(client, keys=[])                       # the caller hangs up during the first menu prompt
+    client.clock.advance(1)
+    assert names(ops) == ["answer", "play", "collect"]
+    assert runner.metrics["hospital_main"]["hangup"] == 1
+
+
+def test_collect_reporting_hangup_ends_the_flow_without_more_prompts():
+    client, runner = make()
+    orig = client.channel("ss7/5")._result
+
+    def result(op, args, caller):
+        if op == "collect":
+            return {"digits": "", "reason": "hangup", "tries": 1}
+        return orig(op, args, caller)
+
+    client.channel("ss7/5")._result = result
+    ops = call(client, keys=["2"])
+    assert names(ops) == ["answer", "play", "collect"]
+    assert runner.metrics["hospital_main"]["hangup"] == 1
+
+
+def test_data_op_failure_gets_apology_and_front_desk(logged):
+    client, runner = make()
+    client.data["hospital.departments"] = FakeCtiError(503, "unavailable", "database down")
+    ops = call(client, keys=["2"])
+    assert names(ops) == ["answer", "play", "collect", "play", "transfer"]
+    assert ops[3][1]["prompts"] == [{"prompt": "apology"}]
+    assert ops[4][1]["queue"] == "frontdesk"
+    assert runner.metrics["hospital_main"]["failed"] == 1
+    assert len([e for e in logged if "log_failure" in e]) == 1
+
+
+# --- texts ---------------------------------------------------------------------------------------------------
+
+def test_texts_for_empty_data():
+    assert departments_text({"departments": []}) == ""
+    assert clinics_text({"clinics": []}) == ""
+
+
+def test_information_with_no_data_says_so():
+    client, runner = make()
+    client.data["hospital.departments"] = {"departments": []}
+    client.data["hospital.clinics"] = lambda date: {"date": date, "clinics": []}
+    ops = call(client, keys=["2", "0"])
+    assert ops[3][1]["prompts"] == [{"prompt": "info_intro"}, {"text": "暂时没有科室信息。", "voice": "zh"},
+                                    {"prompt": "no_clinics"}]
+
+
+def test_clinics_without_session_are_still_read():
+    t = clinics_text({"clinics": [{"doctor": "王芳", "department": "儿科", "session": "am"},
+                                  {"doctor": {"name": "赵磊", "title_zh": "主治医师"}, "department": {"name_zh": "骨科"}},
+                                  {"doctor": "钱进", "title": "Attending physician"}]})
+    assert t == "今天上午出诊：儿科，王芳。今天出诊的还有：骨科，赵磊主治医师；钱进。"
+
+
+def test_malformed_data_raises_a_clear_error():
+    with pytest.raises(ValueError, match="departments: expected a list"):
+        departments_text({"departments": "心内科"})
