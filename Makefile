@@ -15,7 +15,7 @@ test: setup
 
 # Everything, including the slow soak/corpus tests, as CI runs it.
 test-all: setup
-	CTID_RUNSLOW=1 CTID_REQUIRE_PEERS=1 $(PY) -m pytest -q
+	CTID_TEST_PG_URL="$$(./scripts/start-postgres.sh | tail -n 1)" CTID_RUNSLOW=1 CTID_REQUIRE_PEERS=1 $(PY) -m pytest -q
 
 bench: setup
 	$(PY) bench/bench_dsp.py

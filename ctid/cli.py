@@ -8,7 +8,7 @@ import sys
 def build_parser() -> argparse.ArgumentParser:
     from .dsp import cli as dsp_cli
     from .signaling import cli as sig_cli
-    from . import daemon
+    from . import daemon, demo
 
     parser = argparse.ArgumentParser(prog="ctid", description="ctid: open CTI platform for voice boards")
     parser.add_argument("--version", action="version", version="ctid 0.1.0")
@@ -16,6 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
     dsp_cli.add_parser(sub)
     sig_cli.add_parser(sub)
     daemon.add_parser(sub)
+    demo.add_parser(sub)
     return parser
 
 
@@ -34,6 +35,10 @@ def main(argv: list[str] | None = None) -> int:
         from . import daemon
 
         return daemon.run(args)
+    if args.cmd == "demo":
+        from . import demo
+
+        return demo.run(args)
     parser.error(f"unknown command {args.cmd}")
     return 2
 
