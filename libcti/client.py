@@ -11,6 +11,7 @@ import json
 import random
 
 from twisted.internet import defer
+from twisted.internet.error import ConnectError
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 
@@ -189,13 +190,17 @@ class Client:
         return self._ready and self._conn is not None and not self._conn.lost
 
     def connect(self) -> defer.Deferred:
-        """Connect and log in; fires with the client (errbacks CtiError/connection errors; no retry here)."""
+        """Connect and log in; fires with the client. Errbacks CtiError (503 when the server cannot be
+        reached, 401 when the login fails); no retry here."""
         self._closing = False
         return self._establish(resync=False).addCallback(lambda _: self)
 
     @defer.inlineCallbacks
     def _establish(self, resync: bool):
-        conn = yield self.endpoint.connect(_Factory(self))
+        try:
+            conn = yield self.endpoint.connect(_Factory(self))
+        except (ConnectError, OSError) as exc:
+            raise CtiError(503, "unavailable", f"cannot connect to {self.endpoint_desc}: {exc}") from exc
         try:
             yield self._with_timeout(conn.hello, self.timeout, "the server's hello")
             self._conn = conn
