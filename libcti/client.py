@@ -79,6 +79,12 @@ class _Connection(Protocol):
 
     def connectionMade(self):
         self.client._clock_rx()
+        nodelay = getattr(self.transport, "setTcpNoDelay", None)
+        if nodelay is not None:
+            try:
+                nodelay(True)
+            except OSError:
+                pass
 
     def dataReceived(self, data):
         self.client._clock_rx()

@@ -63,7 +63,7 @@ class CtiProtocol(Protocol):
         self.seq = 0
         self.patterns: list[str] = []
         self._match_cache: dict[str, bool] = {}
-        # output: deque of ("raw", payload) | ("event", name_json, data_json) | ("overflow",)
+        # output: deque of ("raw", framed bytes) | ("event", frame template) | ("overflow",)
         self.queue: deque = deque()
         self.queued_events = 0
         self.paused = False
@@ -86,6 +86,12 @@ class CtiProtocol(Protocol):
         self.throttle = ConnectionThrottle(self.clock)
         self.last_rx = self.clock.seconds()
         f.connections.add(self)
+        nodelay = getattr(self.transport, "setTcpNoDelay", None)
+        if nodelay is not None:   # small frames go out at once (no Nagle wait for the peer's delayed ACK)
+            try:
+                nodelay(True)
+            except OSError:
+                pass
         self.transport.registerProducer(self, True)
         self.send(_dumps({"type": "hello", "protocol": PROTOCOL, "server": f"ctid {f.version}",
                           "auth": ["password", "token"], "max_frame": f.max_frame}))
@@ -446,16 +452,18 @@ class CtiProtocol(Protocol):
             self._match_cache[name] = hit
         return hit
 
-    def offer_event(self, name_json: bytes, data_json: bytes) -> None:
-        """Queue or write one event (already filtered for this connection)."""
+    def offer_event(self, template: bytes) -> None:
+        """Queue or write one event (already filtered for this connection). `template` is the event frame with
+        `%d` where the seq goes (any other % doubled)."""
         if self.closing:
             return
         if not self.paused and not self.queue:
-            self._write_event(name_json, data_json)
+            self.seq += 1
+            self.transport.write(self.encode(template % self.seq))
             return
         if self.queued_events >= self.factory.queue_limit:
             self._overflow()
-        self.queue.append(("event", name_json, data_json))
+        self.queue.append(("event", template))
         self.queued_events += 1
 
     def _overflow(self):
@@ -476,10 +484,9 @@ class CtiProtocol(Protocol):
                      peer=self._peer(), s=self.factory.overflow_grace)
             self.abort()
 
-    def _write_event(self, name_json: bytes, data_json: bytes) -> None:
+    def _write_event(self, template: bytes) -> None:
         self.seq += 1
-        payload = b'{"type":"event","seq":%d,"event":%s,"data":%s}' % (self.seq, name_json, data_json)
-        self.transport.write(self.encode(payload))
+        self.transport.write(self.encode(template % self.seq))
 
     def send(self, payload: bytes) -> None:
         """Write a non-event frame (response, hello, ping): queued behind events when paused, never dropped."""
@@ -496,13 +503,14 @@ class CtiProtocol(Protocol):
             kind = item[0]
             if kind == "event":
                 self.queued_events -= 1
-                self._write_event(item[1], item[2])
+                self._write_event(item[1])
             elif kind == "raw":
                 self.transport.write(item[1])
             else:
                 dropped, self.dropped = self.dropped, 0
                 self.overflow_pending = False
-                self._write_event(b'"cti.overflow"', b'{"dropped":%d}' % dropped)
+                self._write_event(b'{"type":"event","seq":%%d,"event":"cti.overflow","data":{"dropped":%d}}'
+                                  % dropped)
 
     # IPushProducer
     def pauseProducing(self):

@@ -5,7 +5,7 @@
     ports = yield server.listen(reactor, ["tcp:7000:interface=127.0.0.1"])
 
 Engine events are fanned out to every logged-in connection that subscribed to them and may see them: the
-event's JSON is encoded once (and once more masked, for monitors), each connection only adds its own seq.
+event's frame is encoded once (and once more masked, for monitors), each connection only adds its own seq.
 """
 from __future__ import annotations
 
@@ -123,24 +123,31 @@ class CtiServer(Factory):
         data = {k: v for k, v in event.items() if k != "event"}
         index = self.index
         index.before(name, data)
-        name_json = _dumps(name)
-        data_json = None
-        masked_json = None
+        # One frame template per view, built once: each connection only fills in its seq.
+        head = b'{"type":"event","seq":%d,"event":' + _dumps(name).replace(b"%", b"%%") + b',"data":'
+        full = masked = None
         for conn in tuple(self.connections):
             s = conn.session
-            if s is None or not conn.wants(name):
+            if s is None:
                 continue
-            if s.agent_only:
-                if not index.agent_may_see(s.agent, name, data):
-                    continue
-            elif s.masked:
-                if masked_json is None:
-                    masked_json = _dumps(mask_data(data))
-                conn.offer_event(name_json, masked_json)
+            hit = conn._match_cache.get(name)
+            if hit is None:
+                hit = conn.wants(name)
+            if not hit:
                 continue
-            if data_json is None:
-                data_json = _dumps(data)
-            conn.offer_event(name_json, data_json)
+            view = s.view
+            if view == "all":
+                if full is None:
+                    full = head + _dumps(data).replace(b"%", b"%%") + b"}"
+                conn.offer_event(full)
+            elif view == "masked":
+                if masked is None:
+                    masked = head + _dumps(mask_data(data)).replace(b"%", b"%%") + b"}"
+                conn.offer_event(masked)
+            elif index.agent_may_see(s.agent, name, data):
+                if full is None:
+                    full = head + _dumps(data).replace(b"%", b"%%") + b"}"
+                conn.offer_event(full)
         index.after(name, data)
 
     # -- listening ------------------------------------------------------------------------------------------

@@ -172,7 +172,7 @@ class ClientBasics(ServerMixin, unittest.TestCase):
         c.on("cti.*", got.append)
         yield c.subscribe(["*"])
         [conn] = self.server.connections
-        conn._write_event(b'"cti.overflow"', b'{"dropped":7}')
+        conn._write_event(b'{"type":"event","seq":%d,"event":"cti.overflow","data":{"dropped":7}}')
         yield until(lambda: any(e.name == "cti.resync" for e in got), "resync after overflow")
         self.assertEqual([e.name for e in got], ["cti.overflow", "cti.resync"])
         self.assertEqual(got[0]["dropped"], 7)
