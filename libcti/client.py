@@ -225,6 +225,9 @@ class Client:
         except Exception:
             conn.transport.loseConnection()
             raise
+        if self._closing:            # close() was called while (re)connecting
+            conn.transport.loseConnection()
+            raise CtiError(503, "unavailable", "client closed")
         self._ready = True
         conn.established = True
         self._attempt = 0
