@@ -27,13 +27,16 @@ PRE_LOGIN = {"hello", "login", "ping"}
 
 
 class CtiError(Exception):
-    """An error response (code and name as in the spec), or a client-side one: 408 timeout, 503 not connected."""
+    """An error response (code and name as in the spec), or a client-side one: 408 timeout, 503 not connected.
+    `details` holds the error object's other fields; `cause` the Q.850 cause of a failed call attempt (or None)."""
 
-    def __init__(self, code: int, name: str, message: str):
+    def __init__(self, code: int, name: str, message: str, **details):
         super().__init__(code, name, message)
         self.code = code
         self.name = name
         self.message = message
+        self.details = details
+        self.cause = details.get("cause")
 
     def __str__(self):
         return f"{self.code} {self.name}: {self.message}"
@@ -376,8 +379,8 @@ class Client:
             if msg.get("ok"):
                 d.callback(msg.get("result") or {})
             else:
-                e = msg.get("error") or {}
-                d.errback(CtiError(e.get("code", 500), e.get("name", "internal"), e.get("message", "")))
+                e = dict(msg.get("error") or {})
+                d.errback(CtiError(e.pop("code", 500), e.pop("name", "internal"), e.pop("message", ""), **e))
         elif kind == "event":
             seq = msg.get("seq", 0)
             if isinstance(seq, int):

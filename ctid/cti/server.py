@@ -85,6 +85,9 @@ class CtiServer(Factory):
         code = getattr(exc, "code", None)
         if isinstance(code, int) and code in ERROR_NAMES and code != 500:
             msg = getattr(exc, "message", None) or (exc.args[-1] if exc.args else str(exc))
+            cause = getattr(exc, "cause", None)
+            if isinstance(cause, int) and not isinstance(cause, bool):
+                return OpError(code, str(msg), cause=cause)
             return OpError(code, str(msg))
         log.failure("CTI op {op} failed", failure, op=op)
         return OpError(500, f"internal error in op {op!r}")

@@ -123,6 +123,9 @@ class Basics(ServerMixin, unittest.TestCase):
         self.assertEqual(error_code(r), 409)
         r = yield c.request("originate", trunk="mars", called="1")
         self.assertEqual(error_code(r), 404)
+        self.assertNotIn("cause", r["error"])
+        r = yield c.request("originate", trunk="ss7", called="busy")
+        self.assertEqual(r["error"], {"code": 409, "name": "conflict", "message": "called party busy", "cause": 17})
 
         def boom(*a, **kw):
             raise KeyError("secret internals")

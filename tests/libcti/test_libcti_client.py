@@ -113,6 +113,11 @@ class ClientBasics(ServerMixin, unittest.TestCase):
             self.assertEqual(calls[4][2]["silence_seconds"], None)
             self.assertEqual(calls[6][2], {"queue": "frontdesk", "to": None})
             self.assertEqual(calls[7][1], ("ss7/1", "ss7/2"))
+            with self.assertRaises(CtiError) as cm:
+                await c.request("originate", trunk="ss7", called="busy")
+            self.assertEqual((cm.exception.code, cm.exception.cause), (409, 17))
+            r = await c.request("originate", trunk="ss7", called="12345")
+            self.assertEqual(r, {"channel": "ss7/2"})
         return defer.Deferred.fromCoroutine(flow())
 
     @defer.inlineCallbacks
