@@ -251,7 +251,7 @@ class CtiProtocol(Protocol):
             self.send(error_frame(rid, err))
             return False
         if args.get("client"):
-            log.info("CTI client {peer}: {client}", peer=self._peer(), client=args["client"])
+            log.info("CTI client {peer}: {client!r}", peer=self._peer(), client=args["client"])
         result = {"protocol": PROTOCOL, "server": f"ctid {self.factory.version}",
                   "framing": framing or self.decoder.framing}
         self.send(_dumps({"type": "response", "id": rid, "ok": True, "result": result}))
@@ -370,6 +370,8 @@ class CtiProtocol(Protocol):
         def checked(principal):
             self.login_pending = False
             if principal is None:
+                log.info("CTI login failed for {who} from {peer}", peer=self._peer(),
+                         who=repr(user[:64]) if user is not None else "a token")
                 if user is not None:
                     f.user_throttle.failed(user)
                 if self.throttle.failed():
@@ -384,7 +386,7 @@ class CtiProtocol(Protocol):
             if self._login_timer is not None and self._login_timer.active():
                 self._login_timer.cancel()
             self._login_timer = None
-            log.info("CTI login {user} ({roles}) from {peer}", user=self.session.user,
+            log.info("CTI login {user!r} ({roles}) from {peer}", user=self.session.user,
                      roles=",".join(sorted(self.session.roles)), peer=self._peer())
             s = self.session
             return {"user": s.user, "roles": sorted(s.roles), "agent": s.agent,

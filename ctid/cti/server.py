@@ -10,6 +10,7 @@ event's frame is encoded once (and once more masked, for monitors), each connect
 from __future__ import annotations
 
 import json
+import re
 
 from twisted.internet import defer, threads
 from twisted.internet.endpoints import serverFromString
@@ -29,6 +30,18 @@ log = Logger()
 
 def _dumps(obj) -> bytes:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def is_private_endpoint(desc: str) -> bool:
+    """True for TLS and UNIX endpoints and for TCP bound to loopback; False for plain TCP open to a network."""
+    parts = re.split(r"(?<!\\):", desc)
+    if parts[0] not in ("tcp", "tcp6"):
+        return True
+    for part in parts[1:]:
+        if part.startswith("interface="):
+            iface = part[len("interface="):].replace("\\", "")
+            return iface.startswith("127.") or iface in ("::1", "localhost")
+    return False
 
 
 class CtiServer(Factory):
@@ -158,6 +171,10 @@ class CtiServer(Factory):
         """Listen on Twisted server endpoint strings; fires with the list of IListeningPorts."""
         if isinstance(endpoints, str):
             endpoints = [endpoints]
+        for desc in endpoints:
+            if not is_private_endpoint(desc):
+                log.warn("CTI listens on {desc} without TLS beyond loopback: passwords, tokens and patient data "
+                         "cross it in clear (use an ssl: endpoint)", desc=desc)
         ds = [serverFromString(reactor, desc).listen(self) for desc in endpoints]
         return defer.gatherResults(ds, consumeErrors=True)
 

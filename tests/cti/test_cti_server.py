@@ -416,3 +416,15 @@ class Events(ServerMixin, unittest.TestCase):
         self.assertEqual(error_code(r), 400)
         self.assertEqual(looked, [("1001", "13800138000"), ("ivr", "13900000000")])
         self.assertRaises(ValueError, self.server.register_op, "login", lookup, {"admin"})
+
+
+class Endpoints(unittest.SynchronousTestCase):
+    def test_plain_tcp_beyond_loopback_is_flagged(self):
+        from ctid.cti.server import is_private_endpoint
+
+        for desc in ("tcp:7000:interface=127.0.0.1", "tcp6:7000:interface=\\:\\:1", "unix:/run/ctid/cti.sock",
+                     "ssl:7001:privateKey=k.pem:certKey=c.pem"):
+            self.assertTrue(is_private_endpoint(desc), desc)
+        for desc in ("tcp:7000", "tcp:7000:interface=0.0.0.0", "tcp:port=7000:interface=10.1.2.3",
+                     "tcp6:7000:interface=\\:\\:"):
+            self.assertFalse(is_private_endpoint(desc), desc)
