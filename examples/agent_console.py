@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Agent desktop console on libcti: log in, go ready, print each offered call with the caller's record.
 
-    python examples/agent_console.py --cti tcp:127.0.0.1:7000 --user 1001 --password agent-demo --extension analog/2
+    python examples/agent_console.py --cti tcp:127.0.0.1:7000 --user 1001 --password 1001-demo --extension analog/2
     python examples/agent_console.py --cti tls:cti.example.org:7001:caFile=ca.pem ...   # over TLS
 
 Options: --auto-answer answers each offered call on the agent's extension; --calls N exits after N calls.

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Wallboard on libcti's blocking facade: queue and agent statistics, refreshed as events arrive.
 
-    python examples/wallboard.py --cti tcp:127.0.0.1:7000 --user supervisor --password ...
+    python examples/wallboard.py --cti tcp:127.0.0.1:7000 --user monitor --password monitor-demo
     python examples/wallboard.py --once ...        # print one board and exit
 
 A `monitor` user is enough (numbers are masked for it). The password may come from CTI_PASSWORD.
@@ -33,7 +33,7 @@ def board(snap) -> str:
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--cti", default="tcp:127.0.0.1:7000")
-    p.add_argument("--user", default="supervisor")
+    p.add_argument("--user", default="monitor")
     p.add_argument("--password", default=os.environ.get("CTI_PASSWORD"))
     p.add_argument("--once", action="store_true", help="print one board and exit")
     p.add_argument("--refresh", type=float, default=10.0, help="redraw at least this often (s)")

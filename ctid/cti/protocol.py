@@ -59,6 +59,7 @@ class CtiProtocol(Protocol):
         self.bad_frames = 0
         self.inflight = 0
         self.login_pending = False
+        self._after_login: list[bytes] = []
         self.closing = False
         self.seq = 0
         self.patterns: list[str] = []
@@ -190,6 +191,13 @@ class CtiProtocol(Protocol):
 
     def handle_frame(self, frame: bytes) -> bool:
         """Parse and dispatch one frame; True when it switched the framing."""
+        if self.login_pending:
+            # requests pipelined behind a login run once it has completed (so they see its session)
+            if len(self._after_login) >= self.factory.max_inflight:
+                self.send(error_frame(None, OpError(429, "too many requests waiting for a login to complete")))
+                return False
+            self._after_login.append(frame)
+            return False
         if not frame:
             return self._bad(None, OpError(400, "empty frame"))
         if BINARY.search(frame):
@@ -301,6 +309,15 @@ class CtiProtocol(Protocol):
         self.inflight += 1
         d.addCallbacks(self._respond, self._respond_error, callbackArgs=(rid, op), errbackArgs=(rid, op))
         d.addBoth(self._done_one)
+        if op == "login":
+            d.addBoth(self._login_done)
+
+    def _login_done(self, _):
+        waiting, self._after_login = self._after_login, []
+        for frame in waiting:
+            if self.closing:
+                return
+            self.handle_frame(frame)
 
     def _done_one(self, _):
         self.inflight -= 1
@@ -353,8 +370,6 @@ class CtiProtocol(Protocol):
             raise OpError(400, "login: give either 'token' or 'user' and 'password', not both")
         if token is None and (user is None or password is None):
             raise OpError(400, "login: give 'user' and 'password', or 'token'")
-        if self.login_pending:
-            raise OpError(409, "a login is already in progress on this connection")
         wait = self.throttle.wait()
         if wait > 0:
             raise OpError(429, f"too many failed logins on this connection: retry in {wait:.0f} s")

@@ -53,6 +53,21 @@ class Basics(ServerMixin, unittest.TestCase):
         self.assertEqual(error_code(r), 400)
 
     @defer.inlineCallbacks
+    def test_requests_pipelined_behind_login(self):
+        c = yield self.client()
+        c.send_raw(b'{"id":1,"op":"login","user":"wall","password":"wall-pw"}\n{"id":2,"op":"snapshot"}\n'
+                   b'{"id":3,"op":"login","user":"wall","password":"wall-pw"}\n')
+        r = yield c.response(3)
+        self.assertEqual(error_code(r), 409)                 # already logged in by request 1
+        r = yield c.response(2)
+        self.assertTrue(r["ok"], r)
+        self.assertEqual([m.get("id") for m in c.frames[1:]], [1, 2, 3])
+        c2 = yield self.client()
+        c2.send_raw(b'{"id":1,"op":"login","user":"wall","password":"bad"}\n{"id":2,"op":"snapshot"}\n')
+        r = yield c2.response(2)
+        self.assertEqual(error_code(r), 401)
+
+    @defer.inlineCallbacks
     def test_user_store_down_is_503_and_server_keeps_going(self):
         self.users.broken = True
         c = yield self.client()
