@@ -42,7 +42,11 @@ _NO_ARGS: dict = {}
 
 
 def _dumps(obj) -> bytes:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    """Compact UTF-8 JSON; strings holding lone surrogates (JSON allows "\\ud800") go out as ASCII escapes."""
+    try:
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(obj, separators=(",", ":")).encode("ascii")
 
 
 def error_frame(rid, err: OpError) -> bytes:

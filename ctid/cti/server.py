@@ -22,14 +22,10 @@ from .auth import UserThrottle
 from .errors import ERROR_NAMES, OpError
 from .framing import MAX_FRAME
 from .ops import OpSpec, builtin_ops, schema_from_simple
-from .protocol import SESSION_OPS, CtiProtocol
+from .protocol import SESSION_OPS, CtiProtocol, _dumps
 from .visibility import OwnershipIndex, mask_data
 
 log = Logger()
-
-
-def _dumps(obj) -> bytes:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def is_private_endpoint(desc: str) -> bool:

@@ -280,7 +280,9 @@ class Garbage(ServerMixin, unittest.TestCase):
         for raw, needle in ((b"this is not json\n", "not JSON"), (b"[1,2]\n", "object"), (b"42\n", "object"),
                             (b'{"op": 5}\n', "op"), (b'{"id": [1], "op": "ping"}\n', "id"),
                             (b'{"id": true, "op": "ping"}\n', "id"), (b'{"id": 1}\n', "op"),
-                            (b'{"id":1,"op":"ping","x":1e999999}\n', "unknown argument")):
+                            (b'{"id":1,"op":"ping","x":1e999999}\n', "unknown argument"),
+                            (b'{"id":"\\ud800","op":"ping","x":[[[1]]]}\n',
+                             "unknown argument")):
             c.send_raw(raw)
             r = yield c.wait_for(lambda m: m.get("type") == "response" and not m["ok"])
             self.assertIn(needle, r["error"]["message"])
@@ -288,6 +290,8 @@ class Garbage(ServerMixin, unittest.TestCase):
         r = yield c.request("ping")
         self.assertTrue(r["ok"])
         self.assertFalse(c.lost)
+        r = yield good.request("subscribe", events=["\ud800*"])     # echoed back as an ASCII escape
+        self.assertEqual(r["result"]["events"], ["\ud800*"])
         r = yield good.request("snapshot")
         self.assertTrue(r["ok"])
 
