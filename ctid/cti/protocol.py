@@ -29,6 +29,7 @@ log = Logger()
 PROTOCOL = "ctid-cti/1"
 BINARY = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 MAX_BAD_FRAMES = 16
+MAX_PATTERNS = 64
 MAX_HELD = 1 << 20        # input held while output is blocked; more and the connection is dropped
 SESSION_OPS = {"hello", "login", "logout", "ping", "pong", "subscribe", "unsubscribe", "snapshot"}
 PRE_LOGIN = {"hello", "login", "ping", "pong"}
@@ -429,9 +430,11 @@ class CtiProtocol(Protocol):
 
     def op_subscribe(self, rid, req):
         args = parse_args("subscribe", _SUB_ARGS, req)
-        for p in args["events"]:
-            if p not in self.patterns:
-                self.patterns.append(p)
+        new = [p for p in dict.fromkeys(args["events"]) if p not in self.patterns]
+        if len(self.patterns) + len(new) > MAX_PATTERNS:
+            raise OpError(400, f"subscribe: at most {MAX_PATTERNS} patterns per connection "
+                               f"({len(self.patterns)} subscribed already)")
+        self.patterns.extend(new)
         self._match_cache.clear()
         result = {"events": list(self.patterns)}
         if args["snapshot"]:

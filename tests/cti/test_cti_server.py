@@ -351,6 +351,11 @@ class Events(ServerMixin, unittest.TestCase):
         evs = c.events()
         self.assertEqual([(e["seq"], e["event"]) for e in evs],
                          [(1, "agent.state"), (2, "call.ended"), (3, "trunk.state")])
+        r = yield c.request("subscribe", events=["p%d" % i for i in range(62)])
+        self.assertTrue(r["ok"])                        # 64 now
+        r = yield c.request("subscribe", events=["*", "one.more"])
+        self.assertEqual(error_code(r), 400)
+        self.assertIn("at most 64", r["error"]["message"])
         self.assertEqual(evs[0]["data"], {"agent": "1001", "state": "ready", "reason": ""})
 
     @defer.inlineCallbacks
