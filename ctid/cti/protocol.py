@@ -75,7 +75,6 @@ class CtiProtocol(Protocol):
         self.paused = False
         self._held = bytearray()
         self.dropped = 0
-        self.overflow_pending = False
         self.overflow_since = None
         self._overflow_timer = None
         self._ping_timer = None
@@ -123,6 +122,11 @@ class CtiProtocol(Protocol):
         if why:
             log.info("CTI connection {peer} closed: {why}", peer=self._peer(), why=why)
         self.factory.connections.discard(self)
+        for item in self.queue:          # responses waiting behind a blocked output still go (events do not)
+            if item[0] == "raw":
+                self.transport.write(item[1])
+        self.queue.clear()
+        self.queued_events = 0
         self.transport.loseConnection()
         self._abort_timer = self.clock.callLater(10.0, self.abort)
 
@@ -495,7 +499,6 @@ class CtiProtocol(Protocol):
         self.dropped += self.queued_events
         self.queue = kept
         self.queued_events = 0
-        self.overflow_pending = True
         self.queue.append(("overflow",))
         if self.overflow_since is None:
             self.overflow_since = self.clock.seconds()
@@ -532,7 +535,6 @@ class CtiProtocol(Protocol):
                 self.transport.write(item[1])
             else:
                 dropped, self.dropped = self.dropped, 0
-                self.overflow_pending = False
                 self._write_event(b'{"type":"event","seq":%%d,"event":"cti.overflow","data":{"dropped":%d}}'
                                   % dropped)
 
