@@ -308,9 +308,8 @@ class CtiProtocol(Protocol):
         except OpError as err:
             self.send(error_frame(rid, err))
             return
-        except Exception:  # noqa: BLE001 - a handler bug must not take the connection down
-            log.failure("CTI op {op} failed", op=op)
-            self.send(error_frame(rid, OpError(500, f"internal error in op {op!r}")))
+        except Exception:  # noqa: BLE001 - EngineError raised at once, or a handler bug (logged, 500)
+            self.send(error_frame(rid, f.to_op_error(Failure(), op)))
             return
         if not isinstance(d, defer.Deferred):
             self._respond(d, rid, op)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from twisted.internet import defer, reactor, task
 from twisted.trial import unittest
 
+from cti_doubles import EngineError
 from cti_helpers import ServerMixin, error_code
 
 
@@ -149,6 +150,17 @@ class Basics(ServerMixin, unittest.TestCase):
         self.assertEqual(error_code(r), 500)
         self.assertNotIn("secret", r["error"]["message"])
         self.flushLoggedErrors(KeyError)
+
+        def data_op(ctx, args):
+            if args["what"] == "missing":
+                raise EngineError(404, "no such department")
+            return 1 / 0
+        self.server.register_op("hospital.fail", data_op, {"ivr"}, args={"what": (str, True)})
+        r = yield c.request("hospital.fail", what="missing")
+        self.assertEqual((error_code(r), r["error"]["message"]), (404, "no such department"))
+        r = yield c.request("hospital.fail", what="bug")
+        self.assertEqual((error_code(r), r["error"]["message"]), (500, "internal error in op 'hospital.fail'"))
+        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
         r = yield c.request("ping")
         self.assertTrue(r["ok"])
 
