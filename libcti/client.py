@@ -254,7 +254,7 @@ class Client:
         return d
 
     def close(self) -> defer.Deferred:
-        """Log out and disconnect; no reconnect. Fires once the connection is closed."""
+        """Disconnect (the server ends the session); no reconnect. Fires once the connection is closed."""
         self._closing = True
         self._ready = False
         for name in ("_reconnect_call", "_ping_call"):
@@ -276,15 +276,17 @@ class Client:
                 del self._pending[rid]
                 if not d.called:
                     d.errback(err)
-        if conn is not self._conn or not getattr(conn, "established", False):
+        if conn is not self._conn:
+            return
+        if self._closed is not None:
+            closed, self._closed = self._closed, None
+            closed.callback(None)
+        if not getattr(conn, "established", False):
             return
         self._ready = False
         if self._ping_call is not None and self._ping_call.active():
             self._ping_call.cancel()
         self._ping_call = None
-        if self._closed is not None:
-            closed, self._closed = self._closed, None
-            closed.callback(None)
         if self._closing or not self.reconnect or self.session is None:
             return
         self._schedule_reconnect()
