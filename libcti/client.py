@@ -106,7 +106,7 @@ class _Connection(Protocol):
             if frame is None:
                 return
             try:
-                msg = json.loads(frame.decode("utf-8"))
+                msg = json.loads(frame)
             except (UnicodeDecodeError, ValueError):
                 log.error("libcti: server sent a frame that is not JSON: {f!r}", f=frame[:200])
                 continue
@@ -188,6 +188,7 @@ class Client:
         self._next_id = 0
         self._pending: dict = {}
         self._listeners: list = []
+        self._by_name: dict = {}
         self._channels: dict = {}
         self._agents: dict = {}
         self._attempt = 0
@@ -418,16 +419,21 @@ class Client:
             self.request("snapshot").addCallbacks(done, failed)
 
     def _dispatch(self, ev: Event):
-        for pattern, fn in list(self._listeners):
-            if fnmatch.fnmatchcase(ev.name, pattern):
-                try:
-                    r = fn(ev)
-                    if isinstance(r, defer.Deferred):
-                        r.addErrback(lambda f: log.failure("libcti: event handler failed", f))
-                    elif hasattr(r, "__await__"):
-                        defer.ensureDeferred(r).addErrback(lambda f: log.failure("libcti: event handler failed", f))
-                except Exception:  # noqa: BLE001 - one bad handler must not stop the others
-                    log.failure("libcti: event handler for {name} failed", name=ev.name)
+        handlers = self._by_name.get(ev.name)
+        if handlers is None:     # the handlers for an event name, cached until on()/off() change them
+            handlers = self._by_name[ev.name] = tuple(fn for pattern, fn in self._listeners
+                                                      if fnmatch.fnmatchcase(ev.name, pattern))
+        for fn in handlers:
+            try:
+                r = fn(ev)
+                if r is None:
+                    continue
+                if isinstance(r, defer.Deferred):
+                    r.addErrback(lambda f: log.failure("libcti: event handler failed", f))
+                elif hasattr(r, "__await__"):
+                    defer.ensureDeferred(r).addErrback(lambda f: log.failure("libcti: event handler failed", f))
+            except Exception:  # noqa: BLE001 - one bad handler must not stop the others
+                log.failure("libcti: event handler for {name} failed", name=ev.name)
 
     # -- events ---------------------------------------------------------------------------------------------
     def on(self, pattern: str, fn):
@@ -435,15 +441,18 @@ class Client:
         Returns a function that removes the handler. Events arrive only once subscribed (subscribe())."""
         entry = (pattern, fn)
         self._listeners.append(entry)
+        self._by_name.clear()
 
         def off():
             if entry in self._listeners:
                 self._listeners.remove(entry)
+                self._by_name.clear()
         return off
 
     def off(self, pattern: str, fn) -> None:
         if (pattern, fn) in self._listeners:
             self._listeners.remove((pattern, fn))
+            self._by_name.clear()
 
     def subscribe(self, patterns, snapshot: bool = False) -> defer.Deferred:
         """Subscribe to events (glob patterns); remembered for reconnects. Fires with the server's result."""
