@@ -60,8 +60,13 @@ class ClientBasics(ServerMixin, unittest.TestCase):
         self.assertIsInstance(got[0], Event)
         self.assertEqual(got[2].get("reason"), "lunch")
         off()
+        later = []
+        c.on("agent.st?te", later.append)                 # added after events of that name were dispatched
+        self.engine.emit({"event": "agent.state", "agent": "1001", "state": "ready", "reason": ""})
         snap = yield c.snapshot()
-        self.assertEqual(snap["seq"], 4)
+        self.assertEqual(snap["seq"], 5)
+        self.assertEqual(len(got), 4)                      # removed handler: nothing more
+        self.assertEqual([e.seq for e in later], [5])
         with self.assertRaises(CtiError) as cm:
             yield c.request("originate", trunk="ss7", called="1")
         self.assertEqual(cm.exception.code, 403)
