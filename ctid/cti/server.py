@@ -70,8 +70,7 @@ class CtiServer(Factory):
         self.events_in = 0
 
     # -- ops ------------------------------------------------------------------------------------------------
-    def register_op(self, name: str, handler, roles, *, args: dict | None = None, scope: str | None = None,
-                    allow_unknown_args: bool = False) -> None:
+    def register_op(self, name: str, handler, roles, *, args: dict | None = None, scope: str | None = None) -> None:
         """Add a data op: handler(ctx, args) -> dict | Deferred[dict]; roles: the roles allowed.
 
         `args` is {name: (type, required)} (type str, int, float, bool, list, dict) or {name: ops.Arg}; without
