@@ -216,7 +216,10 @@ class Client:
         except (ConnectError, OSError) as exc:
             raise CtiError(503, "unavailable", f"cannot connect to {self.endpoint_desc}: {exc}") from exc
         try:
-            yield self._with_timeout(conn.hello, self.timeout, "the server's hello")
+            greeting = yield self._with_timeout(conn.hello, self.timeout, "the server's hello")
+            if greeting.get("protocol") != PROTOCOL:
+                raise CtiError(503, "unavailable", f"the server speaks {greeting.get('protocol')!r}, "
+                                                   f"libcti speaks {PROTOCOL!r}")
             self._conn = conn
             hello = {"client": self.client_name}
             if self.framing == "length":

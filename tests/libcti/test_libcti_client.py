@@ -189,6 +189,22 @@ class ClientBasics(ServerMixin, unittest.TestCase):
         self.assertEqual(len(got[1]["channels"]), len(self.engine.channels))
 
 
+class Version(unittest.TestCase):
+    @defer.inlineCallbacks
+    def test_other_protocol_version_is_refused(self):
+        from twisted.internet.protocol import Factory, Protocol
+
+        class Future(Protocol):
+            def connectionMade(self):
+                self.transport.write(b'{"type":"hello","protocol":"ctid-cti/2","server":"ctid 9"}\n')
+        port = reactor.listenTCP(0, Factory.forProtocol(Future), interface="127.0.0.1")
+        self.addCleanup(port.stopListening)
+        with self.assertRaises(CtiError) as cm:
+            yield connect(f"tcp:127.0.0.1:{port.getHost().port}", token="t", reactor=reactor)
+        self.assertIn("ctid-cti/2", cm.exception.message)
+        yield turn(0.02)
+
+
 class Reconnect(ServerMixin, unittest.TestCase):
     def setUp(self):
         return self.start_server()
