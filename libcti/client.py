@@ -452,6 +452,25 @@ class Client:
                 self._by_name.clear()
         return off
 
+    def wait_for(self, pattern: str, where=None, timeout: float | None = None) -> defer.Deferred:
+        """Fires with the next Event matching the glob `pattern` (and `where(event)` if given); after `timeout`
+        seconds errbacks CtiError 408. Subscribe to the events first."""
+        d = defer.Deferred(lambda _d: remove())
+
+        def check(ev):
+            if d.called:
+                return
+            if where is None or where(ev):
+                remove()
+                d.callback(ev)
+        remove = self.on(pattern, check)
+        if timeout is not None:
+            def expired(result, t):
+                remove()
+                raise CtiError(408, "timeout", f"no {pattern} event within {t:g} s")
+            d.addTimeout(timeout, self.clock, onTimeoutCancel=expired)
+        return d
+
     def off(self, pattern: str, fn) -> None:
         if (pattern, fn) in self._listeners:
             self._listeners.remove((pattern, fn))

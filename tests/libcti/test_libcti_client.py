@@ -176,6 +176,23 @@ class ClientBasics(ServerMixin, unittest.TestCase):
         self.assertTrue(c.connected)
 
     @defer.inlineCallbacks
+    def test_wait_for(self):
+        clock = task.Clock()
+        c = yield self.connect(user="sup", password="sup-pw", clock=clock, ping_interval=0)
+        yield c.subscribe(["agent.*"])
+        d = c.wait_for("agent.*", where=lambda ev: ev["state"] == "ready")
+        self.engine.emit({"event": "agent.state", "agent": "1001", "state": "not_ready", "reason": ""})
+        self.engine.emit({"event": "agent.state", "agent": "1001", "state": "ready", "reason": ""})
+        ev = yield d
+        self.assertEqual((ev["state"], ev.seq), ("ready", 2))
+        d = c.wait_for("call.offered", timeout=5)
+        clock.advance(5)
+        with self.assertRaises(CtiError) as cm:
+            yield d
+        self.assertEqual(cm.exception.code, 408)
+        self.assertEqual(len(c._listeners), 0)             # one-shot handlers are gone
+
+    @defer.inlineCallbacks
     def test_overflow_triggers_resync(self):
         c = yield self.connect(user="sup", password="sup-pw")
         got = []
