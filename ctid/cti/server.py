@@ -9,7 +9,6 @@ event's frame is encoded once (and once more masked, for monitors), each connect
 """
 from __future__ import annotations
 
-import json
 import re
 
 from twisted.internet import defer, threads

@@ -1,7 +1,7 @@
 """The CTI server over a real loopback TCP port: hello, login, roles, errors, garbage, subscriptions, views."""
 from __future__ import annotations
 
-from twisted.internet import defer, reactor, task
+from twisted.internet import defer
 from twisted.trial import unittest
 
 from cti_doubles import EngineError
