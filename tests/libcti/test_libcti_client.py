@@ -206,6 +206,23 @@ class ClientBasics(ServerMixin, unittest.TestCase):
         self.assertEqual(len(got[1]["channels"]), len(self.engine.channels))
 
 
+class UnixSocket(unittest.TestCase):
+    @defer.inlineCallbacks
+    def test_unix_endpoint(self):
+        import tempfile
+
+        from cti_doubles import FakeEngine, demo_users
+
+        path = tempfile.mktemp(prefix="cti-", suffix=".sock", dir="/tmp")
+        server = CtiServer(FakeEngine(), demo_users())
+        [port] = yield server.listen(reactor, [f"unix:{path}:mode=600"])
+        self.addCleanup(port.stopListening)
+        c = yield connect(f"unix:{path}", user="ivr", password="ivr-pw", reactor=reactor)
+        snap = yield c.snapshot()
+        self.assertEqual(len(snap["channels"]), 6)
+        yield c.close()
+
+
 class Version(unittest.TestCase):
     @defer.inlineCallbacks
     def test_other_protocol_version_is_refused(self):
