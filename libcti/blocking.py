@@ -11,8 +11,10 @@ Never use it from the reactor's own thread (in a Twisted program use libcti.Clie
 """
 from __future__ import annotations
 
+import fnmatch
 import queue
 import threading
+import time
 
 from twisted.internet import threads
 
@@ -98,6 +100,18 @@ class BlockingClient:
             if ev is None:
                 return
             yield ev
+
+    def wait_for(self, pattern: str, where=None, timeout: float | None = None) -> Event | None:
+        """The next event matching the glob `pattern` (and `where(event)`), skipping others; None after
+        `timeout` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            ev = self.next_event(left)
+            if ev is None:
+                return None
+            if fnmatch.fnmatchcase(ev.name, pattern) and (where is None or where(ev)):
+                return ev
 
     # -- closing ---------------------------------------------------------------------------------------------
     def close(self) -> None:

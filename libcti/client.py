@@ -11,6 +11,7 @@ import json
 import random
 
 from twisted.internet import defer
+from twisted.internet.error import ConnectError
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 
@@ -26,13 +27,16 @@ PRE_LOGIN = {"hello", "login", "ping"}
 
 
 class CtiError(Exception):
-    """An error response (code and name as in the spec), or a client-side one: 408 timeout, 503 not connected."""
+    """An error response (code and name as in the spec), or a client-side one: 408 timeout, 503 not connected.
+    `details` holds the error object's other fields; `cause` the Q.850 cause of a failed call attempt (or None)."""
 
-    def __init__(self, code: int, name: str, message: str):
+    def __init__(self, code: int, name: str, message: str, **details):
         super().__init__(code, name, message)
         self.code = code
         self.name = name
         self.message = message
+        self.details = details
+        self.cause = details.get("cause")
 
     def __str__(self):
         return f"{self.code} {self.name}: {self.message}"
@@ -62,7 +66,11 @@ class Event:
 
 
 def _dumps(obj) -> bytes:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    """Compact UTF-8 JSON; strings holding lone surrogates (JSON allows "\\ud800") go out as ASCII escapes."""
+    try:
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(obj, separators=(",", ":")).encode("ascii")
 
 
 class _Connection(Protocol):
@@ -78,6 +86,12 @@ class _Connection(Protocol):
 
     def connectionMade(self):
         self.client._clock_rx()
+        nodelay = getattr(self.transport, "setTcpNoDelay", None)
+        if nodelay is not None:
+            try:
+                nodelay(True)
+            except OSError:
+                pass
 
     def dataReceived(self, data):
         self.client._clock_rx()
@@ -92,7 +106,7 @@ class _Connection(Protocol):
             if frame is None:
                 return
             try:
-                msg = json.loads(frame.decode("utf-8"))
+                msg = json.loads(frame)
             except (UnicodeDecodeError, ValueError):
                 log.error("libcti: server sent a frame that is not JSON: {f!r}", f=frame[:200])
                 continue
@@ -174,6 +188,7 @@ class Client:
         self._next_id = 0
         self._pending: dict = {}
         self._listeners: list = []
+        self._by_name: dict = {}
         self._channels: dict = {}
         self._agents: dict = {}
         self._attempt = 0
@@ -189,15 +204,22 @@ class Client:
         return self._ready and self._conn is not None and not self._conn.lost
 
     def connect(self) -> defer.Deferred:
-        """Connect and log in; fires with the client (errbacks CtiError/connection errors; no retry here)."""
+        """Connect and log in; fires with the client. Errbacks CtiError (503 when the server cannot be
+        reached, 401 when the login fails); no retry here."""
         self._closing = False
         return self._establish(resync=False).addCallback(lambda _: self)
 
     @defer.inlineCallbacks
     def _establish(self, resync: bool):
-        conn = yield self.endpoint.connect(_Factory(self))
         try:
-            yield self._with_timeout(conn.hello, self.timeout, "the server's hello")
+            conn = yield self.endpoint.connect(_Factory(self))
+        except (ConnectError, OSError) as exc:
+            raise CtiError(503, "unavailable", f"cannot connect to {self.endpoint_desc}: {exc}") from exc
+        try:
+            greeting = yield self._with_timeout(conn.hello, self.timeout, "the server's hello")
+            if greeting.get("protocol") != PROTOCOL:
+                raise CtiError(503, "unavailable", f"the server speaks {greeting.get('protocol')!r}, "
+                                                   f"libcti speaks {PROTOCOL!r}")
             self._conn = conn
             hello = {"client": self.client_name}
             if self.framing == "length":
@@ -214,6 +236,9 @@ class Client:
         except Exception:
             conn.transport.loseConnection()
             raise
+        if self._closing:            # close() was called while (re)connecting
+            conn.transport.loseConnection()
+            raise CtiError(503, "unavailable", "client closed")
         self._ready = True
         conn.established = True
         self._attempt = 0
@@ -233,7 +258,7 @@ class Client:
         return d
 
     def close(self) -> defer.Deferred:
-        """Log out and disconnect; no reconnect. Fires once the connection is closed."""
+        """Disconnect (the server ends the session); no reconnect. Fires once the connection is closed."""
         self._closing = True
         self._ready = False
         for name in ("_reconnect_call", "_ping_call"):
@@ -255,15 +280,17 @@ class Client:
                 del self._pending[rid]
                 if not d.called:
                     d.errback(err)
-        if conn is not self._conn or not getattr(conn, "established", False):
+        if conn is not self._conn:
+            return
+        if self._closed is not None:
+            closed, self._closed = self._closed, None
+            closed.callback(None)
+        if not getattr(conn, "established", False):
             return
         self._ready = False
         if self._ping_call is not None and self._ping_call.active():
             self._ping_call.cancel()
         self._ping_call = None
-        if self._closed is not None:
-            closed, self._closed = self._closed, None
-            closed.callback(None)
         if self._closing or not self.reconnect or self.session is None:
             return
         self._schedule_reconnect()
@@ -362,8 +389,8 @@ class Client:
             if msg.get("ok"):
                 d.callback(msg.get("result") or {})
             else:
-                e = msg.get("error") or {}
-                d.errback(CtiError(e.get("code", 500), e.get("name", "internal"), e.get("message", "")))
+                e = dict(msg.get("error") or {})
+                d.errback(CtiError(e.pop("code", 500), e.pop("name", "internal"), e.pop("message", ""), **e))
         elif kind == "event":
             seq = msg.get("seq", 0)
             if isinstance(seq, int):
@@ -395,16 +422,21 @@ class Client:
             self.request("snapshot").addCallbacks(done, failed)
 
     def _dispatch(self, ev: Event):
-        for pattern, fn in list(self._listeners):
-            if fnmatch.fnmatchcase(ev.name, pattern):
-                try:
-                    r = fn(ev)
-                    if isinstance(r, defer.Deferred):
-                        r.addErrback(lambda f: log.failure("libcti: event handler failed", f))
-                    elif hasattr(r, "__await__"):
-                        defer.ensureDeferred(r).addErrback(lambda f: log.failure("libcti: event handler failed", f))
-                except Exception:  # noqa: BLE001 - one bad handler must not stop the others
-                    log.failure("libcti: event handler for {name} failed", name=ev.name)
+        handlers = self._by_name.get(ev.name)
+        if handlers is None:     # the handlers for an event name, cached until on()/off() change them
+            handlers = self._by_name[ev.name] = tuple(fn for pattern, fn in self._listeners
+                                                      if fnmatch.fnmatchcase(ev.name, pattern))
+        for fn in handlers:
+            try:
+                r = fn(ev)
+                if r is None:
+                    continue
+                if isinstance(r, defer.Deferred):
+                    r.addErrback(lambda f: log.failure("libcti: event handler failed", f))
+                elif hasattr(r, "__await__"):
+                    defer.ensureDeferred(r).addErrback(lambda f: log.failure("libcti: event handler failed", f))
+            except Exception:  # noqa: BLE001 - one bad handler must not stop the others
+                log.failure("libcti: event handler for {name} failed", name=ev.name)
 
     # -- events ---------------------------------------------------------------------------------------------
     def on(self, pattern: str, fn):
@@ -412,15 +444,37 @@ class Client:
         Returns a function that removes the handler. Events arrive only once subscribed (subscribe())."""
         entry = (pattern, fn)
         self._listeners.append(entry)
+        self._by_name.clear()
 
         def off():
             if entry in self._listeners:
                 self._listeners.remove(entry)
+                self._by_name.clear()
         return off
+
+    def wait_for(self, pattern: str, where=None, timeout: float | None = None) -> defer.Deferred:
+        """Fires with the next Event matching the glob `pattern` (and `where(event)` if given); after `timeout`
+        seconds errbacks CtiError 408. Subscribe to the events first."""
+        d = defer.Deferred(lambda _d: remove())
+
+        def check(ev):
+            if d.called:
+                return
+            if where is None or where(ev):
+                remove()
+                d.callback(ev)
+        remove = self.on(pattern, check)
+        if timeout is not None:
+            def expired(result, t):
+                remove()
+                raise CtiError(408, "timeout", f"no {pattern} event within {t:g} s")
+            d.addTimeout(timeout, self.clock, onTimeoutCancel=expired)
+        return d
 
     def off(self, pattern: str, fn) -> None:
         if (pattern, fn) in self._listeners:
             self._listeners.remove((pattern, fn))
+            self._by_name.clear()
 
     def subscribe(self, patterns, snapshot: bool = False) -> defer.Deferred:
         """Subscribe to events (glob patterns); remembered for reconnects. Fires with the server's result."""

@@ -2,18 +2,32 @@
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 ROLES = frozenset({"admin", "supervisor", "ivr", "agent", "monitor"})
 
 
 @dataclass(frozen=True)
 class Session:
-    """Who a connection is logged in as: a copy of the store's principal with the roles ctid knows."""
+    """Who a connection is logged in as: a copy of the store's principal with the roles ctid knows.
+
+    `view` is what the session may see, fixed at login: "all" (admin, supervisor, ivr), "masked" (monitor:
+    numbers masked) or "agent" (own agent and calls only).
+    """
 
     user: str
     roles: frozenset
     agent: str | None
+    view: str = field(init=False)
+
+    def __post_init__(self):
+        if self.roles & {"admin", "supervisor", "ivr"}:
+            view = "all"
+        elif "monitor" in self.roles:
+            view = "masked"
+        else:
+            view = "agent"
+        object.__setattr__(self, "view", view)
 
     @classmethod
     def from_principal(cls, principal) -> "Session":
@@ -25,18 +39,12 @@ class Session:
         return bool(self.roles.intersection(roles))
 
     @property
-    def sees_everything(self) -> bool:
-        return self.has("admin", "supervisor", "ivr", "monitor")
-
-    @property
     def masked(self) -> bool:
-        """Numbers are masked for a monitor that has no role that may see them whole."""
-        return "monitor" in self.roles and not self.has("admin", "supervisor", "ivr")
+        return self.view == "masked"
 
     @property
     def agent_only(self) -> bool:
-        """The view is limited to the user's own agent and calls."""
-        return not self.sees_everything
+        return self.view == "agent"
 
 
 class ConnectionThrottle:

@@ -17,19 +17,22 @@ ERROR_NAMES = {
 class OpError(Exception):
     """An error answered to a request: `code` from ERROR_NAMES, `message` naming what was wrong."""
 
-    def __init__(self, code: int, message: str):
+    def __init__(self, code: int, message: str, **extra):
         if code not in ERROR_NAMES:
             raise ValueError(f"not a CTI error code: {code!r}")
         super().__init__(code, message)
         self.code = code
         self.message = message
+        self.extra = extra          # more fields of the error object (e.g. "cause" of a failed originate)
 
     @property
     def name(self) -> str:
         return ERROR_NAMES[self.code]
 
     def to_dict(self) -> dict:
-        return {"code": self.code, "name": self.name, "message": self.message}
+        d = {"code": self.code, "name": self.name, "message": self.message}
+        d.update(self.extra)
+        return d
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}: {self.message}"

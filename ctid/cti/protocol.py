@@ -29,6 +29,7 @@ log = Logger()
 PROTOCOL = "ctid-cti/1"
 BINARY = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 MAX_BAD_FRAMES = 16
+MAX_PATTERNS = 64
 MAX_HELD = 1 << 20        # input held while output is blocked; more and the connection is dropped
 SESSION_OPS = {"hello", "login", "logout", "ping", "pong", "subscribe", "unsubscribe", "snapshot"}
 PRE_LOGIN = {"hello", "login", "ping", "pong"}
@@ -42,7 +43,11 @@ _NO_ARGS: dict = {}
 
 
 def _dumps(obj) -> bytes:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    """Compact UTF-8 JSON; strings holding lone surrogates (JSON allows "\\ud800") go out as ASCII escapes."""
+    try:
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(obj, separators=(",", ":")).encode("ascii")
 
 
 def error_frame(rid, err: OpError) -> bytes:
@@ -59,17 +64,17 @@ class CtiProtocol(Protocol):
         self.bad_frames = 0
         self.inflight = 0
         self.login_pending = False
+        self._after_login: list[bytes] = []
         self.closing = False
         self.seq = 0
         self.patterns: list[str] = []
         self._match_cache: dict[str, bool] = {}
-        # output: deque of ("raw", payload) | ("event", name_json, data_json) | ("overflow",)
+        # output: deque of ("raw", framed bytes) | ("event", frame template) | ("overflow",)
         self.queue: deque = deque()
         self.queued_events = 0
         self.paused = False
         self._held = bytearray()
         self.dropped = 0
-        self.overflow_pending = False
         self.overflow_since = None
         self._overflow_timer = None
         self._ping_timer = None
@@ -86,6 +91,12 @@ class CtiProtocol(Protocol):
         self.throttle = ConnectionThrottle(self.clock)
         self.last_rx = self.clock.seconds()
         f.connections.add(self)
+        nodelay = getattr(self.transport, "setTcpNoDelay", None)
+        if nodelay is not None:   # small frames go out at once (no Nagle wait for the peer's delayed ACK)
+            try:
+                nodelay(True)
+            except OSError:
+                pass
         self.transport.registerProducer(self, True)
         self.send(_dumps({"type": "hello", "protocol": PROTOCOL, "server": f"ctid {f.version}",
                           "auth": ["password", "token"], "max_frame": f.max_frame}))
@@ -111,6 +122,11 @@ class CtiProtocol(Protocol):
         if why:
             log.info("CTI connection {peer} closed: {why}", peer=self._peer(), why=why)
         self.factory.connections.discard(self)
+        for item in self.queue:          # responses waiting behind a blocked output still go (events do not)
+            if item[0] == "raw":
+                self.transport.write(item[1])
+        self.queue.clear()
+        self.queued_events = 0
         self.transport.loseConnection()
         self._abort_timer = self.clock.callLater(10.0, self.abort)
 
@@ -184,6 +200,13 @@ class CtiProtocol(Protocol):
 
     def handle_frame(self, frame: bytes) -> bool:
         """Parse and dispatch one frame; True when it switched the framing."""
+        if self.login_pending:
+            # requests pipelined behind a login run once it has completed (so they see its session)
+            if len(self._after_login) >= self.factory.max_inflight:
+                self.send(error_frame(None, OpError(429, "too many requests waiting for a login to complete")))
+                return False
+            self._after_login.append(frame)
+            return False
         if not frame:
             return self._bad(None, OpError(400, "empty frame"))
         if BINARY.search(frame):
@@ -245,7 +268,7 @@ class CtiProtocol(Protocol):
             self.send(error_frame(rid, err))
             return False
         if args.get("client"):
-            log.info("CTI client {peer}: {client}", peer=self._peer(), client=args["client"])
+            log.info("CTI client {peer}: {client!r}", peer=self._peer(), client=args["client"])
         result = {"protocol": PROTOCOL, "server": f"ctid {self.factory.version}",
                   "framing": framing or self.decoder.framing}
         self.send(_dumps({"type": "response", "id": rid, "ok": True, "result": result}))
@@ -285,9 +308,8 @@ class CtiProtocol(Protocol):
         except OpError as err:
             self.send(error_frame(rid, err))
             return
-        except Exception:  # noqa: BLE001 - a handler bug must not take the connection down
-            log.failure("CTI op {op} failed", op=op)
-            self.send(error_frame(rid, OpError(500, f"internal error in op {op!r}")))
+        except Exception:  # noqa: BLE001 - EngineError raised at once, or a handler bug (logged, 500)
+            self.send(error_frame(rid, f.to_op_error(Failure(), op)))
             return
         if not isinstance(d, defer.Deferred):
             self._respond(d, rid, op)
@@ -295,6 +317,15 @@ class CtiProtocol(Protocol):
         self.inflight += 1
         d.addCallbacks(self._respond, self._respond_error, callbackArgs=(rid, op), errbackArgs=(rid, op))
         d.addBoth(self._done_one)
+        if op == "login":
+            d.addBoth(self._login_done)
+
+    def _login_done(self, _):
+        waiting, self._after_login = self._after_login, []
+        for frame in waiting:
+            if self.closing:
+                return
+            self.handle_frame(frame)
 
     def _done_one(self, _):
         self.inflight -= 1
@@ -347,8 +378,6 @@ class CtiProtocol(Protocol):
             raise OpError(400, "login: give either 'token' or 'user' and 'password', not both")
         if token is None and (user is None or password is None):
             raise OpError(400, "login: give 'user' and 'password', or 'token'")
-        if self.login_pending:
-            raise OpError(409, "a login is already in progress on this connection")
         wait = self.throttle.wait()
         if wait > 0:
             raise OpError(429, f"too many failed logins on this connection: retry in {wait:.0f} s")
@@ -364,6 +393,8 @@ class CtiProtocol(Protocol):
         def checked(principal):
             self.login_pending = False
             if principal is None:
+                log.info("CTI login failed for {who} from {peer}", peer=self._peer(),
+                         who=repr(user[:64]) if user is not None else "a token")
                 if user is not None:
                     f.user_throttle.failed(user)
                 if self.throttle.failed():
@@ -378,7 +409,7 @@ class CtiProtocol(Protocol):
             if self._login_timer is not None and self._login_timer.active():
                 self._login_timer.cancel()
             self._login_timer = None
-            log.info("CTI login {user} ({roles}) from {peer}", user=self.session.user,
+            log.info("CTI login {user!r} ({roles}) from {peer}", user=self.session.user,
                      roles=",".join(sorted(self.session.roles)), peer=self._peer())
             s = self.session
             return {"user": s.user, "roles": sorted(s.roles), "agent": s.agent,
@@ -402,9 +433,11 @@ class CtiProtocol(Protocol):
 
     def op_subscribe(self, rid, req):
         args = parse_args("subscribe", _SUB_ARGS, req)
-        for p in args["events"]:
-            if p not in self.patterns:
-                self.patterns.append(p)
+        new = [p for p in dict.fromkeys(args["events"]) if p not in self.patterns]
+        if len(self.patterns) + len(new) > MAX_PATTERNS:
+            raise OpError(400, f"subscribe: at most {MAX_PATTERNS} patterns per connection "
+                               f"({len(self.patterns)} subscribed already)")
+        self.patterns.extend(new)
         self._match_cache.clear()
         result = {"events": list(self.patterns)}
         if args["snapshot"]:
@@ -446,16 +479,18 @@ class CtiProtocol(Protocol):
             self._match_cache[name] = hit
         return hit
 
-    def offer_event(self, name_json: bytes, data_json: bytes) -> None:
-        """Queue or write one event (already filtered for this connection)."""
+    def offer_event(self, template: bytes) -> None:
+        """Queue or write one event (already filtered for this connection). `template` is the event frame with
+        `%d` where the seq goes (any other % doubled)."""
         if self.closing:
             return
         if not self.paused and not self.queue:
-            self._write_event(name_json, data_json)
+            self.seq += 1
+            self.transport.write(self.encode(template % self.seq))
             return
         if self.queued_events >= self.factory.queue_limit:
             self._overflow()
-        self.queue.append(("event", name_json, data_json))
+        self.queue.append(("event", template))
         self.queued_events += 1
 
     def _overflow(self):
@@ -463,7 +498,6 @@ class CtiProtocol(Protocol):
         self.dropped += self.queued_events
         self.queue = kept
         self.queued_events = 0
-        self.overflow_pending = True
         self.queue.append(("overflow",))
         if self.overflow_since is None:
             self.overflow_since = self.clock.seconds()
@@ -476,10 +510,9 @@ class CtiProtocol(Protocol):
                      peer=self._peer(), s=self.factory.overflow_grace)
             self.abort()
 
-    def _write_event(self, name_json: bytes, data_json: bytes) -> None:
+    def _write_event(self, template: bytes) -> None:
         self.seq += 1
-        payload = b'{"type":"event","seq":%d,"event":%s,"data":%s}' % (self.seq, name_json, data_json)
-        self.transport.write(self.encode(payload))
+        self.transport.write(self.encode(template % self.seq))
 
     def send(self, payload: bytes) -> None:
         """Write a non-event frame (response, hello, ping): queued behind events when paused, never dropped."""
@@ -496,13 +529,13 @@ class CtiProtocol(Protocol):
             kind = item[0]
             if kind == "event":
                 self.queued_events -= 1
-                self._write_event(item[1], item[2])
+                self._write_event(item[1])
             elif kind == "raw":
                 self.transport.write(item[1])
             else:
                 dropped, self.dropped = self.dropped, 0
-                self.overflow_pending = False
-                self._write_event(b'"cti.overflow"', b'{"dropped":%d}' % dropped)
+                self._write_event(b'{"type":"event","seq":%%d,"event":"cti.overflow","data":{"dropped":%d}}'
+                                  % dropped)
 
     # IPushProducer
     def pauseProducing(self):

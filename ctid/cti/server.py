@@ -5,11 +5,11 @@
     ports = yield server.listen(reactor, ["tcp:7000:interface=127.0.0.1"])
 
 Engine events are fanned out to every logged-in connection that subscribed to them and may see them: the
-event's JSON is encoded once (and once more masked, for monitors), each connection only adds its own seq.
+event's frame is encoded once (and once more masked, for monitors), each connection only adds its own seq.
 """
 from __future__ import annotations
 
-import json
+import re
 
 from twisted.internet import defer, threads
 from twisted.internet.endpoints import serverFromString
@@ -21,14 +21,22 @@ from .auth import UserThrottle
 from .errors import ERROR_NAMES, OpError
 from .framing import MAX_FRAME
 from .ops import OpSpec, builtin_ops, schema_from_simple
-from .protocol import SESSION_OPS, CtiProtocol
+from .protocol import SESSION_OPS, CtiProtocol, _dumps
 from .visibility import OwnershipIndex, mask_data
 
 log = Logger()
 
 
-def _dumps(obj) -> bytes:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+def is_private_endpoint(desc: str) -> bool:
+    """True for TLS and UNIX endpoints and for TCP bound to loopback; False for plain TCP open to a network."""
+    parts = re.split(r"(?<!\\):", desc)
+    if parts[0] not in ("tcp", "tcp6"):
+        return True
+    for part in parts[1:]:
+        if part.startswith("interface="):
+            iface = part[len("interface="):].replace("\\", "")
+            return iface.startswith("127.") or iface in ("::1", "localhost")
+    return False
 
 
 class CtiServer(Factory):
@@ -61,8 +69,7 @@ class CtiServer(Factory):
         self.events_in = 0
 
     # -- ops ------------------------------------------------------------------------------------------------
-    def register_op(self, name: str, handler, roles, *, args: dict | None = None, scope: str | None = None,
-                    allow_unknown_args: bool = False) -> None:
+    def register_op(self, name: str, handler, roles, *, args: dict | None = None, scope: str | None = None) -> None:
         """Add a data op: handler(ctx, args) -> dict | Deferred[dict]; roles: the roles allowed.
 
         `args` is {name: (type, required)} (type str, int, float, bool, list, dict) or {name: ops.Arg}; without
@@ -85,6 +92,9 @@ class CtiServer(Factory):
         code = getattr(exc, "code", None)
         if isinstance(code, int) and code in ERROR_NAMES and code != 500:
             msg = getattr(exc, "message", None) or (exc.args[-1] if exc.args else str(exc))
+            cause = getattr(exc, "cause", None)
+            if isinstance(cause, int) and not isinstance(cause, bool):
+                return OpError(code, str(msg), cause=cause)
             return OpError(code, str(msg))
         log.failure("CTI op {op} failed", failure, op=op)
         return OpError(500, f"internal error in op {op!r}")
@@ -123,24 +133,31 @@ class CtiServer(Factory):
         data = {k: v for k, v in event.items() if k != "event"}
         index = self.index
         index.before(name, data)
-        name_json = _dumps(name)
-        data_json = None
-        masked_json = None
+        # One frame template per view, built once: each connection only fills in its seq.
+        head = b'{"type":"event","seq":%d,"event":' + _dumps(name).replace(b"%", b"%%") + b',"data":'
+        full = masked = None
         for conn in tuple(self.connections):
             s = conn.session
-            if s is None or not conn.wants(name):
+            if s is None:
                 continue
-            if s.agent_only:
-                if not index.agent_may_see(s.agent, name, data):
-                    continue
-            elif s.masked:
-                if masked_json is None:
-                    masked_json = _dumps(mask_data(data))
-                conn.offer_event(name_json, masked_json)
+            hit = conn._match_cache.get(name)
+            if hit is None:
+                hit = conn.wants(name)
+            if not hit:
                 continue
-            if data_json is None:
-                data_json = _dumps(data)
-            conn.offer_event(name_json, data_json)
+            view = s.view
+            if view == "all":
+                if full is None:
+                    full = head + _dumps(data).replace(b"%", b"%%") + b"}"
+                conn.offer_event(full)
+            elif view == "masked":
+                if masked is None:
+                    masked = head + _dumps(mask_data(data)).replace(b"%", b"%%") + b"}"
+                conn.offer_event(masked)
+            elif index.agent_may_see(s.agent, name, data):
+                if full is None:
+                    full = head + _dumps(data).replace(b"%", b"%%") + b"}"
+                conn.offer_event(full)
         index.after(name, data)
 
     # -- listening ------------------------------------------------------------------------------------------
@@ -148,6 +165,10 @@ class CtiServer(Factory):
         """Listen on Twisted server endpoint strings; fires with the list of IListeningPorts."""
         if isinstance(endpoints, str):
             endpoints = [endpoints]
+        for desc in endpoints:
+            if not is_private_endpoint(desc):
+                log.warn("CTI listens on {desc} without TLS beyond loopback: passwords, tokens and patient data "
+                         "cross it in clear (use an ssl: endpoint)", desc=desc)
         ds = [serverFromString(reactor, desc).listen(self) for desc in endpoints]
         return defer.gatherResults(ds, consumeErrors=True)
 

@@ -8,10 +8,11 @@ from twisted.internet import defer
 
 
 class EngineError(Exception):
-    def __init__(self, code: int, message: str):
+    def __init__(self, code: int, message: str, cause: int | None = None):
         super().__init__(code, message)
         self.code = code
         self.message = message
+        self.cause = cause
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,8 @@ class FakeEngine:
         self._rec("originate", trunk, called, calling, timeout)
         if trunk not in ("ss7", "no1", "analog"):
             return defer.fail(EngineError(404, f"no trunk {trunk!r}"))
+        if called == "busy":
+            return defer.fail(EngineError(409, "called party busy", cause=17))
         return defer.succeed(f"{trunk}/2")
 
     def _agent(self, agent):

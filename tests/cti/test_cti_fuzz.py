@@ -72,6 +72,24 @@ class Properties(unittest.SynchronousTestCase):
         p2.dataReceived(b'{"id":1,"op":"login","user":"admin","password":"admin-pw"}\n')
         self.assertTrue(frames_of(t2.value())[-1]["ok"])
 
+    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(chunks=st.lists(st.binary(max_size=200), max_size=6))
+    def test_random_bytes_in_length_framing(self, chunks):
+        server, engine, clock = make_server()
+        proto, tr = connect(server)
+        proto.dataReceived(b'{"id":1,"op":"hello","framing":"length"}\n')
+        self.assertEqual(proto.decoder.framing, "length")
+        for chunk in chunks:
+            proto.dataReceived(chunk)
+        engine.incoming("ss7/1", "c1")
+        clock.advance(200)
+        out = tr.value()
+        out = out[out.index(b"\n", out.index(b'"framing"')) + 1:]     # the length-framed part
+        while out:                                                    # every frame the server sent parses
+            (n,) = struct.unpack(">I", out[:4])
+            self.assertIn(json.loads(out[4:4 + n])["type"], ("response", "ping", "event"))
+            out = out[4 + n:]
+
     @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(reqs=st.lists(requests, max_size=10), login=st.sampled_from(list(demo_users().users)))
     def test_random_requests_always_answered(self, reqs, login):

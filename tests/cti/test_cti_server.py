@@ -1,9 +1,10 @@
 """The CTI server over a real loopback TCP port: hello, login, roles, errors, garbage, subscriptions, views."""
 from __future__ import annotations
 
-from twisted.internet import defer, reactor, task
+from twisted.internet import defer
 from twisted.trial import unittest
 
+from cti_doubles import EngineError
 from cti_helpers import ServerMixin, error_code
 
 
@@ -51,6 +52,21 @@ class Basics(ServerMixin, unittest.TestCase):
         self.assertEqual(error_code(r), 400)
         r = yield c4.request("login", user="1001", password="a1-pw", token="tok-ivr")
         self.assertEqual(error_code(r), 400)
+
+    @defer.inlineCallbacks
+    def test_requests_pipelined_behind_login(self):
+        c = yield self.client()
+        c.send_raw(b'{"id":1,"op":"login","user":"wall","password":"wall-pw"}\n{"id":2,"op":"snapshot"}\n'
+                   b'{"id":3,"op":"login","user":"wall","password":"wall-pw"}\n')
+        r = yield c.response(3)
+        self.assertEqual(error_code(r), 409)                 # already logged in by request 1
+        r = yield c.response(2)
+        self.assertTrue(r["ok"], r)
+        self.assertEqual([m.get("id") for m in c.frames[1:]], [1, 2, 3])
+        c2 = yield self.client()
+        c2.send_raw(b'{"id":1,"op":"login","user":"wall","password":"bad"}\n{"id":2,"op":"snapshot"}\n')
+        r = yield c2.response(2)
+        self.assertEqual(error_code(r), 401)
 
     @defer.inlineCallbacks
     def test_user_store_down_is_503_and_server_keeps_going(self):
@@ -123,6 +139,9 @@ class Basics(ServerMixin, unittest.TestCase):
         self.assertEqual(error_code(r), 409)
         r = yield c.request("originate", trunk="mars", called="1")
         self.assertEqual(error_code(r), 404)
+        self.assertNotIn("cause", r["error"])
+        r = yield c.request("originate", trunk="ss7", called="busy")
+        self.assertEqual(r["error"], {"code": 409, "name": "conflict", "message": "called party busy", "cause": 17})
 
         def boom(*a, **kw):
             raise KeyError("secret internals")
@@ -131,6 +150,17 @@ class Basics(ServerMixin, unittest.TestCase):
         self.assertEqual(error_code(r), 500)
         self.assertNotIn("secret", r["error"]["message"])
         self.flushLoggedErrors(KeyError)
+
+        def data_op(ctx, args):
+            if args["what"] == "missing":
+                raise EngineError(404, "no such department")
+            return 1 / 0
+        self.server.register_op("hospital.fail", data_op, {"ivr"}, args={"what": (str, True)})
+        r = yield c.request("hospital.fail", what="missing")
+        self.assertEqual((error_code(r), r["error"]["message"]), (404, "no such department"))
+        r = yield c.request("hospital.fail", what="bug")
+        self.assertEqual((error_code(r), r["error"]["message"]), (500, "internal error in op 'hospital.fail'"))
+        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
         r = yield c.request("ping")
         self.assertTrue(r["ok"])
 
@@ -262,7 +292,9 @@ class Garbage(ServerMixin, unittest.TestCase):
         for raw, needle in ((b"this is not json\n", "not JSON"), (b"[1,2]\n", "object"), (b"42\n", "object"),
                             (b'{"op": 5}\n', "op"), (b'{"id": [1], "op": "ping"}\n', "id"),
                             (b'{"id": true, "op": "ping"}\n', "id"), (b'{"id": 1}\n', "op"),
-                            (b'{"id":1,"op":"ping","x":1e999999}\n', "unknown argument")):
+                            (b'{"id":1,"op":"ping","x":1e999999}\n', "unknown argument"),
+                            (b'{"id":"\\ud800","op":"ping","x":[[[1]]]}\n',
+                             "unknown argument")):
             c.send_raw(raw)
             r = yield c.wait_for(lambda m: m.get("type") == "response" and not m["ok"])
             self.assertIn(needle, r["error"]["message"])
@@ -270,6 +302,8 @@ class Garbage(ServerMixin, unittest.TestCase):
         r = yield c.request("ping")
         self.assertTrue(r["ok"])
         self.assertFalse(c.lost)
+        r = yield good.request("subscribe", events=["\ud800*"])     # echoed back as an ASCII escape
+        self.assertEqual(r["result"]["events"], ["\ud800*"])
         r = yield good.request("snapshot")
         self.assertTrue(r["ok"])
 
@@ -329,6 +363,11 @@ class Events(ServerMixin, unittest.TestCase):
         evs = c.events()
         self.assertEqual([(e["seq"], e["event"]) for e in evs],
                          [(1, "agent.state"), (2, "call.ended"), (3, "trunk.state")])
+        r = yield c.request("subscribe", events=["p%d" % i for i in range(62)])
+        self.assertTrue(r["ok"])                        # 64 now
+        r = yield c.request("subscribe", events=["*", "one.more"])
+        self.assertEqual(error_code(r), 400)
+        self.assertIn("at most 64", r["error"]["message"])
         self.assertEqual(evs[0]["data"], {"agent": "1001", "state": "ready", "reason": ""})
 
     @defer.inlineCallbacks
@@ -413,3 +452,15 @@ class Events(ServerMixin, unittest.TestCase):
         self.assertEqual(error_code(r), 400)
         self.assertEqual(looked, [("1001", "13800138000"), ("ivr", "13900000000")])
         self.assertRaises(ValueError, self.server.register_op, "login", lookup, {"admin"})
+
+
+class Endpoints(unittest.SynchronousTestCase):
+    def test_plain_tcp_beyond_loopback_is_flagged(self):
+        from ctid.cti.server import is_private_endpoint
+
+        for desc in ("tcp:7000:interface=127.0.0.1", "tcp6:7000:interface=\\:\\:1", "unix:/run/ctid/cti.sock",
+                     "ssl:7001:privateKey=k.pem:certKey=c.pem"):
+            self.assertTrue(is_private_endpoint(desc), desc)
+        for desc in ("tcp:7000", "tcp:7000:interface=0.0.0.0", "tcp:port=7000:interface=10.1.2.3",
+                     "tcp6:7000:interface=\\:\\:"):
+            self.assertFalse(is_private_endpoint(desc), desc)

@@ -129,3 +129,45 @@ class LengthFraming(ServerMixin, unittest.TestCase):
         r = yield c.request("hello")
         self.assertTrue(r["ok"])
         self.assertEqual(r["result"]["framing"], "line")
+
+
+class Bounds(ServerMixin, unittest.TestCase):
+    def setUp(self):
+        self.clock = task.Clock()
+        return self.start_server(queue_limit=100, max_inflight=2)
+
+    @defer.inlineCallbacks
+    def test_requests_in_flight_are_bounded(self):
+        c = yield self.client("ivr", "ivr-pw")
+        self.engine.incoming("ss7/1", "c1")
+        self.engine.hold_media = True
+        c.send({"id": "a", "op": "collect", "channel": "ss7/1"})
+        c.send({"id": "b", "op": "record", "channel": "ss7/1"})
+        r = yield c.request("play", channel="ss7/1", prompts=[{"prompt": "welcome"}])
+        self.assertEqual(error_code(r), 429)
+        self.assertIn("in flight", r["error"]["message"])
+        self.engine.pending[0][1].callback({"digits": "", "reason": "timeout", "tries": 3})
+        r = yield c.response("a")
+        self.assertTrue(r["ok"])
+        r = yield c.request("snapshot")                # one slot free again
+        self.assertTrue(r["ok"])
+
+    @defer.inlineCallbacks
+    def test_input_held_while_blocked_is_bounded(self):
+        c = yield self.client("admin", "admin-pw")
+        yield c.request("subscribe", events=["*"])
+        [conn] = self.server.connections
+        conn.pauseProducing()                           # as the transport does when its buffer is full
+        self.engine.emit({"event": "trunk.state", "trunk": "ss7", "up": True})
+        c.send({"id": "p", "op": "ping"})
+        yield turn(0.05)
+        self.assertEqual(conn.queued_events, 1)
+        self.assertFalse(any(m.get("id") == "p" for m in c.frames))   # held, not answered yet
+        conn.resumeProducing()
+        r = yield c.response("p")
+        self.assertTrue(r["ok"])
+        self.assertEqual([m["type"] for m in c.frames[-2:]], ["event", "response"])   # order kept
+        conn.pauseProducing()
+        c.send_raw(b'{"op":"pong"}\n' * 80000)          # 1.1 MB while blocked
+        yield c.closed
+        self.assertNotIn(conn, self.server.connections)

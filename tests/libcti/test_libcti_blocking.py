@@ -32,6 +32,13 @@ class Blocking(ServerMixin, unittest.TestCase):
                 except CtiError as exc:
                     out["error"] = exc.code
                 out["next"] = c.next_event(timeout=0.01)
+                reactor.callFromThread(engine.emit, {"event": "call.queued", "call": "c2", "queue": "frontdesk",
+                                                     "position": 1})
+                reactor.callFromThread(engine.emit, {"event": "call.queued", "call": "c3", "queue": "frontdesk",
+                                                     "position": 2})
+                ev = c.wait_for("call.*", where=lambda e: e["position"] == 2, timeout=5)
+                out["waited"] = (ev.name, ev["call"])
+                out["none"] = c.wait_for("call.*", timeout=0.05)
             try:
                 BlockingClient(endpoint, user="wall", password="bad")
             except CtiError as exc:
@@ -44,4 +51,6 @@ class Blocking(ServerMixin, unittest.TestCase):
         self.assertEqual(out["events"], [("channel.incoming", "*******8000"), ("call.ended", None)])
         self.assertEqual(out["error"], 403)
         self.assertIsNone(out["next"])
+        self.assertEqual(out["waited"], ("call.queued", "c3"))
+        self.assertIsNone(out["none"])
         self.assertEqual(out["login"], 401)

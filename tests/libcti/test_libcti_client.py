@@ -60,8 +60,13 @@ class ClientBasics(ServerMixin, unittest.TestCase):
         self.assertIsInstance(got[0], Event)
         self.assertEqual(got[2].get("reason"), "lunch")
         off()
+        later = []
+        c.on("agent.st?te", later.append)                 # added after events of that name were dispatched
+        self.engine.emit({"event": "agent.state", "agent": "1001", "state": "ready", "reason": ""})
         snap = yield c.snapshot()
-        self.assertEqual(snap["seq"], 4)
+        self.assertEqual(snap["seq"], 5)
+        self.assertEqual(len(got), 4)                      # removed handler: nothing more
+        self.assertEqual([e.seq for e in later], [5])
         with self.assertRaises(CtiError) as cm:
             yield c.request("originate", trunk="ss7", called="1")
         self.assertEqual(cm.exception.code, 403)
@@ -113,6 +118,11 @@ class ClientBasics(ServerMixin, unittest.TestCase):
             self.assertEqual(calls[4][2]["silence_seconds"], None)
             self.assertEqual(calls[6][2], {"queue": "frontdesk", "to": None})
             self.assertEqual(calls[7][1], ("ss7/1", "ss7/2"))
+            with self.assertRaises(CtiError) as cm:
+                await c.request("originate", trunk="ss7", called="busy")
+            self.assertEqual((cm.exception.code, cm.exception.cause), (409, 17))
+            r = await c.request("originate", trunk="ss7", called="12345")
+            self.assertEqual(r, {"channel": "ss7/2"})
         return defer.Deferred.fromCoroutine(flow())
 
     @defer.inlineCallbacks
@@ -166,17 +176,67 @@ class ClientBasics(ServerMixin, unittest.TestCase):
         self.assertTrue(c.connected)
 
     @defer.inlineCallbacks
+    def test_wait_for(self):
+        clock = task.Clock()
+        c = yield self.connect(user="sup", password="sup-pw", clock=clock, ping_interval=0)
+        yield c.subscribe(["agent.*"])
+        d = c.wait_for("agent.*", where=lambda ev: ev["state"] == "ready")
+        self.engine.emit({"event": "agent.state", "agent": "1001", "state": "not_ready", "reason": ""})
+        self.engine.emit({"event": "agent.state", "agent": "1001", "state": "ready", "reason": ""})
+        ev = yield d
+        self.assertEqual((ev["state"], ev.seq), ("ready", 2))
+        d = c.wait_for("call.offered", timeout=5)
+        clock.advance(5)
+        with self.assertRaises(CtiError) as cm:
+            yield d
+        self.assertEqual(cm.exception.code, 408)
+        self.assertEqual(len(c._listeners), 0)             # one-shot handlers are gone
+
+    @defer.inlineCallbacks
     def test_overflow_triggers_resync(self):
         c = yield self.connect(user="sup", password="sup-pw")
         got = []
         c.on("cti.*", got.append)
         yield c.subscribe(["*"])
         [conn] = self.server.connections
-        conn._write_event(b'"cti.overflow"', b'{"dropped":7}')
+        conn._write_event(b'{"type":"event","seq":%d,"event":"cti.overflow","data":{"dropped":7}}')
         yield until(lambda: any(e.name == "cti.resync" for e in got), "resync after overflow")
         self.assertEqual([e.name for e in got], ["cti.overflow", "cti.resync"])
         self.assertEqual(got[0]["dropped"], 7)
         self.assertEqual(len(got[1]["channels"]), len(self.engine.channels))
+
+
+class UnixSocket(unittest.TestCase):
+    @defer.inlineCallbacks
+    def test_unix_endpoint(self):
+        import tempfile
+
+        from cti_doubles import FakeEngine, demo_users
+
+        path = tempfile.mktemp(prefix="cti-", suffix=".sock", dir="/tmp")
+        server = CtiServer(FakeEngine(), demo_users())
+        [port] = yield server.listen(reactor, [f"unix:{path}:mode=600"])
+        self.addCleanup(port.stopListening)
+        c = yield connect(f"unix:{path}", user="ivr", password="ivr-pw", reactor=reactor)
+        snap = yield c.snapshot()
+        self.assertEqual(len(snap["channels"]), 6)
+        yield c.close()
+
+
+class Version(unittest.TestCase):
+    @defer.inlineCallbacks
+    def test_other_protocol_version_is_refused(self):
+        from twisted.internet.protocol import Factory, Protocol
+
+        class Future(Protocol):
+            def connectionMade(self):
+                self.transport.write(b'{"type":"hello","protocol":"ctid-cti/2","server":"ctid 9"}\n')
+        port = reactor.listenTCP(0, Factory.forProtocol(Future), interface="127.0.0.1")
+        self.addCleanup(port.stopListening)
+        with self.assertRaises(CtiError) as cm:
+            yield connect(f"tcp:127.0.0.1:{port.getHost().port}", token="t", reactor=reactor)
+        self.assertIn("ctid-cti/2", cm.exception.message)
+        yield turn(0.02)
 
 
 class Reconnect(ServerMixin, unittest.TestCase):
