@@ -1,14 +1,20 @@
 # ctid developer entry points. `make demo` and `make test` set everything up first (apt + pip).
 PY ?= python3
 
-.PHONY: setup demo test test-all bench talkoff clean
+.PHONY: setup demo dsp-demo run test test-all bench talkoff clean
 
 setup:
 	./scripts/install-deps.sh
 	$(PY) -m pip install -q -e '.[test]'
 
 demo: setup
+	$(PY) -m ctid demo
+
+dsp-demo: setup
 	$(PY) -m ctid dsp demo
+
+run: setup
+	$(PY) -m ctid run
 
 test: setup
 	$(PY) -m pytest -q
