@@ -113,6 +113,7 @@ class TtsConfig:
     voice_en: str = "en"
     cache_dir: str = "{data_dir}/tts"
     prompts_dir: str = "{data_dir}/prompts"
+    engine: str = "auto"                  # auto | pyttsx3 | espeak-ng (ctid.media.tts)
 
 
 @dataclass
@@ -400,7 +401,8 @@ def build_config(data: dict, source: str = "<dict>") -> Config:
     s = _Section(top.get("tts", {}, dict), "tts")
     cfg.tts = TtsConfig(voice_zh=s.get("voice_zh", "zh", str), voice_en=s.get("voice_en", "en", str),
                         cache_dir=s.get("cache_dir", TtsConfig.cache_dir, str),
-                        prompts_dir=s.get("prompts_dir", TtsConfig.prompts_dir, str))
+                        prompts_dir=s.get("prompts_dir", TtsConfig.prompts_dir, str),
+                        engine=s.get("engine", "auto", str, _one_of("auto", "pyttsx3", "espeak-ng")))
     s.done()
 
     for i, u in enumerate(top.get("users", [], list)):

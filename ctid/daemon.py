@@ -90,7 +90,7 @@ class Daemon:
             step = "database"
             yield self._open_database()
             step = "TTS"
-            self._open_tts()
+            yield self._in_thread(self._open_tts)     # the engine's self-check renders a short text
             step = "boards"
             self._open_boards()
             step = "engine"
@@ -197,7 +197,7 @@ class Daemon:
         from ctid.media.prompts import PromptCatalogue
         from ctid.media.tts import Tts
 
-        self.tts = Tts(self.cfg.tts.cache_dir, reactor=self.reactor)
+        self.tts = Tts(self.cfg.tts.cache_dir, self.cfg.tts.engine, reactor=self.reactor)
         self.catalogue = PromptCatalogue(self.cfg.tts.prompts_dir, self.tts, voice=self.cfg.tts.voice_zh)
 
     def render(self, prompt: dict):
