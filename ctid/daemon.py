@@ -87,6 +87,11 @@ class Daemon:
         try:
             for d in (self.data_dir, self.cfg.daemon.recordings_dir, self.cfg.tts.cache_dir, self.cfg.tts.prompts_dir):
                 os.makedirs(d, exist_ok=True)
+            for d in self.cfg.daemon.media_dirs:     # where file prompts may come from (docs/configuration.md)
+                try:
+                    os.makedirs(d, exist_ok=True)
+                except OSError as exc:
+                    log.warn("media directory {d} cannot be created: {e}", d=d, e=exc.strerror or str(exc))
             step = "database"
             yield self._open_database()
             step = "TTS"
