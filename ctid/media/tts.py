@@ -186,14 +186,17 @@ class Pyttsx3Worker:
 
     pyttsx3's espeak driver initialises libespeak-ng once per process and installs one process-wide synthesis
     callback, so every rendering goes through this one thread. A request that is not done within ``timeout``
-    is aborted (the synthesis callback returns 1, which makes libespeak-ng stop, and the driver's loop is told to
-    stop) and reported as a TtsError; the worker then takes the next request. ``factory`` builds the engine on
-    the worker thread (tests pass a test double).
+    is aborted (the synthesis callback returns 1, which makes libespeak-ng stop, then ``espeak_Cancel``) and
+    reported as a TtsError; the worker then takes the next request. An engine that does not come back even
+    ``grace`` seconds after the deadline wedges the worker: its callers and all later ones get a TtsError
+    saying so (rather than waiting for ever). ``factory`` builds the engine on the worker thread (tests pass a
+    test double).
     """
 
-    def __init__(self, factory=_pyttsx3_engine, timeout: float = 60.0):
+    def __init__(self, factory=_pyttsx3_engine, timeout: float = 60.0, grace: float = 10.0):
         self.factory = factory
         self.timeout = float(timeout)
+        self.grace = float(grace)
         self._queue: "queue.Queue[_Request | None]" = queue.Queue()
         self._engine = None
         self._driver = None
@@ -204,6 +207,7 @@ class Pyttsx3Worker:
         self._ready = threading.Event()
         self._init_error: BaseException | None = None
         self._wedged: str | None = None
+        self._busy_since: float | None = None            # monotonic start of the request being worked on
         self._thread = threading.Thread(target=self._run, name="ctid-pyttsx3", daemon=True)
         self._thread.start()
 
@@ -226,10 +230,14 @@ class Pyttsx3Worker:
         if self._wedged is not None:
             raise TtsError(f"pyttsx3 worker is stuck ({self._wedged}); restart the daemon or use engine = \"espeak-ng\"")
         self._queue.put(req)
-        # the worker aborts at the deadline itself; the extra grace covers an engine that ignores the abort
-        if not req.done.wait(self.timeout + 10.0):
-            self._wedged = f"a rendering did not return {self.timeout + 10.0:g} s after it started"
-            raise TtsError(f"pyttsx3 did not finish within {self.timeout:g} s and does not respond")
+        # The worker aborts a rendering at its deadline itself; a request still running 10 s after that (the
+        # engine ignored the abort) wedges the worker. Requests queued behind others wait their turn.
+        grace = self.timeout + self.grace
+        while not req.done.wait(min(1.0, grace)):
+            since = self._busy_since
+            if since is not None and time.monotonic() - since > grace:
+                self._wedged = f"a rendering did not return {grace:g} s after it started"
+                raise TtsError(f"pyttsx3 did not finish within {self.timeout:g} s and does not respond")
         if req.error is not None:
             raise req.error
         return req.result
@@ -249,6 +257,7 @@ class Pyttsx3Worker:
         self._ready.set()
         while True:
             req = self._queue.get()
+            self._busy_since = time.monotonic()
             try:
                 if req.call is not None:
                     fn, args = req.call
@@ -260,6 +269,7 @@ class Pyttsx3Worker:
             except Exception as exc:  # noqa: BLE001 - the engine's failure, reported; the worker goes on
                 req.error = TtsError(f"pyttsx3 failed: {type(exc).__name__}: {exc}")
             finally:
+                self._busy_since = None
                 req.done.set()
 
     def _on_error(self, name=None, exception=None, **kw):

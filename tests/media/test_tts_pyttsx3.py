@@ -158,6 +158,7 @@ class _FakeEngine:
         self.file = None
         self.thread = None
         self.cbs = {}
+        self.release = threading.Event()
 
     def connect(self, topic, cb):
         self.cbs[topic] = cb
@@ -177,6 +178,9 @@ class _FakeEngine:
     def runAndWait(self):
         self.thread = threading.current_thread()
         if self.mode == "hang":                # never reports the end of the utterance
+            return
+        if self.mode == "stuck":               # never returns (until the test releases it)
+            self.release.wait(30)
             return
         if self.mode == "fail":
             raise OSError("device gone")
@@ -202,6 +206,19 @@ def test_worker_timeout_and_errors_with_a_test_double():
         w.synth("x", "v", 160)
     fake.mode = "ok"
     assert len(w.synth("x", "v", 160)[0]) == 22050
+
+
+def test_a_stuck_engine_wedges_the_worker_with_an_error():
+    fake = _FakeEngine()
+    w = Pyttsx3Worker(factory=lambda: fake, timeout=0.05, grace=0.1)
+    fake.mode = "stuck"
+    try:
+        with pytest.raises(TtsError, match="did not finish within 0.05 s and does not respond"):
+            w.synth("x", "v", 160)
+        with pytest.raises(TtsError, match="worker is stuck.*engine = \"espeak-ng\""):
+            w.synth("x", "v", 160)
+    finally:
+        fake.release.set()
 
 
 def test_worker_that_cannot_start_reports_it():
