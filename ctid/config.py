@@ -29,6 +29,8 @@ class DaemonConfig:
     database: str = "sqlite:///{data_dir}/ctid.db"
     log_level: str = "info"
     recordings_dir: str = "{data_dir}/recordings"
+    # where file prompts may come from (ctid.core.prompts.MediaDirs); default: tts.prompts_dir, {data_dir}/media
+    media_dirs: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -113,6 +115,7 @@ class TtsConfig:
     voice_en: str = "en"
     cache_dir: str = "{data_dir}/tts"
     prompts_dir: str = "{data_dir}/prompts"
+    engine: str = "auto"                  # auto | pyttsx3 | espeak-ng (ctid.media.tts)
 
 
 @dataclass
@@ -336,6 +339,10 @@ def build_config(data: dict, source: str = "<dict>") -> Config:
         log_level=d.get("log_level", "info", str, _one_of("debug", "info", "warning", "error")),
         recordings_dir=d.get("recordings_dir", DaemonConfig.recordings_dir, str,
                              lambda v: None if v else "must not be empty"))
+    media_dirs = d.get("media_dirs", None, list)
+    for i, m in enumerate(media_dirs or ()):
+        if not isinstance(m, str) or not m:
+            raise ConfigError(f"daemon.media_dirs[{i}]: {m!r} is not a directory path")
     d.done()
 
     c = _Section(top.get("cti", {}, dict), "cti")
@@ -400,8 +407,10 @@ def build_config(data: dict, source: str = "<dict>") -> Config:
     s = _Section(top.get("tts", {}, dict), "tts")
     cfg.tts = TtsConfig(voice_zh=s.get("voice_zh", "zh", str), voice_en=s.get("voice_en", "en", str),
                         cache_dir=s.get("cache_dir", TtsConfig.cache_dir, str),
-                        prompts_dir=s.get("prompts_dir", TtsConfig.prompts_dir, str))
+                        prompts_dir=s.get("prompts_dir", TtsConfig.prompts_dir, str),
+                        engine=s.get("engine", "auto", str, _one_of("auto", "pyttsx3", "espeak-ng")))
     s.done()
+    cfg.daemon.media_dirs = list(media_dirs) if media_dirs is not None else [cfg.tts.prompts_dir, "{data_dir}/media"]
 
     for i, u in enumerate(top.get("users", [], list)):
         s = _Section(u, f"users[{i}]")
@@ -522,6 +531,7 @@ def _substitute(cfg: Config) -> None:
     cfg.daemon.recordings_dir = sub(cfg.daemon.recordings_dir, "daemon.recordings_dir")
     cfg.tts.cache_dir = sub(cfg.tts.cache_dir, "tts.cache_dir")
     cfg.tts.prompts_dir = sub(cfg.tts.prompts_dir, "tts.prompts_dir")
+    cfg.daemon.media_dirs = [sub(m, f"daemon.media_dirs[{i}]") for i, m in enumerate(cfg.daemon.media_dirs)]
     for b in cfg.boards:
         opts = b.options.get("cable_socket")
         if opts is None:
@@ -540,6 +550,18 @@ def _substitute(cfg: Config) -> None:
     for q in cfg.queues:
         if "file" in q.hold and isinstance(q.hold["file"], str):
             q.hold["file"] = sub(q.hold["file"], f"queues.{q.name}.hold.file")
+            _check_media_file(cfg, q.hold["file"], f"queues.{q.name}.hold.file")
+
+
+def _check_media_file(cfg: Config, path: str, key: str) -> None:
+    """A configured file prompt must lie in a media directory (checked on the path's text here; the daemon
+    checks the resolved path again when it plays it)."""
+    dirs = [os.path.normpath(os.path.abspath(m)) for m in cfg.daemon.media_dirs]
+    if not dirs:
+        raise ConfigError(f"{key}: {path!r}: file prompts need a media directory ([daemon] media_dirs is empty)")
+    p = os.path.normpath(os.path.abspath(path if os.path.isabs(path) else os.path.join(dirs[0], path)))
+    if not any(p.startswith(d.rstrip(os.sep) + os.sep) for d in dirs):
+        raise ConfigError(f"{key}: {path!r} is not in a media directory ({', '.join(dirs)})")
 
 
 DEFAULT_TOML = """\

@@ -87,10 +87,15 @@ class Daemon:
         try:
             for d in (self.data_dir, self.cfg.daemon.recordings_dir, self.cfg.tts.cache_dir, self.cfg.tts.prompts_dir):
                 os.makedirs(d, exist_ok=True)
+            for d in self.cfg.daemon.media_dirs:     # where file prompts may come from (docs/configuration.md)
+                try:
+                    os.makedirs(d, exist_ok=True)
+                except OSError as exc:
+                    log.warn("media directory {d} cannot be created: {e}", d=d, e=exc.strerror or str(exc))
             step = "database"
             yield self._open_database()
             step = "TTS"
-            self._open_tts()
+            yield self._in_thread(self._open_tts)     # the engine's self-check renders a short text
             step = "boards"
             self._open_boards()
             step = "engine"
@@ -197,7 +202,7 @@ class Daemon:
         from ctid.media.prompts import PromptCatalogue
         from ctid.media.tts import Tts
 
-        self.tts = Tts(self.cfg.tts.cache_dir, reactor=self.reactor)
+        self.tts = Tts(self.cfg.tts.cache_dir, self.cfg.tts.engine, reactor=self.reactor)
         self.catalogue = PromptCatalogue(self.cfg.tts.prompts_dir, self.tts, voice=self.cfg.tts.voice_zh)
 
     def render(self, prompt: dict):

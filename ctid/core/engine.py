@@ -22,7 +22,7 @@ from twisted.internet import defer
 
 from .acd import Acd
 from .errors import EngineError
-from .prompts import check_prompts, render_local
+from .prompts import MediaDirs, check_prompts, render_local
 from .trunks import make_trunk
 from .trunks.base import IDLE, INCOMING, RINGING, UP, cause_text
 
@@ -64,10 +64,12 @@ class Engine:
     ``renderer(prompt) -> Deferred[np.ndarray A-law]`` renders text and catalogue prompts (file, tone and silence
     are rendered here); ``cdr_sink(cdr) -> Deferred`` stores a CDR durably; ``recordings_dir`` is where
     :meth:`record` writes; ``queues``: ``ctid.config.QueueConfig`` list; ``read_file(fn, *a) -> Deferred``
-    runs blocking file reads (default: in line; the daemon passes a thread-pool runner)."""
+    runs blocking file reads (default: in line; the daemon passes a thread-pool runner); ``media_dirs``: the
+    directories file prompts may come from (:class:`~ctid.core.prompts.MediaDirs`; none: no file prompts), never
+    from ``recordings_dir`` unless it is listed."""
 
     def __init__(self, clock, trunks, *, renderer=None, cdr_sink=None, recordings_dir: str = "recordings",
-                 queues=(), read_file=None):
+                 queues=(), read_file=None, media_dirs=()):
         self.clock = clock
         self.trunks = {t.name: t for t in trunks}
         self.channels = {}
@@ -80,6 +82,7 @@ class Engine:
         self.cdr_sink = cdr_sink
         self.recordings_dir = recordings_dir
         self.read_file = read_file
+        self.media = MediaDirs(media_dirs, exclude=[recordings_dir])
         self.calls: dict[str, Call] = {}
         self.chan_call: dict[str, Call] = {}
         self._listeners: list = []
@@ -91,7 +94,9 @@ class Engine:
 
     @classmethod
     def from_config(cls, cfg, boards: dict, runtimes: dict, clock, **kw) -> "Engine":
-        """Trunks of ``cfg`` on ``boards``/``runtimes`` (by board id), started."""
+        """Trunks of ``cfg`` on ``boards``/``runtimes`` (by board id), started; media directories from ``cfg``."""
+        kw.setdefault("media_dirs", cfg.daemon.media_dirs)
+        kw.setdefault("recordings_dir", cfg.daemon.recordings_dir)
         trunks = [make_trunk(t, boards[t.board], runtimes[t.board], clock) for t in cfg.trunks]
         eng = cls(clock, trunks, queues=cfg.queues, **kw)
         for t in trunks:
@@ -325,9 +330,9 @@ class Engine:
                     raise EngineError(503, f"prompt {p!r}: no TTS/catalogue renderer configured")
                 ds.append(defer.maybeDeferred(self.renderer, p))
             elif "file" in p and self.read_file is not None:
-                ds.append(self.read_file(render_local, p))
+                ds.append(self.read_file(render_local, p, self.media))
             else:
-                ds.append(defer.maybeDeferred(render_local, p))
+                ds.append(defer.maybeDeferred(render_local, p, self.media))
         d = defer.gatherResults(ds, consumeErrors=True)
 
         def unwrap(f):

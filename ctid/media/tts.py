@@ -1,32 +1,45 @@
-"""Text to speech for prompts: espeak-ng, rendered to 8 kHz A-law, cached on disk.
+"""Text to speech for prompts: pyttsx3 with espeak-ng (or the espeak-ng program), 8 kHz A-law, cached on disk.
 
-Engine: the ``espeak-ng`` program (``espeak-ng -v VOICE -s RATE -b 1 --stdin -w out.wav``), one process per
-rendering. pyttsx3 2.99 (whose Linux driver is the same libespeak-ng) can save to a file headless, but it was not
-chosen: its driver writes every file with a fixed 22050 Hz header whatever the voice's real rate, prints
-"Audio saved to ..." on stdout for every file, keeps one process-wide engine with one callback (renderings from the
-thread pool would have to be serialised), queues property changes so that an unknown voice is silently ignored (no
-error to report) and cannot be timed out. The CLI is the same engine and voice data, reports its real sample rate
-in the WAV header, fails with an exit status and a message, and runs in parallel and under a timeout.
+Two backends render the same libespeak-ng voices; ``Tts(cache_dir, engine=...)`` (config ``[tts] engine``) picks:
+
+* ``pyttsx3`` (:class:`Pyttsx3`): pyttsx3 with its espeak driver, driven so that its known faults in 2.99 do not
+  reach a prompt. pyttsx3 keeps one engine per process with one process-wide synthesis callback, so one
+  dedicated worker thread (:class:`Pyttsx3Worker`) owns the engine and renders the requests it takes from a
+  queue one at a time (``save_to_file`` + ``runAndWait`` into a temporary WAV). Its driver writes a 22050 Hz
+  header whatever the voice's real rate: the header is read and checked against libespeak-ng's real output
+  rate (``espeak_ng_GetSampleRate``), which wins. Its "Audio saved to ..." line on stdout is dropped (only in
+  that module). It queues property changes and reports a bad voice only through its ``error`` notification: a
+  voice is looked up in ``getProperty('voices')`` first (unknown: :class:`UnknownVoice`), errors notified
+  during the rendering fail it, and the voice in force afterwards is checked. A rendering not done in
+  ``timeout`` seconds is aborted (the synthesis callback returns 1) and reported; the worker goes on.
+* ``espeak-ng`` (:class:`EspeakNg`): the ``espeak-ng`` program (``espeak-ng -v VOICE -s RATE -b 1 --stdin -w
+  out.wav``), one process per rendering, in parallel, under a timeout; it writes its real rate in the header.
+* ``auto`` (default): pyttsx3 when it imports and renders a short text in a self-check, else espeak-ng; the
+  choice and the reason are logged.
 
 Pipeline: 16-bit PCM at the engine's rate (22050 Hz for the espeak-ng voices) -> 8 kHz with
 :func:`scipy.signal.resample_poly` (its anti-alias FIR) -> peak normalised to the peak of a -6 dBm0 sine (a 0 dBm0
 sine has peak 22827 in the A-law convention of docs/dsp.md, so the peak is 11441) -> A-law (:mod:`ctid.dsp.g711`).
 
 Cache: ``<cache_dir>/<k[:2]>/<k>.al`` (raw A-law) where ``k = sha256(engine, engine version, voice, rate, text,
-output format)``; written to a temporary file in the same directory, fsync'd and renamed, so a reader never sees a
-partial file. Recent renderings are also kept in memory. A cache that cannot be read or written is logged and the
-text rendered (and returned) anyway: a broken cache costs time, never a prompt.
+output format)`` (so the two backends never share an entry); written to a temporary file in the same directory,
+fsync'd and renamed, so a reader never sees a partial file. Recent renderings are also kept in memory. A cache
+that cannot be read or written is logged and the text rendered (and returned) anyway: a broken cache costs time,
+never a prompt.
 """
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
 import os
+import queue
 import re
 import shutil
 import subprocess
 import tempfile
 import threading
+import time
 import wave
 from collections import OrderedDict
 from math import gcd
@@ -140,6 +153,343 @@ class EspeakNg:
                 pass
 
 
+class _Request:
+    """A rendering (text, voice, rate) or a call ``fn(engine, *args)`` for the worker thread."""
+
+    __slots__ = ("text", "voice", "rate", "call", "done", "result", "error")
+
+    def __init__(self, text: str = "", voice: str = "", rate: int = 0, call=None):
+        self.text, self.voice, self.rate, self.call = text, voice, rate, call
+        self.done = threading.Event()
+        self.result: tuple[np.ndarray, int] | None = None
+        self.error: BaseException | None = None
+
+
+def _quiet_print(*args, **kw):
+    """Stands in for ``print`` inside pyttsx3.drivers.espeak: drops its "Audio saved to ..." chatter only."""
+    if args and isinstance(args[0], str) and args[0].startswith("Audio saved to "):
+        return
+    print(*args, **kw)
+
+
+def _pyttsx3_engine():
+    """The process's pyttsx3 engine on its espeak driver (called on the worker thread only)."""
+    import pyttsx3
+    from pyttsx3.drivers import espeak as espeak_driver
+
+    espeak_driver.print = _quiet_print       # module global shadows the builtin for that module only
+    return pyttsx3.init("espeak")
+
+
+class Pyttsx3Worker:
+    """One thread owning the process's single pyttsx3 engine; :meth:`synth` requests are queued to it.
+
+    pyttsx3's espeak driver initialises libespeak-ng once per process and installs one process-wide synthesis
+    callback, so every rendering goes through this one thread. A request that is not done within ``timeout``
+    is aborted (the synthesis callback returns 1, which makes libespeak-ng stop, then ``espeak_Cancel``) and
+    reported as a TtsError; the worker then takes the next request. An engine that does not come back even
+    ``grace`` seconds after the deadline wedges the worker: its callers and all later ones get a TtsError
+    saying so (rather than waiting for ever). ``factory`` builds the engine on the worker thread (tests pass a
+    test double).
+    """
+
+    def __init__(self, factory=_pyttsx3_engine, timeout: float = 60.0, grace: float = 10.0):
+        self.factory = factory
+        self.timeout = float(timeout)
+        self.grace = float(grace)
+        self._queue: "queue.Queue[_Request | None]" = queue.Queue()
+        self._engine = None
+        self._driver = None
+        self._espeak = None
+        self._errors: list[BaseException] = []
+        self._abort = False
+        self._finished = threading.Event()
+        self._ready = threading.Event()
+        self._init_error: BaseException | None = None
+        self._wedged: str | None = None
+        self._busy_since: float | None = None            # monotonic start of the request being worked on
+        self._thread = threading.Thread(target=self._run, name="ctid-pyttsx3", daemon=True)
+        self._thread.start()
+
+    # -- caller side ------------------------------------------------------------------------------------------
+    def _wait_ready(self) -> None:
+        if not self._ready.wait(self.timeout):
+            raise TtsError(f"pyttsx3 did not start within {self.timeout:g} s")
+        if self._init_error is not None:
+            raise EngineMissing(f"pyttsx3 with its espeak driver cannot start: {self._init_error}")
+
+    def call(self, fn, *args):
+        """Run ``fn(engine, *args)`` on the worker thread (property reads); returns its result."""
+        return self._submit(_Request(call=(fn, args)))
+
+    def synth(self, text: str, voice: str, rate: int) -> tuple[np.ndarray, int]:
+        return self._submit(_Request(text, voice, int(rate)))
+
+    def _submit(self, req: _Request):
+        self._wait_ready()
+        if self._wedged is not None:
+            raise TtsError(f"pyttsx3 worker is stuck ({self._wedged}); restart the daemon or use engine = \"espeak-ng\"")
+        self._queue.put(req)
+        # The worker aborts a rendering at its deadline itself; a request still running 10 s after that (the
+        # engine ignored the abort) wedges the worker. Requests queued behind others wait their turn.
+        grace = self.timeout + self.grace
+        while not req.done.wait(min(1.0, grace)):
+            since = self._busy_since
+            if since is not None and time.monotonic() - since > grace:
+                self._wedged = f"a rendering did not return {grace:g} s after it started"
+                raise TtsError(f"pyttsx3 did not finish within {self.timeout:g} s and does not respond")
+        if req.error is not None:
+            raise req.error
+        return req.result
+
+    # -- worker side ------------------------------------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            self._engine = self.factory()
+            self._engine.connect("error", self._on_error)
+            self._engine.connect("finished-utterance", self._on_finished)
+            self._driver = getattr(getattr(self._engine, "proxy", None), "_driver", None)
+            self._hook_callback()
+        except Exception as exc:  # noqa: BLE001 - reported to every caller
+            self._init_error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        while True:
+            req = self._queue.get()
+            self._busy_since = time.monotonic()
+            try:
+                if req.call is not None:
+                    fn, args = req.call
+                    req.result = fn(self._engine, *args)
+                else:
+                    req.result = self._render(req)
+            except TtsError as exc:
+                req.error = exc
+            except Exception as exc:  # noqa: BLE001 - the engine's failure, reported; the worker goes on
+                req.error = TtsError(f"pyttsx3 failed: {type(exc).__name__}: {exc}")
+            finally:
+                self._busy_since = None
+                req.done.set()
+
+    def _on_error(self, name=None, exception=None, **kw):
+        self._errors.append(exception if exception is not None else RuntimeError("unknown pyttsx3 error"))
+
+    def _on_finished(self, name=None, completed=True, **kw):
+        self._finished.set()
+
+    def _hook_callback(self) -> None:
+        """Wrap the espeak driver's synthesis callback so a rendering past its deadline can be aborted."""
+        if self._driver is None or not hasattr(self._driver, "_onSynth"):
+            return
+        from pyttsx3.drivers import _espeak
+
+        self._espeak = _espeak
+        on_synth = self._driver._onSynth
+
+        def callback(wav, numsamples, events):
+            if self._abort:
+                return 1                                  # libespeak-ng: non-zero stops the synthesis
+            r = on_synth(wav, numsamples, events)
+            return 1 if self._abort else (r or 0)
+        _espeak.SetSynthCallback(callback)
+
+    def _engine_rate(self) -> int | None:
+        """libespeak-ng's real output rate for the current voice (22050 Hz; 16000 Hz for MBROLA voices)."""
+        if self._espeak is None:
+            return None
+        fn = getattr(self._espeak.dll, "espeak_ng_GetSampleRate", None)
+        if fn is None:
+            return None
+        fn.restype = ctypes.c_int
+        r = int(fn())
+        return r if r > 0 else None
+
+    def _expire(self) -> None:
+        """The deadline passed: make the synthesis callback refuse more audio (libespeak-ng then stops)."""
+        self._abort = True
+        if self._driver is not None:
+            self._driver._stopping = True               # a driver loop still running ends at its next turn
+
+    def _cancel(self) -> None:
+        """Stop libespeak-ng's synthesis thread; when espeak_Cancel returns it is ready for a new text."""
+        self._expire()
+        if self._espeak is not None:
+            try:
+                self._espeak.Cancel()
+            except Exception:  # noqa: BLE001
+                _log.failure("espeak_Cancel")
+
+    def _render(self, req: _Request) -> tuple[np.ndarray, int]:
+        eng = self._engine
+        self._errors.clear()
+        self._finished.clear()
+        self._abort = False
+        if self._driver is not None:
+            self._driver._stopping = False
+        fd, path = tempfile.mkstemp(prefix="ctid-pyttsx3-", suffix=".wav")
+        os.close(fd)
+        os.unlink(path)                                  # written by the driver; its absence means no audio
+        deadline = time.monotonic() + self.timeout
+        timer = threading.Timer(self.timeout, self._expire)   # for a driver that renders inside runAndWait
+        timer.daemon = True
+        try:
+            eng.setProperty("voice", req.voice)
+            eng.setProperty("rate", req.rate)
+            eng.setProperty("volume", 1.0)
+            eng.save_to_file(req.text, path)
+            timer.start()
+            # runs the queued commands and starts the synthesis; in AUDIO_OUTPUT_RETRIEVAL mode libespeak-ng
+            # renders on its own thread and the driver writes the file at the end ("finished-utterance")
+            eng.runAndWait()
+            if self._errors:
+                self._cancel()
+                raise TtsError(f"pyttsx3 failed for voice {req.voice!r}: {self._errors[0]}")
+            if not self._finished.wait(max(0.0, deadline - time.monotonic())) or self._abort:
+                self._cancel()
+                raise TtsError(f"pyttsx3 did not finish within {self.timeout:g} s ({len(req.text)} characters)")
+            timer.cancel()
+            if self._errors:
+                raise TtsError(f"pyttsx3 failed for voice {req.voice!r}: {self._errors[0]}")
+            current = eng.getProperty("voice")
+            if current != req.voice:
+                raise UnknownVoice(f"pyttsx3 did not take voice {req.voice!r} (it has {current!r})")
+            try:
+                with wave.open(path, "rb") as w:
+                    if w.getsampwidth() != 2 or w.getnchannels() != 1:
+                        raise TtsError(f"pyttsx3 wrote {w.getnchannels()} channel(s) of {8 * w.getsampwidth()}-bit "
+                                       "audio; expected 16-bit mono")
+                    header_rate = w.getframerate()
+                    pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.int16)
+            except FileNotFoundError:
+                raise TtsError(f"pyttsx3 wrote no audio for voice {req.voice!r}") from None
+            except (wave.Error, EOFError, OSError) as e:
+                raise TtsError(f"pyttsx3 did not write a usable WAV file: {e}") from None
+            real = self._engine_rate()
+            if real is not None and real != header_rate:
+                # pyttsx3 2.99 writes 22050 Hz whatever libespeak-ng produced: the samples are at the real rate
+                _log.debug("pyttsx3 header says {h} Hz, libespeak-ng renders {r} Hz: using {r}",
+                           h=header_rate, r=real)
+                header_rate = real
+            return pcm, header_rate
+        finally:
+            timer.cancel()
+            self._abort = False
+            if self._driver is not None:
+                self._driver._stopping = False
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+
+
+_shared_worker: Pyttsx3Worker | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_pyttsx3_worker(timeout: float = 60.0) -> Pyttsx3Worker:
+    """The process's one pyttsx3 worker (created on first use)."""
+    global _shared_worker
+    with _shared_lock:
+        if _shared_worker is None:
+            _shared_worker = Pyttsx3Worker(timeout=timeout)
+        return _shared_worker
+
+
+class Pyttsx3:
+    """pyttsx3 with its espeak(-ng) driver as a synthesis backend (same interface as :class:`EspeakNg`).
+
+    All instances share the process's one :class:`Pyttsx3Worker` unless ``worker`` is given. Voice names are
+    the espeak-ng voice identifiers pyttsx3 lists (``sit/cmn``), their last part (``cmn``) and their language
+    (``en-gb``); :meth:`synth` takes any of them and refuses names pyttsx3 does not list.
+    """
+
+    name = "pyttsx3"
+
+    def __init__(self, worker: Pyttsx3Worker | None = None, timeout: float = 60.0):
+        try:
+            import pyttsx3  # noqa: F401
+        except ImportError as exc:
+            raise EngineMissing(f"pyttsx3 is not installed ({exc}); pip install pyttsx3, or use engine = \"espeak-ng\"") from None
+        self.worker = worker if worker is not None else shared_pyttsx3_worker(timeout)
+        self._version: str | None = None
+        self._ids: dict[str, str] | None = None
+
+    def version(self) -> str:
+        if self._version is None:
+            import importlib.metadata
+
+            try:
+                own = importlib.metadata.version("pyttsx3")
+            except importlib.metadata.PackageNotFoundError:
+                own = "unknown"
+            self._version = f"{own}/espeak-ng-{self.worker.call(_espeak_version)}"
+        return self._version
+
+    def _voice_ids(self) -> dict[str, str]:
+        """name -> voice identifier, from ``getProperty('voices')``."""
+        if self._ids is None:
+            ids: dict[str, str] = {}
+            for v in self.worker.call(lambda eng: eng.getProperty("voices")):
+                vid = str(v.id).lower()
+                for n in [*(str(lang).lower() for lang in (v.languages or []) if lang), vid.rsplit("/", 1)[-1], vid]:
+                    ids[n] = vid                 # later (more specific) names win
+            self._ids = ids
+        return self._ids
+
+    def voices(self) -> frozenset[str]:
+        return frozenset(self._voice_ids())
+
+    def synth(self, text: str, voice: str, rate: int) -> tuple[np.ndarray, int]:
+        vid = self._voice_ids().get(str(voice).lower())
+        if vid is None:
+            raise UnknownVoice(f"pyttsx3 has no voice {voice!r} (getProperty('voices'))")
+        return self.worker.synth(text, vid, rate)
+
+
+def _espeak_version(engine) -> str:
+    try:
+        from pyttsx3.drivers import _espeak
+
+        fn = _espeak.dll.espeak_Info
+        fn.restype = ctypes.c_char_p
+        return (fn(None) or b"unknown").decode("ascii", "replace")
+    except Exception:  # noqa: BLE001
+        return "unknown"
+
+
+ENGINES = ("auto", "pyttsx3", "espeak-ng")
+
+
+def self_check(backend) -> None:
+    """Render a short English text with ``backend``; TtsError unless it gives non-silent audio at a sane rate."""
+    pcm, sr = backend.synth("ok", "en", 160)
+    if not 8000 <= int(sr) <= 48000:
+        raise TtsError(f"{backend.name} self-check: sample rate {sr} Hz")
+    if len(pcm) < int(sr) // 20 or int(np.max(np.abs(np.asarray(pcm, dtype=np.int32)))) < 256:
+        raise TtsError(f"{backend.name} self-check: {len(pcm)} samples, silent or too short")
+
+
+def make_backend(engine: str = "auto", timeout: float = 60.0):
+    """The synthesis backend for ``engine`` (see :class:`Tts`); ``auto`` is logged with the reason."""
+    if not isinstance(engine, str) or not engine:
+        raise TtsError(f"unsupported TTS engine {engine!r}; supported: {', '.join(ENGINES)}")
+    if engine == "pyttsx3":
+        return Pyttsx3(timeout=timeout)
+    if os.path.basename(engine).startswith("espeak"):
+        return EspeakNg(engine, timeout=timeout)
+    if engine != "auto":
+        raise TtsError(f"unsupported TTS engine {engine!r}; supported: {', '.join(ENGINES)} (or a path to espeak-ng)")
+    try:
+        backend = Pyttsx3(timeout=timeout)
+        self_check(backend)
+    except TtsError as exc:
+        _log.warn("TTS engine: espeak-ng program (pyttsx3 not usable: {error})", error=str(exc))
+        return EspeakNg(timeout=timeout)
+    _log.info("TTS engine: pyttsx3 {version} (espeak driver)", version=backend.version())
+    return backend
+
+
 def to_alaw_8k(pcm: np.ndarray, rate: int, peak_dbm0: float = PEAK_DBM0) -> np.ndarray:
     """16-bit PCM at ``rate`` -> 8 kHz, peak normalised to a ``peak_dbm0`` sine's peak, A-law codes."""
     x = np.asarray(pcm, dtype=np.float64)
@@ -157,20 +507,22 @@ def to_alaw_8k(pcm: np.ndarray, rate: int, peak_dbm0: float = PEAK_DBM0) -> np.n
 class Tts:
     """Text to 8 kHz A-law, cached on disk (see the module docstring).
 
-    ``engine`` is the espeak-ng program (name on PATH or a path); ``backend`` replaces it with any object having
-    ``name``, ``version()``, ``voices()`` and ``synth(text, voice, rate) -> (int16, rate)``.
+    ``engine``: ``"pyttsx3"`` (pyttsx3 with its espeak-ng driver, :class:`Pyttsx3`), ``"espeak-ng"`` (the
+    program; also a path to it, :class:`EspeakNg`) or ``"auto"`` (the default: pyttsx3 when it imports and
+    passes a self-check, else espeak-ng; the choice is logged). ``backend`` replaces the engine with any object
+    having ``name``, ``version()``, ``voices()`` and ``synth(text, voice, rate) -> (int16, rate)``. The cache key
+    holds the backend's name and version, so renderings of different engines never mix.
     """
 
-    def __init__(self, cache_dir: str, engine: str = "espeak-ng", *, rate: int = 160, backend=None,
-                 peak_dbm0: float = PEAK_DBM0, memory_bytes: int = 32 << 20, reactor=None, threadpool=None):
+    def __init__(self, cache_dir: str, engine: str = "auto", *, rate: int = 160, backend=None,
+                 peak_dbm0: float = PEAK_DBM0, memory_bytes: int = 32 << 20, reactor=None, threadpool=None,
+                 timeout: float = 60.0):
+        if isinstance(rate, bool) or not isinstance(rate, int) or not 80 <= rate <= 450:
+            raise TtsError(f"TTS rate {rate!r} out of range: 80..450 words per minute")
         if backend is None:
-            if not os.path.basename(engine).startswith("espeak"):
-                raise TtsError(f"unsupported TTS engine {engine!r}; supported: espeak-ng")
-            backend = EspeakNg(engine)
+            backend = make_backend(engine, timeout=timeout)
         self.backend = backend
         self.cache_dir = os.fspath(cache_dir)
-        if not 80 <= int(rate) <= 450:
-            raise TtsError(f"TTS rate {rate!r} out of range: 80..450 words per minute")
         self.rate = int(rate)
         self.peak_dbm0 = float(peak_dbm0)
         self._memory: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -189,8 +541,8 @@ class Tts:
         v = VOICE_ALIASES.get(voice.lower(), voice.lower())
         if v not in self.backend.voices():
             raise UnknownVoice(
-                f"unknown voice {voice!r}: use 'zh' (Mandarin) or 'en' (English), or a voice listed by "
-                f"'{self.backend.name} --voices'"
+                f"unknown voice {voice!r} for the {self.backend.name} engine: use 'zh' (Mandarin) or 'en' "
+                "(English), or an espeak-ng voice ('espeak-ng --voices')"
             )
         return v
 
@@ -313,15 +665,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--voice", default="zh", help="zh (Mandarin), en (English) or an espeak-ng voice")
     p.add_argument("--rate", type=int, default=160, help="words per minute (default %(default)s)")
     p.add_argument("--cache", default="ctid-data/tts", help="cache directory (default %(default)s)")
+    p.add_argument("--engine", default="auto", help="auto, pyttsx3 or espeak-ng (default %(default)s)")
     p.add_argument("-o", "--output", required=True, help="WAV file to write")
     a = p.parse_args(argv)
     try:
-        codes = Tts(a.cache, rate=a.rate).render(a.text, a.voice)
+        tts = Tts(a.cache, a.engine, rate=a.rate)
+        codes = tts.render(a.text, a.voice)
     except TtsError as e:
         print(f"tts: {e}", file=sys.stderr)
         return 1
     write_wav(a.output, g711.alaw_decode(codes), law="alaw")
-    print(f"{a.output}: {len(codes) / RATE:.2f} s, 8 kHz A-law")
+    print(f"{a.output}: {len(codes) / RATE:.2f} s, 8 kHz A-law ({tts.backend.name} {tts.backend.version()})")
     return 0
 
 

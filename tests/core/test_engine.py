@@ -36,7 +36,8 @@ class Env:
         self.cdrs = []
         self.sink_fail = 0
         self.rendered = []
-        self.prompt = str(tmp / "prompt.wav")
+        (tmp / "media").mkdir()
+        self.prompt = str(tmp / "media" / "prompt.wav")          # {data_dir}/media: a default media directory
         write_wav(self.prompt, sine(1000, 0.6), law="alaw")
 
         def renderer(p):
