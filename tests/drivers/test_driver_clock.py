@@ -8,7 +8,7 @@ import textwrap
 import pytest
 from twisted.internet import task
 
-from conftest import sub_env
+from hwsim_build import sub_env
 
 from ctid.drivers import AbcdEvent, Pacer, open_board
 from ctid.drivers.clock import Pacer as PacerClass

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import SO, sub_env
+from hwsim_build import SO, sub_env
 
 from ctid.drivers import (
     VOICE_TIMESLOTS, AbcdEvent, Alarm, AlarmEvent, CableEvent, DriverError, FlashEvent, HdlcEvent, HookEvent,

@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from conftest import ROOT
+from hwsim_build import ROOT
 
 from ctid import drivers
 from ctid.drivers import DriverError, registry

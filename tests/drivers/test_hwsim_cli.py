@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import sub_env
+from hwsim_build import sub_env
 
 
 def selftest(*args, timeout=120):

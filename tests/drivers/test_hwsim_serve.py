@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from conftest import sub_env
+from hwsim_build import sub_env
 
 from ctid.drivers import AbcdEvent, HdlcEvent, SpanConfig, open_board
 from ctid.drivers.hwsim import World

@@ -2,7 +2,7 @@
 barge-in, recording to WAV."""
 import numpy as np
 
-from conftest import TICK, find_offset
+from media_rig import TICK, find_offset
 
 from ctid.dsp.g711 import alaw_encode
 from ctid.dsp import dtmf as dtmf_mod

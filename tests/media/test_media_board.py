@@ -3,7 +3,7 @@ driver events and tick hooks, and bad arguments (clear errors, native calls neve
 import numpy as np
 import pytest
 
-from conftest import find_offset
+from media_rig import find_offset
 
 from ctid.drivers import AbcdEvent, DriverError, VOICE_TIMESLOTS
 from ctid.dsp._native import ffi, lib

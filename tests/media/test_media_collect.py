@@ -83,7 +83,7 @@ def test_invalid_input_plays_invalid_prompt_and_retries(rig):
     got = heard(CH)
     voiced = np.flatnonzero(got != 0xD5)
     # the caller heard the 0.4 s invalid prompt, bit-exact (and its own digits are not echoed)
-    from conftest import find_offset
+    from media_rig import find_offset
     L = find_offset(bad, got)
     np.testing.assert_array_equal(got[L:L + len(bad)], bad)
     assert len(voiced) == np.count_nonzero(bad != 0xD5)
@@ -98,7 +98,7 @@ def test_all_tries_fail_no_input_timeout(rig):
     assert res == {"digits": "", "reason": "timeout", "tries": 2, "valid": False}
     # two tries of 1 s, each followed by the 0.2 s invalid prompt
     assert abs((t - t0) - 2.4) <= 0.05
-    from conftest import find_offset
+    from media_rig import find_offset
     got = heard(CH)
     first = find_offset(bad, got)
     second = find_offset(bad, got[first + len(bad):]) + first + len(bad)

@@ -5,7 +5,7 @@ import struct
 import numpy as np
 import pytest
 
-from conftest import find_offset
+from media_rig import find_offset
 
 from ctid.dsp.g711 import alaw_decode, alaw_encode
 from ctid.dsp.wavfile import read_audio

@@ -5,7 +5,7 @@ the caller hears bit-exact and collects the digit the caller dials. Also: a fail
 others' ticks."""
 import numpy as np
 
-from conftest import find_offset
+from media_rig import find_offset
 
 from ctid.drivers import AbcdEvent
 from ctid.dsp.params import R2Params
