@@ -237,3 +237,19 @@ def test_no1_register_tones_are_native(env):
     assert {f"R2 bwd {s[-1]}" for s in sent} == tones and tones
     far.out.hangup()
     assert rig.run(3, until=lambda: chan.state == "idle" and far.out.line.state is LineState.IDLE)
+
+
+def test_no1_startup_cable_no_protocol_error():
+    """Daemon start-up on a span whose far exchange waits in the incoming role (it blocks, 1111, until its own
+    span is up): the trunk's channels log no protocol error and end idle (see docs/signaling-china1.md)."""
+    rig = Rig(BoardRuntime, tmp="/tmp/ctid-core-test-startup")
+    try:
+        t = Trunks(rig)
+        rig.run(2)
+        no1 = t.trunks["no1"]
+        for ts, ch in no1.channels.items():
+            assert not ch.cas.line.errors, (ts, [str(e) for e in ch.cas.line.errors])
+            assert ch.state == "idle" and ch.cas.line.state is LineState.IDLE, (ts, ch.state)
+        assert no1.up
+    finally:
+        rig.close()

@@ -83,7 +83,8 @@ class No1Channel(TrunkChannel):
         self._ended(cause)
 
     def can_originate(self) -> bool:
-        return (self.role in ("out", "both") and self.state == IDLE and self.cas.line.state is L.IDLE)
+        return (self.role in ("out", "both") and self.state == IDLE and self.cas.line.state is L.IDLE
+                and not getattr(self.cas.line, "far_blocked", False))
 
     def dial(self, called: str, calling: str | None = None) -> None:
         if self.role == "both" and self.cas.role != "out":
@@ -148,7 +149,8 @@ class No1Channel(TrunkChannel):
         if self.direction is not None:
             return
         if line is L.IDLE:
-            self._set(IDLE)
+            # a far end showing 11 (Q.421 fault / a both-way far end's blocking) cannot be seized nor seize us
+            self._set(BLOCKED if getattr(self.cas.line, "far_blocked", False) else IDLE)
         elif line is L.BLOCKED:
             self._set(BLOCKED)
         elif line is L.OUT_OF_SERVICE:
