@@ -65,6 +65,8 @@ def pair(signal, backward: bool = False) -> tuple[float, float]:
 #: Edge ramp of the generator (native r2mf_tx.c R2TX_RAMP), samples: the batched media tick releases a signal
 #: with the same length of fade (``ctid_media_tone_release``).
 RAMP_SAMPLES = 4
+#: name prefix of the tone definitions made by :func:`tone_def` ("R2 fwd 1", "R2 bwd 6")
+TONE_PREFIX = "R2 "
 
 
 def tone_def(signal, backward: bool = False, level_dbm0: float = NOMINAL_LEVEL_DBM0):
@@ -77,7 +79,7 @@ def tone_def(signal, backward: bool = False, level_dbm0: float = NOMINAL_LEVEL_D
         from .tones import ToneDef
 
         f1, f2 = pair(key[0], key[1])
-        t = ToneDef(f"R2 {'bwd' if key[1] else 'fwd'} {key[0]}", f1, f2, level_dbm0=key[2],
+        t = ToneDef(f"{TONE_PREFIX}{'bwd' if key[1] else 'fwd'} {key[0]}", f1, f2, level_dbm0=key[2],
                     detect_ms=40)       # (detect_ms: for call-progress detectors only; R2 has its own receiver)
         _TONE_DEFS[key] = t
     return t

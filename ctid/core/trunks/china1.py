@@ -64,7 +64,8 @@ class No1Channel(TrunkChannel):
         """The register starts (a signal) or stops (None) sending an MF signal: the channel's native dual tone,
         continuous until released (compelled signalling), released with the generator's edge ramp."""
         if sig is None:
-            self.mc.stop_tone(r2mf.RAMP_SAMPLES)
+            if (self.mc.tone_playing or "").startswith(r2mf.TONE_PREFIX):    # only our own MF signal
+                self.mc.stop_tone(r2mf.RAMP_SAMPLES)
         else:
             self.mc.tone(r2mf.tone_def(sig, backward))
 
