@@ -52,6 +52,8 @@ typedef struct {
     media_tone_t *tone;
     int64_t tone_left;          /* samples still to play; < 0: until stopped */
     int32_t tone_id;
+    int32_t fade_len;           /* > 0: the tone is being released over this many samples (no TONE_DONE) */
+    int32_t fade_pos;           /* samples of the release generated so far */
     /* record */
     uint8_t *rbuf;
     int32_t rcap;
@@ -161,6 +163,8 @@ static void tone_clear(media_chan_t *c)
     free(c->tone);
     c->tone = NULL;
     c->tone_left = 0;
+    c->fade_len = 0;
+    c->fade_pos = 0;
 }
 
 static void record_clear(media_chan_t *c)
@@ -284,6 +288,29 @@ int ctid_media_tone_stop(ctid_media_t *m, int ch)
     had = m->ch[ch].tone != NULL;
     tone_clear(&m->ch[ch]);
     return had;
+}
+
+int ctid_media_tone_release(ctid_media_t *m, int ch, int32_t ramp_samples)
+{
+    media_chan_t *c;
+    if (!chan_ok(m, ch))
+        return CTID_ERR_CHANNEL;
+    if (ramp_samples < 0 || ramp_samples > CTID_MEDIA_MAX_RAMP)
+        return CTID_ERR_ARG;
+    c = &m->ch[ch];
+    if (c->tone == NULL)
+        return 0;
+    if (ramp_samples == 0 || c->fade_len > 0) {
+        if (c->fade_len == 0)
+            tone_clear(c);
+        return 1;                    /* (a release already under way goes on) */
+    }
+    if (c->tone_left >= 0 && c->tone_left <= ramp_samples)
+        ramp_samples = (int32_t) c->tone_left;
+    c->fade_len = ramp_samples;
+    c->fade_pos = 0;
+    c->tone_left = ramp_samples;
+    return 1;
 }
 
 /* ------------------------------------------------------------------------------------------------ record */
@@ -577,10 +604,20 @@ static int tone_fill(ctid_media_t *m, int ch, media_chan_t *c, int16_t *lin, int
         k = (int) c->tone_left;
     if (k > 0)
         tone_generate(c->tone, lin, k);
+    if (c->fade_len > 0) {
+        /* release: a raised-cosine fade from full amplitude to zero over fade_len samples */
+        int i;
+        for (i = 0; i < k; i++) {
+            double g = 0.5 + 0.5 * cos(CTID_PI * (double) (c->fade_pos + 1 + i) / (double) (c->fade_len + 1));
+            lin[i] = (int16_t) lrint(lin[i] * g);
+        }
+        c->fade_pos += k;
+    }
     if (c->tone_left >= 0) {
         c->tone_left -= k;
         if (c->tone_left == 0) {
-            emit(m, t0 + (uint64_t) k, ch, CTID_MEDIA_EV_TONE_DONE, c->tone_id, 0);
+            if (c->fade_len == 0)
+                emit(m, t0 + (uint64_t) k, ch, CTID_MEDIA_EV_TONE_DONE, c->tone_id, 0);
             tone_clear(c);
         }
     }

@@ -62,6 +62,32 @@ def pair(signal, backward: bool = False) -> tuple[float, float]:
     return freqs[a], freqs[b]
 
 
+#: Edge ramp of the generator (native r2mf_tx.c R2TX_RAMP), samples: the batched media tick releases a signal
+#: with the same length of fade (``ctid_media_tone_release``).
+RAMP_SAMPLES = 4
+#: name prefix of the tone definitions made by :func:`tone_def` ("R2 fwd 1", "R2 bwd 6")
+TONE_PREFIX = "R2 "
+
+
+def tone_def(signal, backward: bool = False, level_dbm0: float = NOMINAL_LEVEL_DBM0):
+    """The R2 signal as a continuous two-frequency :class:`ctid.dsp.tones.ToneDef` (the frequencies of
+    :func:`pair`, each at ``level_dbm0``), for the native tone generator of the media tick: the same signal
+    :class:`R2Generator` sends, from the same table. Cached (one object per signal, group and level)."""
+    key = (_norm(signal), bool(backward), float(level_dbm0))
+    t = _TONE_DEFS.get(key)
+    if t is None:
+        from .tones import ToneDef
+
+        f1, f2 = pair(key[0], key[1])
+        t = ToneDef(f"{TONE_PREFIX}{'bwd' if key[1] else 'fwd'} {key[0]}", f1, f2, level_dbm0=key[2],
+                    detect_ms=40)       # (detect_ms: for call-progress detectors only; R2 has its own receiver)
+        _TONE_DEFS[key] = t
+    return t
+
+
+_TONE_DEFS: dict = {}
+
+
 class R2Generator:
     """Streaming R2 sender over the native generator: ``set()`` a signal (or None), pull samples.
 

@@ -710,8 +710,14 @@ class MediaChannel:
         self._tone_name = tone.name
         self._tone_id = tid
 
-    def stop_tone(self) -> None:
-        lib.ctid_media_tone_stop(self.runtime._m, self.number)
+    def stop_tone(self, ramp_samples: int = 0) -> None:
+        """Stop the tone; ``ramp_samples`` > 0 fades it out over that many samples in the next tick (a
+        raised-cosine release, as MFC R2 signals end) instead of cutting it at the block boundary."""
+        if ramp_samples:
+            _int(ramp_samples, "ramp_samples", 0, lib.CTID_MEDIA_MAX_RAMP)
+            lib.ctid_media_tone_release(self.runtime._m, self.number, ramp_samples)
+        else:
+            lib.ctid_media_tone_stop(self.runtime._m, self.number)
         self._tone_name = None
         self._tone_id = None
 

@@ -5,13 +5,14 @@ Each tick (:meth:`BoardRuntime.tick`, driven by ``ctid.drivers.Pacer`` or a ``Lo
 
 1. drain the driver's events -> every handler added with :meth:`add_event_handler` (signalling runners);
 2. ``read_block`` (the last 20 ms of every channel);
-3. one native media tick for every channel (``ctid_media_tick``: record capture, received power, conference sums,
-   play queues and tones into the transmit block) -> media events (play done, record high-water/max/silence) to
-   the channels that own them;
-4. one ``Bank.process`` on the received block (one bank for the board, per-channel detector masks) -> each
-   channel's DTMF handling and ``on_tone`` callback;
+3. one ``Bank.process`` on the received block (one bank for the board, per-channel detector masks) -> each
+   channel's DTMF handling and ``on_tone`` callback (detection comes before the media tick so that what an event
+   makes a channel send, e.g. an MF register's next signal or a barge-in, goes out in this tick's block);
+4. one native media tick for every channel (``ctid_media_tick``: record capture, received power, conference sums,
+   play queues and tones, MFC R2 register signals included, into the transmit block) -> media events (play done,
+   record high-water/max/silence) to the channels that own them;
 5. tick hooks (``fn(rx_block)``);
-6. per-channel Python sources, only for channels that set one (China No.1 register tones for now);
+6. per-channel Python sources, only for channels that set one (none in the daemon's own paths);
 7. ``write_block``.
 
 No Python runs per channel per tick except for channels with a source and for channels that have events.
@@ -279,22 +280,24 @@ class BoardRuntime:
         self.board.read_block(out=self._rx)
         if prof is not None:
             t1 = clk()
-        n = native_check(lib.ctid_media_tick(self._m, self._rxp, self._txp, BLOCK_FRAMES, self.nchan), "media tick")
-        if prof is not None:
-            t2 = clk()
-        if n:
-            self._media_events()
-        if prof is not None:
-            t3 = clk()
+        # detection first: what a detector event makes a channel send (an MF register's answer to a tone,
+        # a prompt cut by barge-in) goes out in this tick's block, not one tick later
         pending = self.bank.process_raw(self._rx)
         if prof is not None:
-            t4 = clk()
+            t2 = clk()
         if pending:
             chans = self._channels
             for ev in self.bank.drain():
                 mc = chans.get(ev.channel)
                 if mc is not None:
                     mc._detected(ev)
+        if prof is not None:
+            t3 = clk()
+        n = native_check(lib.ctid_media_tick(self._m, self._rxp, self._txp, BLOCK_FRAMES, self.nchan), "media tick")
+        if prof is not None:
+            t4 = clk()
+        if n:
+            self._media_events()
         for fn in self._hooks:
             self._safe(fn, self._rx)
         if self._sources:
@@ -314,10 +317,10 @@ class BoardRuntime:
         if prof is not None:
             t6 = clk()
             prof["driver"] += (t1 - t0) + (t6 - t5)
-            prof["media_native"] += t2 - t1
-            prof["media_events"] += t3 - t2
-            prof["detect_native"] += t4 - t3
-            prof["detect_events"] += t5 - t4
+            prof["detect_native"] += t2 - t1
+            prof["detect_events"] += t3 - t2
+            prof["media_native"] += t4 - t3
+            prof["media_events"] += t5 - t4
 
     def _media_events(self) -> None:
         while True:

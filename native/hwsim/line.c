@@ -22,7 +22,10 @@
  *    transmitter sends e_bits zeros in the E positions (the core adds the CRC errors its receiver saw); the
  *    receiver counts received E = 0 in e_bit_errors.
  *  - CAS multiframe (G.732 5.2): aligned on an MFAS 0000 whose preceding TS16 is not all zeros; lost after two
- *    consecutive errored MFAS or 16 all-zero TS16 octets. Received ABCD values are held while it is lost.
+ *    consecutive errored MFAS or 16 all-zero TS16 octets. Without multiframe alignment the signalling bits
+ *    mean nothing (G.704 5.1.3): while it is lost (and while frame alignment is lost) no ABCD value is known
+ *    (hwsim_get_abcd: HWSIM_ERR_AGAIN) and none is reported; once it is found again, every timeslot's value
+ *    is reported once, after the usual two-multiframe debounce, even if it equals the value before the loss.
  *  - The CRC-4 multiframe and the CAS multiframe are sent aligned (frame % 16) but the receiver finds each
  *    independently.
  *  - The frame carrying the third incorrect FAS is not written out (alignment is lost with it). HDLC
@@ -491,6 +494,15 @@ void line_e1_tx_frames(line_e1_tx_t *s, const uint8_t *payload, size_t payload_s
 #define AIS_MAX_ZEROS 2         /* G.775: two or fewer zeros in a 512-bit double frame */
 #define CRC_ALIGN_FRAMES 64     /* G.706 4.2: CRC-4 multiframe alignment within 8 ms */
 
+/* G.704 5.1.3: without CAS multiframe alignment the ABCD bits are meaningless: forget what was received, so
+   that nothing stale is reported or read, and every timeslot's value is delivered once after realignment. */
+static void rx_abcd_forget(line_e1_rx_t *s)
+{
+    memset(s->abcd, 0xFF, sizeof(s->abcd));
+    memset(s->abcd_candidate, 0xFF, sizeof(s->abcd_candidate));
+    memset(s->abcd_count, 0, sizeof(s->abcd_count));
+}
+
 static void rx_update_alarms(line_e1_rx_t *s)
 {
     int a = 0;
@@ -536,6 +548,7 @@ static void rx_lose_alignment(line_e1_rx_t *s)
     s->fas_errors_row = 0;
     s->nfas_errors_row = 0;
     s->mf_aligned = 0;
+    rx_abcd_forget(s);
     s->crc_aligned = 0;
     s->rai = 0;
     s->ais_win_zeros = s->ais_win_bytes = s->ais_bad_row = s->ais_good_row = 0;
@@ -560,6 +573,7 @@ static void rx_found_alignment(line_e1_rx_t *s, int r, uint8_t ts0)
     s->rai = 0;
     s->rai_count = 0;
     s->mf_aligned = 0;
+    rx_abcd_forget(s);
     s->mf_errors_row = 0;
     s->ts16_prev = -1;
     s->ts16_zero_run = 0;
@@ -734,6 +748,7 @@ static void rx_cas(line_e1_rx_t *s, unsigned v)
                 /* G.732 5.2: two consecutive errored MFAS -> loss of multiframe alignment */
                 if (++s->mf_errors_row >= 2) {
                     s->mf_aligned = 0;
+                    rx_abcd_forget(s);
                     rx_update_alarms(s);
                 }
             } else {
@@ -750,13 +765,14 @@ static void rx_cas(line_e1_rx_t *s, unsigned v)
         s->mf_base = s->frame & 15;
         s->mf_errors_row = 0;
         s->mf_remote_alarm = (v >> 2) & 1;
-        memset(s->abcd_count, 0, sizeof(s->abcd_count));
+        rx_abcd_forget(s);          /* (already forgotten when it was lost; the values start afresh) */
         rx_update_alarms(s);
     }
     if (v == 0) {
         /* TS16 all zeros for a whole multiframe also means loss of multiframe alignment */
         if (++s->ts16_zero_run >= 16 && s->mf_aligned) {
             s->mf_aligned = 0;
+            rx_abcd_forget(s);
             rx_update_alarms(s);
         }
     } else {

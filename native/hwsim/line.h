@@ -148,7 +148,7 @@ typedef struct {
     int los_win_ones, los_win_bytes;
     int ais_win_zeros, ais_win_bytes, ais_bad_row, ais_good_row;
     /* CAS */
-    uint8_t abcd[32];            /* received, by timeslot (0xFF: nothing yet) */
+    uint8_t abcd[32];            /* received, by timeslot (0xFF: nothing yet, or no CAS multiframe alignment) */
     uint8_t abcd_candidate[32];  /* debouncing: a new value is reported after two multiframes that agree */
     uint8_t abcd_count[32];
     line_hdlc_rx_t *hdlc[32];    /* per timeslot, NULL if none */

@@ -302,6 +302,10 @@ int ctid_media_queued(ctid_media_t *m, int ch);
 /* Start a tone (replaces any tone); duration_ms 0 = until stopped, else TONE_DONE with id at its end. */
 int ctid_media_tone(ctid_media_t *m, int ch, const ctid_tone_def_t *def, int32_t duration_ms, int32_t id);
 int ctid_media_tone_stop(ctid_media_t *m, int ch);    /* 1 if a tone was playing */
+/* End the tone with a raised-cosine fade over ramp_samples (0..CTID_MEDIA_MAX_RAMP; 0 = at once), no TONE_DONE;
+   1 if a tone was playing. (MFC R2 signals are released this way: no click at the end of a signal.) */
+#define CTID_MEDIA_MAX_RAMP 160
+int ctid_media_tone_release(ctid_media_t *m, int ch, int32_t ramp_samples);
 /* Start capturing received A-law: a ring of buf_bytes (>= CTID_MEDIA_MAX_FRAMES), REC_HIGH when high_water bytes
    are buffered (re-armed when drained below), stop after max_samples (0 = no limit) or after silence_ms of
    ticks below silence_dbm0 (silence_ms 0 = never). */

@@ -212,3 +212,44 @@ def test_originate_errors(env):
         t.trunks["ss7"].originate("12A")
     with pytest.raises(EngineError, match="digits 0-9"):
         t.trunks["no1"].originate("12A")
+
+
+def test_no1_register_tones_are_native(env):
+    """The daemon's China No.1 channels send their MF signals from the native media tick: no per-channel
+    Python source at any tick of a call set-up, and the channel's tone is the R2 backward signal of the
+    register (ctid.dsp.r2mf table) while it acknowledges."""
+    rig, t = env
+    far = rig.far_no1
+    n = len(t.seen("no1/1", "incoming"))
+    chan = t.trunks["no1"].channels[1]
+    tones, sources = set(), []
+
+    def watch():
+        sources.append(len(rig.rt._sources))
+        if chan.mc.tone_playing:
+            tones.add(chan.mc.tone_playing)
+        return len(t.seen("no1/1", "incoming")) > n
+
+    assert far.out.call("114", "13800138000", ka=1, kd=1)
+    assert rig.run(8, until=watch)
+    assert set(sources) == {0}
+    sent = [s for d, s in chan.cas.register.log if d == "tx"]
+    assert {f"R2 bwd {s[-1]}" for s in sent} == tones and tones
+    far.out.hangup()
+    assert rig.run(3, until=lambda: chan.state == "idle" and far.out.line.state is LineState.IDLE)
+
+
+def test_no1_startup_cable_no_protocol_error():
+    """Daemon start-up on a span whose far exchange waits in the incoming role (it blocks, 1111, until its own
+    span is up): the trunk's channels log no protocol error and end idle (see docs/signaling-china1.md)."""
+    rig = Rig(BoardRuntime, tmp="/tmp/ctid-core-test-startup")
+    try:
+        t = Trunks(rig)
+        rig.run(2)
+        no1 = t.trunks["no1"]
+        for ts, ch in no1.channels.items():
+            assert not ch.cas.line.errors, (ts, [str(e) for e in ch.cas.line.errors])
+            assert ch.state == "idle" and ch.cas.line.state is LineState.IDLE, (ts, ch.state)
+        assert no1.up
+    finally:
+        rig.close()

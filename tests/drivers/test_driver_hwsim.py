@@ -486,3 +486,40 @@ def test_library_found_without_importing_hwsim_and_from_env(tmp_path):
     r = subprocess.run([sys.executable, "-c", code], env=sub_env(HWSIM_LIBRARY=str(tmp_path / "nope.so")),
                        capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert r.returncode != 0 and "DriverError" in r.stderr and "nope.so: no such file" in r.stderr
+
+
+def test_abcd_forgotten_without_multiframe_alignment(world):
+    """G.704 5.1.3: without CAS multiframe alignment the ABCD bits mean nothing. While it is lost get_abcd()
+    knows no value and no AbcdEvent comes; once aligned again every timeslot's value is delivered once, after
+    the AlarmEvent that clears LOMF, even the values that did not change across the loss."""
+    a, b = pair(world, spans=1, plan=[SpanConfig(False, "cas")])
+    sent = {ts: (0b0011 if ts % 2 else 0b1111) for ts in VOICE_TIMESLOTS}
+    for ts, v in sent.items():
+        a.set_abcd(0, ts, v)
+    world.tick(2)
+    assert {ts: b.get_abcd(0, ts) for ts in VOICE_TIMESLOTS} == sent
+    b.events()
+    world.cut(0, 0)
+    world.tick(2)
+    assert b.spans[0].alarms & Alarm.LOMF
+    assert all(b.get_abcd(0, ts) is None for ts in VOICE_TIMESLOTS)
+    world.restore(0, 0)
+    evs = []
+    for _ in range(25):
+        world.tick()
+        evs += b.events()
+        if not b.spans[0].alarms & Alarm.LOMF and all(b.get_abcd(0, ts) is not None for ts in VOICE_TIMESLOTS):
+            world.tick()
+            evs += b.events()
+            break
+    lomf_clear = [i for i, e in enumerate(evs) if isinstance(e, AlarmEvent) and not e.alarms & Alarm.LOMF]
+    abcd = [(i, e) for i, e in enumerate(evs) if isinstance(e, AbcdEvent)]
+    assert lomf_clear and abcd
+    assert all(i > lomf_clear[0] for i, _ in abcd)                       # nothing before alignment
+    assert sorted((e.timeslot, e.abcd) for _, e in abcd) == sorted(sent.items())   # each value once
+    # AIS towards b (G.775: unframed all ones): all ones in TS16 too, but no alignment: not ABCD 1111
+    b.events()
+    world.fault_ais(1, 0, True)
+    world.tick(2)
+    assert b.spans[0].alarms & Alarm.LOMF and all(b.get_abcd(0, ts) is None for ts in VOICE_TIMESLOTS)
+    assert not [e for e in b.events() if isinstance(e, AbcdEvent)]       # AIS (1111 everywhere) is not ABCD

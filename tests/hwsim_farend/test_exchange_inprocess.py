@@ -307,3 +307,41 @@ def test_cables_cut_and_restored():
         n.wait(c3.hangup()), n.wait(c4.hangup())
     finally:
         n.close()
+
+
+def test_no1_cable_connected_after_start_no_protocol_error():
+    """The daemon's start-up against the exchange: both sides' China No.1 channels wait in the incoming role
+    before the cable connects (the exchange blocks its channels, 1111, while its span is down). Once the
+    cable is in: no protocol error on either side, every line idle (docs/signaling-china1.md, start-up)."""
+    from ctid.signaling.china1 import CasBoard, LineState
+    from ctid.drivers.model import VOICE_TIMESLOTS
+
+    world = World(5)
+    world.create_board(A, spans=1)
+    world.create_board(B, spans=1)
+    a = open_board("hwsim", A, world=world, span_config=["cas"])
+    b = open_board("hwsim", B, world=world, span_config=["cas"])
+    clock = task.Clock()
+    try:
+        ours = CasBoard(a, clock)
+        chans = [ours.add(0, ts, "in") for ts in VOICE_TIMESLOTS]
+        ex = FarEndExchange(b, clock, {"no1": No1Trunk(span=0)})
+
+        def step(n):
+            for _ in range(n):
+                world.tick(1)
+                clock.advance(0.02)
+                ours.step()
+                ex.step()
+
+        step(5)
+        world.cable(A, 0, B, 0)
+        step(50)
+        theirs = list(ex.trunks["no1"].channels.values())
+        assert len(theirs) == len(chans) == 30
+        for c in chans + theirs:
+            assert not c.line.errors, [str(e) for e in c.line.errors]
+            assert c.line.state is LineState.IDLE
+        assert any(e == "far_blocked" for c in chans for e, _ in c.events)   # the exchange did block meanwhile
+    finally:
+        world.close()

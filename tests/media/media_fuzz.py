@@ -83,8 +83,15 @@ def main(seed: int, iterations: int) -> None:
                 log("tone", ch, d.freq1, d.freq2, d.level_dbm0, d.nsegs, list(d.seg_ms), dur)
                 lib.ctid_media_tone(m, ch, d if rng.random() > 0.05 else ffi.NULL, dur, 1)
             elif op == 3:
-                log("tone_stop", ch)
-                lib.ctid_media_tone_stop(m, ch)
+                if rng.random() < 0.5:
+                    log("tone_stop", ch)
+                    lib.ctid_media_tone_stop(m, ch)
+                else:
+                    ramp = pick_i(0, 200)
+                    log("tone_release", ch, ramp)
+                    r = lib.ctid_media_tone_release(m, ch, ramp)
+                    if 0 <= ch < nchan and 0 <= ramp <= lib.CTID_MEDIA_MAX_RAMP and r not in (0, 1):
+                        fail(f"tone_release({ch}, {ramp}) returned {r}")
             elif op == 4:
                 a = (pick_i(8000, 40000), pick_i(1, 40000), pick_i(0, 4000), pick_i(0, 2000), pick_f(-90, 3))
                 log("record_start", ch, *a)

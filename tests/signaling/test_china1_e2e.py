@@ -306,7 +306,7 @@ def test_cable_cut_releases_and_recovers(rig):
         (info,) = [i for e, i in ch.events if e == "out_of_service"]
         assert info["previous"] is S.ANSWERED and "LOS" in info["reason"]
     assert not rig.out.call(CALLED)                           # no seizure while the span is down
-    assert rig.b.get_abcd(0, TS) is not None
+    assert rig.b.get_abcd(0, TS) is None                     # G.704 5.1.3: no multiframe alignment, no ABCD
     rig.world.restore(0, 0)
     assert rig.run(50, until=lambda: rig.out.line.state is S.IDLE and rig.inc.line.state is S.IDLE)
     rig.run(5)
@@ -352,3 +352,93 @@ def test_forward_side_that_never_clears_after_b2_is_released_by_the_clear_forwar
         assert rig.a.get_abcd(0, TS) == rig.b.get_abcd(0, TS) == CHINA.code(FORWARD, "idle")
     finally:
         rig.close()
+
+
+@pytest.mark.parametrize("far_role", ["in", "out"])
+def test_cable_connect_at_startup_no_protocol_error(far_role):
+    """Start-up: both boards' channels exist before the cable connects (a daemon starting, the far exchange
+    already running). Until its span is up each end sends its out-of-service code: an incoming channel
+    blocked (1111), an outgoing one idle. Our incoming channel therefore sees the far end's 1111 when the far
+    end also waits in the incoming role (both-way circuits) for the few multiframes between our multiframe
+    alignment and the far end's own span-up: Q.421 a_f b_f = 11, not a forward code of China No.1 but not a
+    protocol error either (the far end is unavailable). No protocol_error on any channel, every line IDLE."""
+    world = World(7)
+    for b in (0, 1):
+        world.create_board(b, spans=1)
+    a = open_board("hwsim", 0, world=world, span_config="cas")
+    b = open_board("hwsim", 1, world=world, span_config="cas")
+    clock = task.Clock()
+    A, B = CasBoard(a, clock), CasBoard(b, clock)
+    tss = (1, 2, 16 + 1, 31)
+    ours = {ts: A.add(0, ts, "in") for ts in tss}
+    theirs = {ts: B.add(0, ts, far_role) for ts in tss}
+    for _ in range(3):
+        world.tick(1)
+        clock.advance(TICK)
+        A.step()
+        B.step()
+    assert all(c.line.state is S.OUT_OF_SERVICE for c in ours.values())
+    world.cable(0, 0, 1, 0)
+    for _ in range(50):
+        world.tick(1)
+        clock.advance(TICK)
+        A.step()
+        B.step()
+    try:
+        for ts in tss:
+            for c in (ours[ts], theirs[ts]):
+                assert "protocol_error" not in names(c), (ts, c.events)
+                assert not c.line.errors
+                assert c.line.state is S.IDLE
+            assert not ours[ts].line.far_blocked
+            seen = names(ours[ts])
+            assert seen[:2] == ["out_of_service", "in_service"]
+            # the far end's blocking while it was still down, then its idle (only a far end in the incoming role)
+            if far_role == "in":
+                assert seen[2:] == ["far_blocked", "far_unblocked"]
+            else:
+                assert seen[2:] == []
+        # and a call still works afterwards (our side incoming, theirs outgoing after a role change)
+        if far_role == "out":
+            o, i = theirs[1], ours[1]
+            i.decide = lambda *args: "free"
+            i.numbers = NumberRules(default_length=3)
+            assert o.call("114", "13800138000")
+            for _ in range(400):
+                world.tick(1)
+                clock.advance(TICK)
+                A.step()
+                B.step()
+                if i.result is not None:
+                    break
+            assert i.result is not None and i.result.called == "114"
+    finally:
+        world.close()
+
+
+def test_far_end_fault_code_on_a_seized_channel_is_still_an_error():
+    """a_f b_f = 11 is accepted as 'far end unavailable' only on an idle (or blocked) incoming channel; during
+    a call it has no meaning and stays a protocol error."""
+    from ctid.signaling.china1.line import IncomingLine
+
+    class Fake:
+        def __init__(self):
+            self.sent = []
+
+        def set_abcd(self, v):
+            self.sent.append(v)
+
+    clock = task.Clock()
+    ln = IncomingLine(CHINA, clock, Fake(), name="t")
+    ln.on_abcd(CHINA.code(FORWARD, "seize"))
+    assert ln.state is S.SEIZE_ACK
+    ln.on_abcd(CHINA.code(BACKWARD, "blocked"))
+    assert ln.errors and "1111" in str(ln.errors[-1])
+    ln2 = IncomingLine(CHINA, clock, Fake(), name="t2")
+    ln2.on_abcd(0b1111)
+    assert ln2.far_blocked and not ln2.errors and ln2.state is S.IDLE
+    ln2.on_abcd(CHINA.code(FORWARD, "seize"))         # a seizure after it: the far end is back
+    assert ln2.state is S.SEIZE_ACK and not ln2.far_blocked and not ln2.errors
+    ln3 = IncomingLine(CHINA, clock, Fake(), name="t3")
+    ln3.on_abcd(0b0101)                                # still unknown: an error as before
+    assert ln3.errors and not ln3.far_blocked

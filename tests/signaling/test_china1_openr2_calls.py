@@ -33,11 +33,61 @@ CATEGORY_NAMES = {1: "National Subscriber", 2: "National Priority Subscriber", 3
 OPENR2_CATEGORY = {1: "NATIONAL_SUBSCRIBER", 2: "NATIONAL_PRIORITY_SUBSCRIBER"}
 
 
+class NativeRunner:
+    """Board A as the daemon runs it: a BoardRuntime (one native media tick per board) and a CasChannel whose
+    MF signals are the channel's native tone (``tone_sink``, as ctid.core.trunks.china1 does); the R2 detectors
+    are the runtime's bank, the ABCD events come through its event handler."""
+
+    def __init__(self, board, clock):
+        from ctid.dsp.params import R2Params
+        from ctid.media import BoardRuntime
+
+        self.rt = BoardRuntime(board, clock)
+        self.rt.bank.set_r2_params(R2Params.defaults(backward=True, china=True))
+        self.board = board
+        self.clock = clock
+        self.ch = None
+
+    def add(self, span, ts, role, **kw):
+        from ctid.dsp import r2mf
+        from ctid.drivers import AbcdEvent
+        from ctid.signaling.china1 import CasChannel
+
+        drv = self.board.spans[span].timeslot(ts)
+        mc = self.rt.channel(drv.number)
+
+        class Shim:
+            def set_mask(self, number, kind):
+                mc.detect(dtmf=False, r2f=(kind == "r2f"), r2b=(kind == "r2b"))
+
+        def sink(sig, bwd=(role == "in")):
+            if sig is None:
+                mc.stop_tone(r2mf.RAMP_SAMPLES)
+            else:
+                mc.tone(r2mf.tone_def(sig, bwd))
+
+        ch = CasChannel(role, drv, Shim(), self.clock, CHINA, tone_sink=sink, **kw)
+        mc.on_tone = lambda ev: ch.on_tone(ev.type == "on", ev.value) \
+            if ev.kind in ("r2f", "r2b") and ev.type in ("on", "off") else None
+        self.rt.add_event_handler(lambda ev: ch.on_abcd(ev.abcd) if isinstance(ev, AbcdEvent)
+                                  and ev.span * 32 + ev.timeslot == drv.number else None)
+        now = drv.get_abcd()
+        if now is not None:
+            ch.on_abcd(now)
+        self.ch, self.mc = ch, mc
+        return ch
+
+    def step(self):
+        self.rt.tick()
+        assert not self.rt._sources and not self.rt.errors          # no per-channel Python source
+
+
 class Rig:
-    """ctid on board A (role ``ours``), OpenR2 on board B, one CAS cable, lock-step ticks."""
+    """ctid on board A (role ``ours``), OpenR2 on board B, one CAS cable, lock-step ticks. ``runner``:
+    ``"casboard"`` (CasBoard, Python tone generator) or ``"native"`` (the daemon's path, :class:`NativeRunner`)."""
 
     def __init__(self, programs, ours: str, max_ani: int, max_dnis: int = len(CALLED), loglevel="error,warning",
-                 **kw):
+                 runner: str = "casboard", **kw):
         from peers.openr2 import OpenR2Channel
 
         self.world = World(11)
@@ -49,7 +99,7 @@ class Rig:
         self.world.tick(5)                # frame and multiframe alignment first
         self.a.events(), self.b.events()
         self.clock = task.Clock()
-        self.A = CasBoard(self.a, self.clock)
+        self.A = CasBoard(self.a, self.clock) if runner == "casboard" else NativeRunner(self.a, self.clock)
         self.ch = self.A.add(0, TS, ours, **kw)
         self.peer = OpenR2Channel(programs, self.b, 0, TS, max_ani=max_ani, max_dnis=max_dnis, loglevel=loglevel)
         self.ticks = 0
@@ -137,13 +187,15 @@ def test_our_forward_numbers_and_category_reach_openr2(rigs, ka):
     assert_clean(rig)
 
 
-def test_every_mf_signal_crossed_as_sent_both_ways(rigs):
+@pytest.mark.parametrize("runner", ["casboard", "native"])
+def test_every_mf_signal_crossed_as_sent_both_ways(rigs, runner):
     """OpenR2's own MF trace (log level "all") against our forward register's log for a whole call set-up: the
     forward signals OpenR2 received are exactly the ones we sent (called and calling digits, KA, I-15, KD), and
-    the backward signals we received are exactly the ones OpenR2 says it sent (A1/A6/A3, B1)."""
+    the backward signals we received are exactly the ones OpenR2 says it sent (A1/A6/A3, B1). Also with the
+    daemon's path (native media-tick tones)."""
     import re
 
-    rig = rigs("out", max_ani=20, loglevel="all")
+    rig = rigs("out", max_ani=20, loglevel="all", runner=runner)
     logs = []
     rig.ch.listener = lambda ch, e, **k: logs.append(list(ch.register.log)) if e == "register_done" else None
     assert our_call(rig, ka=2, kd=3)["dnis"] == CALLED
@@ -239,11 +291,13 @@ def test_openr2_forward_number_reaches_us(rigs, category):
     assert_clean(rig)
 
 
-def test_openr2_forward_mf_trace_matches_our_backward_register(rigs):
-    """The other direction: OpenR2's trace of what it sent and received equals our backward register's log."""
+@pytest.mark.parametrize("runner", ["casboard", "native"])
+def test_openr2_forward_mf_trace_matches_our_backward_register(rigs, runner):
+    """The other direction: OpenR2's trace of what it sent and received equals our backward register's log
+    (also with the daemon's path: native media-tick tones)."""
     import re
 
-    rig = our_backward(rigs, loglevel="all")
+    rig = our_backward(rigs, loglevel="all", runner=runner)
     logs = []
     rig.ch.listener = lambda ch, e, **k: logs.append(list(ch.register.log)) if e == "register_done" else None
     their_call(rig, 2)

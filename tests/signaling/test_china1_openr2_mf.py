@@ -104,3 +104,35 @@ def test_openr2_signals_into_our_bank(openr2_mf, gid, backward, signals, china):
             if e.kind == kind and e.type == "on":
                 got[e.channel] += e.value
     assert got == sent
+
+
+# ------------------------------------------------------------------------- the daemon's native tones -> OpenR2
+@pytest.mark.parametrize("gid,backward,signals,china", GROUPS, ids=[g[0] for g in GROUPS])
+def test_native_media_tick_tones_into_openr2(openr2_mf, gid, backward, signals, china):
+    """The MF signals of the daemon's path (the native tone of the batched media tick, set and released per
+    signal as the China No.1 trunk does, 20 ms ticks) are recognised by OpenR2's receiver."""
+    from ctid.dsp import r2mf
+    from ctid.dsp._native import ffi, lib
+    from ctid.dsp.tones import tone_def_to_c
+
+    nch, ch = 4, 2
+    m = ffi.gc(lib.ctid_media_new(nch), lib.ctid_media_free)
+    rx = np.full((160, nch), ALAW_IDLE, np.uint8)
+    tx = np.empty_like(rx)
+    out = []
+
+    def tick():
+        assert lib.ctid_media_tick(m, ffi.from_buffer("uint8_t[]", rx), ffi.from_buffer("uint8_t[]", tx), 160, nch) >= 0
+        out.append(tx[:, ch].copy())
+
+    for k, sig in enumerate(signals):
+        on_ticks, off_ticks = 3 + k % 4, 3 + (k * 3) % 4            # 60..120 ms on, 60..120 ms off
+        assert lib.ctid_media_tone(m, ch, tone_def_to_c(r2mf.tone_def(sig, backward)), 0, k + 1) == 0
+        for _ in range(on_ticks):
+            tick()
+        assert lib.ctid_media_tone_release(m, ch, r2mf.RAMP_SAMPLES) == 1
+        for _ in range(off_ticks):
+            tick()
+    got = openr2_mf.rx(np.concatenate(out), backward=backward)
+    assert got.digits == signals
+    assert len(got.ons) == len(signals)

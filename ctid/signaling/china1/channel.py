@@ -5,8 +5,11 @@ machine), ``read_block`` -> ``Bank.process`` (``r2f``/``r2b`` ON/OFF events -> t
 then every channel with a register active generates its MF tones (``R2Generator``, 160 samples, A-law) into
 its timeslot's column of the block written with ``write_block``.
 
-Tone generation is per channel in Python here (one ``R2Generator.generate(160)`` + A-law encode per active
-channel per tick). It is to move into the batched native tick later (one call for every channel of a board).
+Here (``CasBoard``, the runner of tests and of hwsim far ends) the tones are generated per channel in Python
+(one ``R2Generator.generate(160)`` + A-law encode per active channel per tick). On the media runtime (the daemon,
+``ctid.core.trunks.china1``) a channel is built with ``tone_sink``: the register's signal changes go to the
+native tone generator of the batched media tick instead (``ctid.dsp.r2mf.tone_def``: the same two frequencies
+at the same level), and no Python runs per tick for tones.
 """
 from __future__ import annotations
 
@@ -42,7 +45,7 @@ class CasChannel:
     """
 
     def __init__(self, role: str, channel, bank: Bank, clock, variant: Variant = CHINA, listener=None,
-                 decide=None, want_calling: bool = True, numbers=None):
+                 decide=None, want_calling: bool = True, numbers=None, tone_sink=None):
         if role not in ("out", "in"):
             raise ValueError(f"role must be 'out' or 'in', not {role!r}")
         self.role = role
@@ -59,6 +62,9 @@ class CasChannel:
         name = f"{role} ch{self.number}"
         cls = OutgoingLine if role == "out" else IncomingLine
         self.line = cls(variant, clock, channel, name=f"line {name}", listener=self._on_line)
+        #: ``tone_sink(signal or None)``: where the register's MF signal changes go when something else (the
+        #: native media tick) generates the tones; None: this channel's own ``R2Generator`` via :meth:`audio`
+        self.tone_sink = tone_sink
         self.gen = R2Generator(backward=(role == "in"))
         self.register: ForwardRegister | BackwardRegister | None = None
         self.result: RegisterResult | None = None
@@ -121,7 +127,10 @@ class CasChannel:
                 log.exception("channel %s: listener failed on %s", self.number, event)
 
     def _tone(self, sig) -> None:
-        self.gen.set(sig)
+        if self.tone_sink is not None:
+            self.tone_sink(sig)
+        else:
+            self.gen.set(sig)
 
     def _mask(self, on: bool) -> None:
         if self.number is None:
@@ -133,7 +142,7 @@ class CasChannel:
         if self.register is not None:
             self.register.abort(reason)
             self.register = None
-        self.gen.set(None)
+        self._tone(None)
         self._mask(False)
 
     def _on_line(self, event: str, **info) -> None:

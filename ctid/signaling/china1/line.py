@@ -11,7 +11,8 @@ reported to the listeners as ``("protocol_error", error)``; the recovery for eac
 below. No exception leaves ``on_abcd`` or a timer.
 
 Listener events (``listener(event, **info)``): ``state`` (old, new), ``seize_ack``, ``answer``, ``clear_back``,
-``forced_release``, ``seized``, ``clear_forward``, ``idle``, ``blocked``, ``unblocked``, ``out_of_service``,
+``forced_release``, ``seized``, ``clear_forward``, ``idle``, ``blocked``, ``unblocked``, ``far_blocked``,
+``far_unblocked`` (incoming: the far end shows a_f b_f = 11, see :class:`IncomingLine`), ``out_of_service``,
 ``in_service``, ``protocol_error``.
 """
 from __future__ import annotations
@@ -304,11 +305,45 @@ class IncomingLine(_Line):
         super().__init__(*a, **kw)
         self.awaiting_clear_forward: str | None = None   # why the clear-forward wait runs (None: it does not)
         self.blocked_by_timer = False                     # BLOCKED by a second clear-forward wait expiry
+        #: the far end shows a_f b_f = 11 while this channel is IDLE or BLOCKED: ITU-T Q.421 gives b_f = 1 the
+        #: meaning "fault" at the outgoing end; and on a both-way circuit whose far end waits in the incoming
+        #: role the same bits are that end's blocking signal (a_b b_b = 11; China No.1 1111, the ITU stub
+        #: 1101: the same code in both directions since C, D are fixed). Either way no seizure is to come:
+        #: not a protocol error; cleared when the far end shows idle again.
+        self.far_blocked = False
 
     def span_down(self, reason: str = "span down") -> None:
         self.awaiting_clear_forward = None
         self.blocked_by_timer = False
+        self.far_blocked = False
         super().span_down(reason)
+
+    def _is_far_blocked(self, c: int) -> bool:
+        """``c`` is the variant's forward "fault" code (Q.421 b_f = 1), or, in a variant without one, a_f b_f =
+        11 read as the variant's blocking code that is no forward code of it."""
+        if self.variant.has_line_signal(FORWARD, "fault"):
+            return c == self.variant.code(FORWARD, "fault")
+        try:
+            blocked = self.variant.code(BACKWARD, "blocked")
+        except KeyError:
+            return False
+        return c == blocked and not self.variant.meanings(FORWARD, c)
+
+    def _far(self, c: int) -> bool:
+        """Track the far end's a_f b_f = 11 / idle; True if ``c`` was one of them (handled)."""
+        if self._is(c, "idle"):
+            if self.far_blocked:
+                self.far_blocked = False
+                self._emit("far_unblocked")
+            return True
+        if self._is_far_blocked(c):
+            if not self.far_blocked:
+                self.far_blocked = True
+                log.info("%s: far end shows %s (Q.421 b_f = 1: fault, or blocking by a both-way far end "
+                         "in the incoming role)", self.name, abcd_str(c))
+                self._emit("far_blocked", abcd=c)
+            return True
+        return False
 
     # commands ----------------------------------------------------------------------------------
     def await_clear_forward(self, why: str) -> None:
@@ -371,11 +406,14 @@ class IncomingLine(_Line):
         s = self.state
         if s is LineState.IDLE:
             if self._is(c, "seize"):
+                if self.far_blocked:
+                    self.far_blocked = False
+                    self._emit("far_unblocked")
                 self._set(LineState.SEIZED)
                 self._emit("seized")
                 self._send("seize_ack")
                 self._set(LineState.SEIZE_ACK)
-            elif not self._is(c, "idle"):
+            elif not self._far(c):
                 self._unexpected(c, "ignored, channel stays IDLE")
         elif s is LineState.BLOCKED:
             if self.blocked_by_timer and self._is(c, "clear_forward"):
@@ -388,7 +426,7 @@ class IncomingLine(_Line):
                 self._emit("idle")
             elif self._is(c, "seize"):
                 self._unexpected(c, "seizure of a blocked channel refused: stays BLOCKED")
-            elif not self._is(c, "idle"):
+            elif not self._far(c):
                 self._unexpected(c, "ignored, channel stays BLOCKED")
         elif s in (LineState.SEIZE_ACK, LineState.ANSWERED, LineState.CLEAR_BACK, LineState.FORCED_RELEASE):
             if self._is(c, "clear_forward"):

@@ -222,8 +222,8 @@ class ForwardRegister(_Register):
             self._tx(self.variant.category_signal("KD", self.kd))
         elif meaning == M.COMPLETE_CHARGE:
             self._finish(self._result("free", detail=f"A{sig}: {meaning}"))
-        elif meaning == M.CONGESTION:
-            self._finish(self._result("congestion", detail=f"A{sig}: congestion"))
+        elif meaning in (M.CONGESTION, M.CONGESTION_INTERNATIONAL):
+            self._finish(self._result("congestion", detail=f"A{sig}: {meaning}"))
         else:
             what = f"({meaning}) is not supported" if meaning else f"has no meaning in variant {self.variant.name}"
             self._fail(f"backward signal A{sig} {what}")

@@ -10,8 +10,8 @@ A :class:`Variant` holds everything that differs between national versions of CA
 
 China is built in. Its facts (ABCD codes, register flow, OpenR2 1.3.3 timer values) are those of
 ``/work/shared/reference/telephony-facts.md`` (OpenR2 release-1 r2proto.c CN variant, GF002-9002). An ITU
-(Q.421/Q.441) stub is built in too, its tables cited below from vendor manuals that tabulate the
-Recommendations (to be checked against the Recommendation text itself). Adding a variant is data only::
+(Q.421/Q.441) stub is built in too, its tables checked against the Recommendations as tabulated by several
+independent sources (cited below, with what the check corrected). Adding a variant is data only::
 
     register_variant(Variant(name="xx", line=(...), group_a={...}, ...))
 """
@@ -46,6 +46,7 @@ class M:
     REPEAT_3 = "send last but three digit"        # n-3
     CHANGEOVER_B = "address complete, change over to group B"
     CONGESTION = "congestion"
+    CONGESTION_INTERNATIONAL = "congestion in an international exchange or at its output"   # Q.441 A-15
     SEND_KA_CALLING = "send KA and calling number"
     SEND_CATEGORY = "send calling party's category"
     COMPLETE_CHARGE = "address complete, charge, set up speech conditions"
@@ -62,6 +63,7 @@ class M:
 #: group B meaning -> call outcome reported to the application
 OUTCOMES = {
     M.FREE: "free", M.FREE_CHARGE: "free", M.FREE_NO_CHARGE: "free", M.BUSY: "busy", M.CONGESTION: "congestion",
+    M.CONGESTION_INTERNATIONAL: "congestion",
     M.UNALLOCATED: "unallocated", M.OUT_OF_ORDER: "out of order", M.SEND_SIT: "special information tone",
 }
 
@@ -262,49 +264,95 @@ CHINA = Variant(
 
 # ------------------------------------------------------------------------------------------------ ITU (stub)
 #
-# Line codes of the digital version of R2 line signalling (ITU-T Q.421), C and D fixed to 01, as tabulated in
-# "HP MSR Router Series Voice Configuration Guide (V7)", R2 digital line signalling, Table 3 "State code of line
-# signaling": idle 10/10, seized 00/10, seizure-ack 00/11, answer 00/01, clear-back 00/11, clear-forward 10/x1,
-# blocked 10/11 (af bf / ab bb). No forced-release signal in that table, so none here.
-# Register meanings (ITU-T Q.441, 15 backward signals) as tabulated by Unify OpenScape 4000 documentation
-# (hc39188, "Signal / Group I / Group II / Group A / Group B") and Accutone Alpha 1100 user guide (Table 9, group A).
-# Timers: the China values (OpenR2 1.3.3) reused, not checked for ITU; labelled so.
+# Checked against ITU-T Q.421 (digital line signalling code) and Q.441 (register signal meanings), Blue Book
+# 1988, Fascicle VI.4. The public text conversions of the Blue Book carry the Q.441 signal tables as figures
+# only, so the table contents were read from tabulations of the Recommendations that agree with each other
+# (found with ctid's search tool; secondary sources, cited so that they can be rechecked):
+#   [HP]  HP MSR Router Series Voice Configuration Guide (V7), "ITU-T R2 digital line signaling": Table 2 (the
+#         meaning of a_f b_f a_b b_b), Table 3 (state codes, C D fixed to 01), Table 4 (group I), Table 5 (group A);
+#   [ACC] Accutone Alpha 1100 series user guide, Tables 7 (group I, both meanings), 8 (group II), 9 (group A);
+#   [INT] Intel Voice API Programming Guide (June 2005), Table 24 "Meanings for R2/MF group I forward signals";
+#   [AST] an Asterisk guide's tables "Inter-register signals (ITU-T Q.441)" (groups I, II, A, B) and its Q.421
+#         ABCD table (idle 1001/1001, seized 0001, seize-ack 1101, answered 0101, clear-back 1101, blocked 1101);
+#   [RU]  a Russian transcription of the Q.441 group A / B tables with their frequency pairs (topuch.com).
+# Corrections made by that check (the earlier stub cited the Unify OpenScape 4000 page hc39188, which is a
+# vendor's own variant: its group B has "station number modified" for B-2, "port not configured" for B-5, and
+# its A-13 / A-15 differ from Q.441):
+#   - group I: I-1..I-10 also mean the language digits (French, English, German, Russian, Spanish, three spare)
+#     and the discriminating digits (I-9 spare, I-10); I-11, I-12 and I-14 are also the country-code
+#     indicators (with the echo-suppressor information), I-13 the test call indicator, I-15 is "not used" in
+#     that position: the stub had only the second meaning of I-11..I-15;
+#   - group A: A-15 is congestion (in an international exchange or at its output): the forward register now
+#     ends the call with outcome "congestion" for it, as for A-4, instead of failing it as unsupported;
+#   - line: Q.421 b_f = 1 means a fault at the outgoing end ([HP] Table 2): forward 1101 ("fault") added.
+# No forced-release signal in Q.421 (none in [HP] Table 3 or [AST]), so none here. Timers: the China values
+# (OpenR2 1.3.3) reused, not checked for ITU; labelled so.
 
 _UNCHECKED = "OpenR2 1.3.3 CN value, not checked for ITU"
+
+#: Q.441 register signals (signal number 1..15 -> meaning), as tabulated by the sources above; the machines act
+#: on the ``M`` constants, the rest is descriptive.
+ITU_Q441_GROUP_I = {
+    1: "digit 1 / language digit: French", 2: "digit 2 / language digit: English",
+    3: "digit 3 / language digit: German", 4: "digit 4 / language digit: Russian",
+    5: "digit 5 / language digit: Spanish", 6: "digit 6 / spare (language digit)",
+    7: "digit 7 / spare (language digit)", 8: "digit 8 / spare (language digit)",
+    9: "digit 9 / spare (discriminating digit)", 10: "digit 0 / discriminating digit",
+    11: "country code indicator, outgoing half-echo suppressor required / access to incoming operator (code 11)",
+    12: "country code indicator, no echo suppressor required / access to delay operator (code 12) / "
+        "request not accepted",
+    13: "test call indicator / access to test equipment (code 13) / satellite link not included",
+    14: "country code indicator, outgoing half-echo suppressor inserted / incoming half-echo suppressor "
+        "required / satellite link included",
+    15: "signal not used (as country code indicator) / end of pulsing (code 15) / end of identification",
+}
+ITU_Q441_GROUP_II = {
+    1: "subscriber without priority", 2: "subscriber with priority", 3: "maintenance equipment", 4: "spare",
+    5: "operator", 6: "data transmission (national)",
+    7: "subscriber or operator without forward transfer facility (international)",
+    8: "data transmission (international)", 9: "subscriber with priority (international)",
+    10: "operator with forward transfer facility (international)",
+    **{n: "spare for national use" for n in range(11, 16)},
+}
+ITU_Q441_GROUP_A = {
+    1: M.NEXT, 2: M.REPEAT_1, 3: M.CHANGEOVER_B, 4: M.CONGESTION, 5: M.SEND_CATEGORY, 6: M.COMPLETE_CHARGE,
+    7: M.REPEAT_2, 8: M.REPEAT_3, 9: "spare for national use", 10: "spare for national use",
+    11: "send country code indicator", 12: "send language or discriminating digit", 13: "send nature of circuit",
+    14: "request for information on use of an echo suppressor (is an incoming half-echo suppressor required?)",
+    15: M.CONGESTION_INTERNATIONAL,
+}
+ITU_Q441_GROUP_B = {
+    1: "spare for national use", 2: M.SEND_SIT, 3: M.BUSY, 4: M.CONGESTION, 5: M.UNALLOCATED, 6: M.FREE_CHARGE,
+    7: M.FREE_NO_CHARGE, 8: M.OUT_OF_ORDER, **{n: "spare for national use" for n in range(9, 16)},
+}
+
+
+def _by_char(table: Mapping[int, str]) -> dict[str, str]:
+    from ctid.dsp.r2mf import SIGNALS
+
+    return {SIGNALS[n - 1]: m for n, m in table.items()}
+
 
 ITU = Variant(
     name="itu",
     description="ITU-T R2 (Q.421 digital line signalling, Q.441 register signals) -- stub, tables only",
     line=(
-        LineSignal("idle", FORWARD, 0b1001),
-        LineSignal("seize", FORWARD, 0b0001),
-        LineSignal("clear_forward", FORWARD, 0b1001),
-        LineSignal("idle", BACKWARD, 0b1001),
-        LineSignal("seize_ack", BACKWARD, 0b1101),
-        LineSignal("answer", BACKWARD, 0b0101),
-        LineSignal("clear_back", BACKWARD, 0b1101),
-        LineSignal("blocked", BACKWARD, 0b1101),
-        LineSignal("release_guard", BACKWARD, 0b1001),
+        # Q.421 digital line signalling code, a b with C D = 01 ([HP] Table 3, [AST])
+        LineSignal("idle", FORWARD, 0b1001),              # a_f b_f = 1 0
+        LineSignal("seize", FORWARD, 0b0001),             # 0 0
+        LineSignal("clear_forward", FORWARD, 0b1001),     # 1 0
+        LineSignal("fault", FORWARD, 0b1101),             # b_f = 1: fault at the outgoing end ([HP] Table 2)
+        LineSignal("idle", BACKWARD, 0b1001),             # a_b b_b = 1 0
+        LineSignal("seize_ack", BACKWARD, 0b1101),        # 1 1
+        LineSignal("answer", BACKWARD, 0b0101),           # 0 1
+        LineSignal("clear_back", BACKWARD, 0b1101),       # 1 1
+        LineSignal("blocked", BACKWARD, 0b1101),          # 1 1 (forward idle)
+        LineSignal("release_guard", BACKWARD, 0b1001),    # back to 1 0 after clear-forward
     ),
-    group_i={**{d: f"digit {d}" for d in "1234567890"}, "B": "access to incoming operator (code 11)",
-             "C": "access to delay operator (code 12) / request not accepted",
-             "D": "access to test equipment / satellite link not included",
-             "E": "incoming half-echo suppressor required / satellite link included",
-             "F": "end of pulsing / end of identification"},
-    group_ii={"1": "subscriber without priority", "2": "subscriber with priority", "3": "maintenance equipment",
-              "4": "spare", "5": "operator", "6": "data transmission (national)",
-              "7": "subscriber or operator without forward transfer (international)",
-              "8": "data transmission (international)", "9": "priority subscriber (international)",
-              "0": "operator with forward transfer capability (international)",
-              **{s: "spare for national use" for s in "BCDEF"}},
-    group_a={"1": M.NEXT, "2": M.REPEAT_1, "3": M.CHANGEOVER_B, "4": M.CONGESTION, "5": M.SEND_CATEGORY,
-             "6": M.COMPLETE_CHARGE, "7": M.REPEAT_2, "8": M.REPEAT_3, "9": "spare for national use",
-             "0": "spare for national use", "B": "send country code indicator",
-             "C": "send language or discriminating digit", "D": "send nature of circuit",
-             "E": "request information on use of an echo suppressor", "F": "congestion in an international exchange"},
-    group_b={"1": "spare for national use", "2": M.SEND_SIT, "3": M.BUSY, "4": M.CONGESTION, "5": M.UNALLOCATED,
-             "6": M.FREE_CHARGE, "7": M.FREE_NO_CHARGE, "8": M.OUT_OF_ORDER,
-             **{s: "spare for national use" for s in "90BCDEF"}},
+    group_i=_by_char(ITU_Q441_GROUP_I),
+    group_ii=_by_char(ITU_Q441_GROUP_II),
+    group_a=_by_char(ITU_Q441_GROUP_A),
+    group_b=_by_char(ITU_Q441_GROUP_B),
     timers={
         "seize_ack": TimerSpec("seize_ack", 8000, _UNCHECKED, "seize-ack wait"),
         "answer": TimerSpec("answer", 60000, _UNCHECKED, "answer wait"),
@@ -314,7 +362,7 @@ ITU = Variant(
     },
     numbers=NumberRules(end_timeout_ms=3000),
     backward_2of4=False,
-    end_of_number_signal="F",
+    end_of_number_signal="F",             # I-15 end of pulsing (code 15)
     end_of_calling_number_signal=None,
 )
 
