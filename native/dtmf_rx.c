@@ -1413,6 +1413,119 @@ decide:
     t->busy[j] = (uint8_t) (l->skip || l->on || l->hits || l->prev_digit || l->pend || l->drifted);
 }
 
+/* Checkpoints inside a block for a digit waiting for its duration (l->pend: its run is complete but held
+   less than MIN_ON of tone at its last block's end). Without them the wait lasts to the next block's end,
+   up to 102 samples after the tone has proved MIN_ON long; at the quarter ends (26, 51, 77 samples) of
+   that block the tone's continuation is measured instead from the Goertzel states so far (the windowed
+   DFT of the block's head, the window's rising part): each tone's complex share a_g of the head as the
+   run's last block predicts it (amplitude, phase advance at the fine offsets, both tones' leakage into
+   both bins and their negative-frequency images: a head this short cuts the window sharply, so the other
+   tone leaks up to -14 dB into a bin), from the 2x2 linear system of the two bins. A tone that stopped
+   after e samples of the head gives Re a_g = the window's weight in those e samples over that of the
+   head; the smaller of the two tones' gives the end estimate e, and the digit begins once the tone is
+   proved MIN_ON long to there. Otherwise nothing changes: the block end decides as before. */
+static cpx head_tf(float d, int p, const float *win)
+{
+    /* sum_{n<p} w[n] e^{i d n} */
+    float cr = cosf(d), ci = sinf(d), pr = 1.0f, pi = 0.0f, re = 0.0f, im = 0.0f, tmp;
+    cpx r;
+    int n;
+    for (n = 0; n < p; n++) {
+        re += win[n] * pr;
+        im += win[n] * pi;
+        tmp = pr * cr - pi * ci;
+        pi = pr * ci + pi * cr;
+        pr = tmp;
+    }
+    r.re = re;
+    r.im = im;
+    return r;
+}
+
+static void lane_checkpoint(struct ctid_dtmf_rx *s, tile_t *t, int j, int lane, int p, uint64_t blk_start,
+                            ctid_evbuf_t *out)
+{
+    lstate_t *l = &s->ls[lane];
+    int bins[2], g, k;
+    cpx A[2], M[2][2], X[2], a[2], det;
+    float th[2], share, fwd, dm;
+    if (!(blk_start + (uint64_t) p > l->pend_start + MIN_ON))
+        return;
+    digit_bins(l->pend, bins);
+    for (g = 0; g < 2; g++) {
+        /* the tone's complex amplitude at this block's first sample, from the run's last block */
+        cpx yp = { l->py[g][0], l->py[g][1] }, w = w_at(s, l->pdel[g]), rot;
+        float m = w.re * w.re + w.im * w.im;
+        m = m > 1e-6f ? 1.0f / m : 0.0f;
+        A[g] = cmulc(cmul(yp, s->rot101[bins[g]]), w);
+        A[g].re *= m;
+        A[g].im *= m;
+        th[g] = s->omega[bins[g]] + l->pdel[g];
+        rot.re = cosf(th[g] * DN);
+        rot.im = sinf(th[g] * DN);
+        A[g] = cmul(A[g], rot);
+    }
+    /* M[k][g]: tone g's whole contribution to bin k's head DFT (referenced to the block's first sample) */
+    for (k = 0; k < 2; k++) {
+        float yy[2];
+        cpx z, back;
+        int b = bins[k];
+        ycalc(s, b, CUR(t)->s1[b][j], CUR(t)->s2[b][j], yy);
+        z.re = yy[0];
+        z.im = yy[1];
+        back.re = cosf(s->omega[b] * (float) (p - 1));
+        back.im = -sinf(s->omega[b] * (float) (p - 1));
+        X[k] = cmul(z, back);
+        for (g = 0; g < 2; g++)
+            M[k][g] = cadd(cmul(A[g], head_tf(th[g] - s->omega[b], p, s->win)),
+                           cmul(cconj(A[g]), head_tf(-th[g] - s->omega[b], p, s->win)));
+    }
+    det = csub(cmul(M[0][0], M[1][1]), cmul(M[0][1], M[1][0]));
+    dm = det.re * det.re + det.im * det.im;
+    if (!(dm > 0.0f))
+        return;
+    /* a = M^-1 X */
+    a[0] = csub(cmul(M[1][1], X[0]), cmul(M[0][1], X[1]));
+    a[1] = csub(cmul(M[0][0], X[1]), cmul(M[1][0], X[0]));
+    share = 1.0f;
+    for (g = 0; g < 2; g++) {
+        float re = cmulc(a[g], det).re / dm;
+        if (re < share)
+            share = re;
+    }
+    if (!(share > 0.0f))
+        return;
+    /* samples of the head the tone filled (the window's weight from the block's start; it is symmetric) */
+    fwd = fill_samples(s, share * s->fill[p]);
+    if (blk_start + (uint64_t) round_int(fwd) >= l->pend_start + MIN_ON) {
+        int d = l->pend;
+        l->pend = 0;
+        begin_digit(out, lane, l, d, l->pend_start, l->pend_level, l->pend_twist, l->pend_rp);
+    }
+}
+
+static int tile_pending(const struct ctid_dtmf_rx *s, int ti)
+{
+    int j;
+    for (j = 0; j < T && ti * T + j < s->nlanes; j++)
+        if (s->ls[ti * T + j].pend)
+            return 1;
+    return 0;
+}
+
+static void tile_checkpoint(struct ctid_dtmf_rx *s, int ti, const uint8_t *enabled, int p, uint64_t blk_start,
+                            ctid_evbuf_t *out)
+{
+    tile_t *t = &s->tiles[ti];
+    int j;
+    for (j = 0; j < T; j++) {
+        int lane = ti * T + j;
+        if (lane >= s->nlanes || (enabled != NULL && !enabled[lane]) || !s->ls[lane].pend || s->ls[lane].skip)
+            continue;
+        lane_checkpoint(s, t, j, lane, p, blk_start, out);
+    }
+}
+
 /* lane-wise max of two v8 (a macro: no vector-typed function boundary outside the AVX clones) */
 #define VMAX(a, b) ((v8) ((((v8i) (a)) & ((a) > (b))) | (((v8i) (b)) & ~((a) > (b)))))
 
@@ -1497,14 +1610,17 @@ void ctid_dtmf_rx_process(ctid_dtmf_rx_t *s, const float *x, int nframes, int st
 
     for (ti = 0; ti < s->ntiles; ti++) {
         tile_t *t = &s->tiles[ti];
-        int any = 0, j, n = 0, pos = pos0;
+        int any = 0, j, n = 0, pos = pos0, pend;
         for (j = 0; j < T && ti * T + j < s->nlanes; j++)
             any |= enabled == NULL ? 1 : enabled[ti * T + j];
         if (!any)
             continue;
+        pend = tile_pending(s, ti);
         while (n < nframes) {
-            /* run to the end of the block (or of the call) */
-            int len = DN - pos < nframes - n ? DN - pos : nframes - n;
+            /* run to the end of the block (or of the call); with a digit waiting for its duration, to the
+               next quarter end (checkpoint) */
+            int stop = pend ? quarter_end[quarter_of(pos)] : DN;
+            int len = stop - pos < nframes - n ? stop - pos : nframes - n;
             const float *xt = x + (size_t) n * stride + (size_t) ti * T;
 #ifdef DTMF_HAVE_K8
             if (s->k8)
@@ -1520,6 +1636,10 @@ void ctid_dtmf_rx_process(ctid_dtmf_rx_t *s, const float *x, int nframes, int st
             if (pos == DN) {
                 tile_block_end(s, ti, enabled, t0 + (uint64_t) n, out);
                 pos = 0;
+                pend = tile_pending(s, ti);
+            } else if (pend && pos == quarter_end[quarter_of(pos - 1)]) {
+                tile_checkpoint(s, ti, enabled, pos, t0 + (uint64_t) n - (uint64_t) pos, out);
+                pend = tile_pending(s, ti);
             }
         }
     }
