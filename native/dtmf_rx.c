@@ -143,6 +143,7 @@ typedef struct {
     float pthr[T];             /* per lane: raw tone power prefilter (thr * pre) */
     float ppur[T];             /* per lane: raw purity prefilter factor (min_purity * pre / N) */
     uint8_t busy[T];           /* per lane: state to update even without a candidate (see lane_busy) */
+    unsigned pendm;            /* bit j: lane j holds a digit waiting for its duration (checkpoints) */
     int cur;
 } __attribute__((aligned(64))) tile_t;
 
@@ -321,6 +322,7 @@ static void lane_clear(struct ctid_dtmf_rx *s, int lane)
     /* restarted mid-block: that block is partial for this lane and is not evaluated */
     s->ls[lane].skip = s->started && s->next_t % DN != 0;
     t->busy[j] = (uint8_t) s->ls[lane].skip;
+    t->pendm &= ~(1u << j);
 }
 
 ctid_dtmf_rx_t *ctid_dtmf_rx_new(int nlanes, const ctid_dtmf_rx_params_t *p)
@@ -1411,6 +1413,7 @@ decide:
     l->drifted = fine_fail ? digit : 0;
     /* a lane with nothing in progress needs no visit until the prefilter finds a candidate */
     t->busy[j] = (uint8_t) (l->skip || l->on || l->hits || l->prev_digit || l->pend || l->drifted);
+    t->pendm = l->pend ? t->pendm | (1u << j) : t->pendm & ~(1u << j);
 }
 
 /* Checkpoints inside a block for a digit waiting for its duration (l->pend: its run is complete but held
@@ -1504,13 +1507,9 @@ static void lane_checkpoint(struct ctid_dtmf_rx *s, tile_t *t, int j, int lane, 
     }
 }
 
-static int tile_pending(const struct ctid_dtmf_rx *s, int ti)
+static inline int tile_pending(const struct ctid_dtmf_rx *s, int ti)
 {
-    int j;
-    for (j = 0; j < T && ti * T + j < s->nlanes; j++)
-        if (s->ls[ti * T + j].pend)
-            return 1;
-    return 0;
+    return s->tiles[ti].pendm != 0;
 }
 
 static void tile_checkpoint(struct ctid_dtmf_rx *s, int ti, const uint8_t *enabled, int p, uint64_t blk_start,
@@ -1520,9 +1519,11 @@ static void tile_checkpoint(struct ctid_dtmf_rx *s, int ti, const uint8_t *enabl
     int j;
     for (j = 0; j < T; j++) {
         int lane = ti * T + j;
-        if (lane >= s->nlanes || (enabled != NULL && !enabled[lane]) || !s->ls[lane].pend || s->ls[lane].skip)
+        if (!(t->pendm & (1u << j)) || (enabled != NULL && !enabled[lane]) || s->ls[lane].skip)
             continue;
         lane_checkpoint(s, t, j, lane, p, blk_start, out);
+        if (!s->ls[lane].pend)
+            t->pendm &= ~(1u << j);
     }
 }
 
