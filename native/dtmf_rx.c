@@ -123,6 +123,7 @@
 #define CLEAN_LVL 1.413f       /* level change of a tone between the blocks: 1.5 dB, times 1 + CLEAN_Z sd */
 #define CLEAN_DCD_HZ 4.0f      /* change of the coarse (half-block) offsets between the blocks: 4 Hz (+) sd */
 
+static const int quarter_end[4] = { 26, DH, 77, DN };
 static const double dtmf_freq[NB] = { 697.0, 770.0, 852.0, 941.0, 1209.0, 1336.0, 1477.0, 1633.0 };
 static const char dtmf_key[4][4] = {
     { '1', '2', '3', 'A' }, { '4', '5', '6', 'B' }, { '7', '8', '9', 'C' }, { '*', '0', '#', 'D' }
@@ -212,6 +213,8 @@ struct ctid_dtmf_rx {
     float coef[NB], cosw[NB], sinw[NB], omega[NB];
     cpx rot50[NB], rot101[NB]; /* e^{-i w 50}, e^{-i w 101}: Goertzel outputs -> DFTs from sample 0 */
     cpx wa[WA_TAB + 1];        /* first-half window transform Wa(theta), theta in [-pi, pi] */
+    cpx wq[2][WA_TAB + 1];     /* the same for the first and the first three quarters (26, 77 samples) */
+    cpx backq[3][NB];          /* e^{-i w (p - 1)} at the checkpoints p = 26, 51, 77 */
     cpx wf[WA_TAB + 1];        /* whole-window transform W(theta) */
     cpx dk[WA_TAB + 1];        /* rectangular (unwindowed) block mean: (1/N) sum e^{i theta n} */
     float wnoise;              /* bin power (pscale units) of white noise of unit variance per sample */
@@ -377,6 +380,10 @@ ctid_dtmf_rx_t *ctid_dtmf_rx_new(int nlanes, const ctid_dtmf_rx_params_t *p)
         s->rot101[k].im = (float) -sin(w * (DN - 1));
         s->rnc[k] = (float) cos(w * DN);
         s->rns[k] = (float) -sin(w * DN);
+        for (n = 0; n < 3; n++) {
+            s->backq[n][k].re = (float) cos(w * (quarter_end[n] - 1));
+            s->backq[n][k].im = (float) -sin(w * (quarter_end[n] - 1));
+        }
     }
     /* periodic-symmetric Hann: w[n] = w[N-1-n] */
     for (n = 0; n < DN; n++) {
@@ -414,6 +421,10 @@ ctid_dtmf_rx_t *ctid_dtmf_rx_new(int nlanes, const ctid_dtmf_rx_params_t *p)
             if (n == DH - 1) {
                 s->wa[i].re = (float) re;
                 s->wa[i].im = (float) im;
+            }
+            if (n == 25 || n == 76) {
+                s->wq[n == 76][i].re = (float) re;
+                s->wq[n == 76][i].im = (float) im;
             }
         }
         s->wf[i].re = (float) re;
@@ -519,7 +530,6 @@ void ctid_dtmf_rx_free(ctid_dtmf_rx_t *s)
 #define VST(p, v) (*(v8 *) (p) = (v))
 #define GSTEP(a, b, c, w) b = (c) * (a) + ((w) - (b))
 
-static const int quarter_end[4] = { 26, DH, 77, DN };
 static const int quarter_start[4] = { 0, 26, DH, 77 };
 #define VLDF(p) (fresh ? zero8 : VLD(p))   /* a block's first frame starts the states from zero */
 
@@ -1436,22 +1446,10 @@ decide:
    after e samples of the head gives Re a_g = the window's weight in those e samples over that of the
    head; the smaller of the two tones' gives the end estimate e, and the digit begins once the tone is
    proved MIN_ON long to there. Otherwise nothing changes: the block end decides as before. */
-static cpx head_tf(float d, int p, const float *win)
+/* sum_{n<p} w[n] e^{i d n} at checkpoint q (p = 26, 51, 77) */
+static cpx head_tf(const struct ctid_dtmf_rx *s, int q, float d)
 {
-    /* sum_{n<p} w[n] e^{i d n} */
-    float cr = cosf(d), ci = sinf(d), pr = 1.0f, pi = 0.0f, re = 0.0f, im = 0.0f, tmp;
-    cpx r;
-    int n;
-    for (n = 0; n < p; n++) {
-        re += win[n] * pr;
-        im += win[n] * pi;
-        tmp = pr * cr - pi * ci;
-        pi = pr * ci + pi * cr;
-        pr = tmp;
-    }
-    r.re = re;
-    r.im = im;
-    return r;
+    return tab_at(q == 1 ? s->wa : s->wq[q == 2], d);
 }
 
 static void lane_checkpoint(struct ctid_dtmf_rx *s, tile_t *t, int j, int lane, int p, uint64_t blk_start,
@@ -1461,6 +1459,7 @@ static void lane_checkpoint(struct ctid_dtmf_rx *s, tile_t *t, int j, int lane, 
     int bins[2], g, k;
     cpx A[2], M[2][2], X[2], a[2], det;
     float th[2], share, fwd, dm;
+    int q = quarter_of(p - 1);
     if (!(blk_start + (uint64_t) p > l->pend_start + MIN_ON))
         return;
     digit_bins(l->pend, bins);
@@ -1480,17 +1479,15 @@ static void lane_checkpoint(struct ctid_dtmf_rx *s, tile_t *t, int j, int lane, 
     /* M[k][g]: tone g's whole contribution to bin k's head DFT (referenced to the block's first sample) */
     for (k = 0; k < 2; k++) {
         float yy[2];
-        cpx z, back;
+        cpx z;
         int b = bins[k];
         ycalc(s, b, CUR(t)->s1[b][j], CUR(t)->s2[b][j], yy);
         z.re = yy[0];
         z.im = yy[1];
-        back.re = cosf(s->omega[b] * (float) (p - 1));
-        back.im = -sinf(s->omega[b] * (float) (p - 1));
-        X[k] = cmul(z, back);
+        X[k] = cmul(z, s->backq[q][b]);
         for (g = 0; g < 2; g++)
-            M[k][g] = cadd(cmul(A[g], head_tf(th[g] - s->omega[b], p, s->win)),
-                           cmul(cconj(A[g]), head_tf(-th[g] - s->omega[b], p, s->win)));
+            M[k][g] = cadd(cmul(A[g], head_tf(s, q, th[g] - s->omega[b])),
+                           cmul(cconj(A[g]), head_tf(s, q, -th[g] - s->omega[b])));
     }
     det = csub(cmul(M[0][0], M[1][1]), cmul(M[0][1], M[1][0]));
     dm = det.re * det.re + det.im * det.im;
