@@ -59,7 +59,7 @@
  *    a lane) the coherent share of both tones in the block's head so far gives how long the tone has lasted,
  *    and the digit begins as soon as that reaches MIN_ON; else the block end decides as before.
  *    Confirmation latency (tone start to the sample whose call emits ON), clean tones at every alignment:
- *    236..291 samples, mean 258 (29.5..36.4 ms); it was 236..343 (mean 290) when the wait always ran to the
+ *    236..292 samples, mean 258 (29.5..36.5 ms); it was 236..346 (mean 290) when the wait always ran to the
  *    next block's end. The rest is the two whole blocks: a tone starting 37..85 samples before a block
  *    boundary (whose partial block has an empty first quarter and does not qualify) is confirmed at the end
  *    of the second whole block, 204 + 37..85 samples after its start.
