@@ -469,6 +469,56 @@ def test_start_and_end_times(snr):
         assert ev[1].duration == ev[1].t - ev[0].t
 
 
+# Confirmation latency (issue 5: DTMF event p99 within 60 ms of the tone's start, with events delivered at
+# the end of 20 ms blocks). Bound on the receiver's confirmation, in samples after the tone's first sample:
+# a run needs two whole 102-sample blocks (the block before them qualifies only when the tone fills its
+# quarters, i.e. >= ~86 of its samples), so a tone starting up to 85 samples before a block boundary is
+# confirmed at the end of the second block after it: 204 + 85 = 289 samples; a digit whose run holds less
+# than MIN_ON (30 ms = 240 samples) of tone is confirmed at the first quarter-block checkpoint (26, 51, 77
+# samples into the next block) where the tone is proved 240 samples long. 296 samples = 37 ms.
+# The lower bound is Q.24's: a tone of 23 ms (184 samples) must not operate, so no digit may be confirmed
+# before more than 184 samples of it have been seen.
+CONFIRM_MAX = 296
+CONFIRM_MEAN_MAX = 266      # 33 ms: most alignments confirm between 240 and 290
+Q24_NON_OPERATE = 23 * 8
+
+
+@pytest.mark.parametrize("law", ["linear", "alaw"])
+def test_confirmation_latency_at_every_alignment(law):
+    """A 60 ms tone starting at every alignment within a block (102 channels, so tiles are partial too;
+    random digits, levels -25..-3 dBm0, twist within Q.24's limits, +-1.5 % offsets), fed one frame per call:
+    the ON event arrives after the call holding sample start + L, L measured exactly (deterministic, not
+    timed): 184 < L <= CONFIRM_MAX, and the event's time is the tone's start."""
+    rng = np.random.default_rng(40)
+    nch, n, pre0 = BLOCK, 480, 1020
+    length = pre0 + BLOCK + n + 800
+    frames = np.zeros((length, nch))
+    truth = []
+    for k in range(nch):
+        d = DIGITS[int(rng.integers(0, 16))]
+        frames[pre0 + k:pre0 + k + n, k] = tone_pair(
+            d, n, level_dbm0=float(rng.uniform(-25.0, -3.0)), twist_db=float(rng.uniform(-7.5, 3.5)),
+            dev_low_pct=float(rng.uniform(-1.5, 1.5)), dev_high_pct=float(rng.uniform(-1.5, 1.5)), rng=rng)
+        truth.append(d)
+    pcm = np.clip(np.round(frames), -32768, 32767).astype(np.int16)
+    data = alaw_encode(pcm.ravel()).reshape(length, nch) if law == "alaw" else pcm
+    bank = Bank(nch, law=law)
+    bank.set_mask_all("dtmf")
+    confirm = {}
+    for i in range(length):
+        for e in bank.process(np.ascontiguousarray(data[i:i + 1])):
+            if e.type == "on":
+                assert e.channel not in confirm
+                assert e.value == truth[e.channel]
+                assert abs(e.t - (pre0 + e.channel)) <= 20
+                confirm[e.channel] = i + 1 - (pre0 + e.channel)
+    assert sorted(confirm) == list(range(nch))
+    lat = np.array([confirm[k] for k in range(nch)])
+    assert lat.min() > Q24_NON_OPERATE
+    assert lat.max() <= CONFIRM_MAX, (int(lat.argmax()), int(lat.max()))
+    assert lat.mean() <= CONFIRM_MEAN_MAX
+
+
 # ------------------------------------------------------------------------------------------ bank
 def multi_channel_signals(nch: int, rng):
     """Different digits on each channel: own string, level, twist, timing and start; a few idle channels."""
