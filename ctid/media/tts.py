@@ -276,7 +276,10 @@ class Pyttsx3Worker:
         self._errors.append(exception if exception is not None else RuntimeError("unknown pyttsx3 error"))
 
     def _on_finished(self, name=None, completed=True, **kw):
-        self._finished.set()
+        # only a completed utterance: a rendering aborted earlier (timeout) may still report its end
+        # (completed=False) while the next one renders
+        if completed:
+            self._finished.set()
 
     def _hook_callback(self) -> None:
         """Wrap the espeak driver's synthesis callback so a rendering past its deadline can be aborted."""
@@ -522,6 +525,7 @@ class Tts:
         if backend is None:
             backend = make_backend(engine, timeout=timeout)
         self.backend = backend
+        self._fallback = None       # the espeak-ng program, if pyttsx3 fails a rendering twice (see _synthesise)
         self.cache_dir = os.fspath(cache_dir)
         self.rate = int(rate)
         self.peak_dbm0 = float(peak_dbm0)
@@ -577,11 +581,7 @@ class Tts:
             try:
                 audio = self._from_disk(key)
                 if audio is None:
-                    pcm, sr = self.backend.synth(text, self.resolve_voice(voice), self.rate)
-                    try:
-                        audio = to_alaw_8k(pcm, sr, self.peak_dbm0)
-                    except TtsError as e:
-                        raise TtsError(f"{e} for {text[:40]!r} (voice {voice!r})") from None
+                    audio = self._synthesise(text, voice)
                     try:
                         self._store(key, audio)
                     except TtsError as e:  # the caller still gets its audio; only the cache is lost
@@ -591,6 +591,36 @@ class Tts:
                     self._key_locks.pop(key, None)
         self._remember(key, audio)
         return audio.copy()
+
+    def _synthesise(self, text: str, voice: str) -> np.ndarray:
+        """Render with the backend; a failed or silent rendering by pyttsx3 (its in-process libespeak-ng is
+        asynchronous: a rare rendering comes back empty) is tried once more, then by the espeak-ng program (the
+        same voice data), so a caller never gets silence or an error where speech can be made. Unknown voices and
+        texts are not retried."""
+        def once(backend):
+            pcm, sr = backend.synth(text, self.resolve_voice(voice), self.rate)
+            try:
+                return to_alaw_8k(pcm, sr, self.peak_dbm0)
+            except TtsError as e:
+                raise TtsError(f"{e} for {text[:40]!r} (voice {voice!r})") from None
+        try:
+            return once(self.backend)
+        except UnknownVoice:
+            raise
+        except TtsError as first:
+            if not isinstance(self.backend, Pyttsx3):
+                raise
+            _log.warn("TTS: pyttsx3 failed ({error}); trying again", error=str(first))
+            try:
+                return once(self.backend)
+            except UnknownVoice:
+                raise
+            except TtsError as second:
+                _log.warn("TTS: pyttsx3 failed again ({error}); rendering with the espeak-ng program",
+                          error=str(second))
+                if self._fallback is None:
+                    self._fallback = EspeakNg()
+                return once(self._fallback)
 
     def render_async(self, text: str, voice: str = "zh"):
         """:meth:`render` in a thread pool; a Deferred fires with the A-law array (or a TtsError failure)."""

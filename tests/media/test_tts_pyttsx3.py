@@ -240,3 +240,24 @@ def test_engine_selection(monkeypatch):
         raise EngineMissing("pyttsx3 is not installed")
     monkeypatch.setattr(tts_mod, "Pyttsx3", no_pyttsx3)
     assert isinstance(make_backend("auto"), EspeakNg)
+
+
+def test_a_failed_pyttsx3_rendering_is_retried_then_made_by_the_espeak_ng_program(tmp_path, monkeypatch):
+    """No silence where speech can be made: pyttsx3 rendering silence twice -> the espeak-ng program renders."""
+    import numpy as np
+
+    from ctid.media import tts as T
+
+    backend = T.Pyttsx3()
+    calls = []
+
+    def silent(text, voice, rate):
+        calls.append(text)
+        return np.zeros(8000, dtype=np.int16), 22050
+    monkeypatch.setattr(backend, "synth", silent)
+    t = T.Tts(str(tmp_path), backend=backend)
+    audio = t.render("您好", "zh")
+    assert len(calls) == 2                                   # tried twice with pyttsx3
+    assert t._fallback is not None and t._fallback.name != "pyttsx3"
+    from ctid.dsp.g711 import alaw_decode
+    assert int(np.max(np.abs(alaw_decode(audio).astype(np.int32)))) > 1000   # speech, not silence
