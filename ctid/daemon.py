@@ -344,6 +344,19 @@ def load(args) -> Config:
     return build_config(data, source)
 
 
+def log_levels(name: str):
+    """The Twisted and the stdlib logging level for a level name of the config (``debug``, ``info``, ``warning``,
+    ``error``) or of ``--log-level`` (``warn`` as well)."""
+    import logging
+
+    from twisted.logger import LogLevel
+
+    name = name.lower()
+    twisted_name = {"warning": "warn"}.get(name, name)
+    py_name = {"warn": "warning"}.get(name, name)
+    return LogLevel.levelWithName(twisted_name), getattr(logging, py_name.upper())
+
+
 def run(args) -> int:
     import json
     import sys
@@ -361,13 +374,12 @@ def run(args) -> int:
         import dataclasses
         print(json.dumps(dataclasses.asdict(cfg), indent=2, default=str))
         return 0
-    level = LogLevel.levelWithName(args.log_level or cfg.daemon.log_level or "info")
+    level, py_level = log_levels(args.log_level or cfg.daemon.log_level or "info")
     observer = FilteringLogObserver(textFileLogObserver(sys.stdout),
                                     [LogLevelFilterPredicate(defaultLogLevel=level)])
     globalLogBeginner.beginLoggingTo([observer], redirectStandardIO=False)
     import logging
-    logging.basicConfig(level=getattr(logging, (args.log_level or "info").upper(), logging.INFO),
-                        stream=sys.stdout, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(level=py_level, stream=sys.stdout, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     daemon = Daemon(cfg, reactor, demo=True if args.demo_data else None)
     status = {"rc": 0}
 
