@@ -278,7 +278,8 @@ class Bench:
                        self.logdir)
         self.procs.append(self.ex)
         self.ex.event("listening", 60)
-        self.daemon = Proc("daemon", [sys.executable, "-m", "ctid", "run", "--config", cfg, "--demo-data"],
+        prof = ["-m", "cProfile", "-o", a.profile_daemon] if a.profile_daemon else []
+        self.daemon = Proc("daemon", [sys.executable] + prof + ["-m", "ctid", "run", "--config", cfg, "--demo-data"],
                            self.logdir)
         self.procs.append(self.daemon)
         self.daemon.wait_for(lambda o: isinstance(o, str) and "ctid: running" in o, 120, "daemon running")
@@ -445,6 +446,7 @@ def main(argv=None):
         p.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, data)")
         p.add_argument("--logdir", help="write the processes' logs here")
         p.add_argument("--json", action="store_true", help="print the summary as one JSON line")
+        p.add_argument("--profile-daemon", metavar="FILE.prof", help="run the daemon under cProfile (slower)")
         if name == "load":
             p.add_argument("--ramp", type=float, default=12.0, help="seconds over which the calls are placed")
             p.add_argument("--settle", type=float, default=5.0, help="seconds after the last answer before the window")
