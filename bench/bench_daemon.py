@@ -426,7 +426,10 @@ def run_cps(args) -> dict:
         res["wall_total_s"] = r["wall_total"]
         res["attempts_per_wall_s"] = round(r["attempts"] / r["wall_placing"], 1)
         res["attempts_per_daemon_cpu_s"] = round(r["attempts"] / d_cpu, 1) if d_cpu > 0 else None
+        res["prompt_delay_ms"] = r.get("prompt_delay_ms")
         res["failures"] = r.get("failures")
+        res["world_per_wall"] = round(r["world_placing"] / r["wall_placing"], 3)
+        res["attempts_per_world_s"] = round(r["attempts"] / r["world_placing"], 1)
     finally:
         res["ivr_stats"] = b.stop()
         res["load_after"] = loadavg()
@@ -455,7 +458,8 @@ def main(argv=None):
         else:
             p.add_argument("--rate", type=float, default=100.0, help="call attempts per second")
             p.add_argument("--seconds", type=float, default=30.0, help="seconds of attempts")
-            p.add_argument("--listen", type=float, default=0.4, help="seconds each caller listens before hanging up")
+            p.add_argument("--listen", type=float, default=0.3,
+                           help="seconds each caller listens after the prompt starts, then hangs up")
     args = ap.parse_args(argv)
     if not 1 <= args.spans <= 16:
         ap.error("--spans must be 1..16")

@@ -209,15 +209,25 @@ async def _cps_call(ctx, i, trunk, state):
             counts["failed"] += 1
             return
         counts["answered"] += 1
-        heard = await c.hear(float(a.get("listen", 0.4)))
+        t_ans = ctx.clock.seconds()
+        heard = None
+        while c.state == "answered" and ctx.clock.seconds() - t_ans < float(a.get("wait_prompt", 5.0)):
+            t_chunk = ctx.clock.seconds()
+            chunk = await c.hear(0.1)
+            if speech_level(chunk) > -40.0:
+                state["prompt_delay"].append(t_chunk - t_ans)      # the prompt began in this 0.1 s chunk
+                heard = chunk
+                break
+        if heard is not None and c.state == "answered":
+            await c.hear(float(a.get("listen", 0.3)))
         if c.state != "answered":
             state["failures"].append(f"{i} {trunk}: released by the daemon before the caller hung up")
             counts["failed"] += 1
             await c.wait_cleared()
             return
         await c.hangup()
-        if speech_level(heard) <= -40.0:
-            state["failures"].append(f"{i} {trunk}: no prompt heard")
+        if heard is None:
+            state["failures"].append(f"{i} {trunk}: no prompt heard within {a.get('wait_prompt', 5.0)} s")
             counts["failed"] += 1
             return
         counts["completed"] += 1
@@ -230,7 +240,7 @@ async def scenario_cps(ctx):
     a = ctx.args
     await ctx.wait_ready(float(a.get("ready_timeout", 120)))
     ctx.emit(event="ready")
-    state = {"stop": False, "failures": [],
+    state = {"stop": False, "failures": [], "prompt_delay": [],
              "counts": {"attempts": 0, "answered": 0, "completed": 0, "failed": 0, "active": 0}}
     stats = defer.ensureDeferred(_stats_loop(ctx, state))
     await ctx.sleep(1.0)
@@ -256,6 +266,8 @@ async def scenario_cps(ctx):
     t2, m2 = w.seconds, time.monotonic()
     ctx.emit(event="cps_result", world_placing=round(t1 - t0, 3), wall_placing=round(m1 - m0, 3),
              world_total=round(t2 - t0, 3), wall_total=round(m2 - m0, 3), failures=state["failures"][:20],
+             prompt_delay_ms={q: round(1000 * float(np.percentile(state["prompt_delay"], q)), 0)
+                              for q in (50, 95, 99)} if state["prompt_delay"] else None,
              **state["counts"])
     await stats
     return not state["failures"]
