@@ -76,6 +76,21 @@ async def _stats_loop(ctx, state):
 _SILENT = alaw_encode(np.zeros(BLOCK, np.int16))
 
 
+def _lighten_listener(c):
+    """A caller that listens only through ``hear``: keep received audio only while a hear() is pending."""
+    rx, tx = c._rx, c._tx
+
+    def fast_rx(block):
+        if c._hear:
+            rx(block)
+
+    def fast_tx():
+        if not c._tx_queue and not c._sent_d:
+            return _SILENT
+        return tx()
+    c._rx, c._tx = fast_rx, fast_tx
+
+
 def _lighten(c):
     """The load callers never listen: skip keeping what they receive, and send a shared silent block while
     nothing is queued (the far end's CPU is not what is measured, but it must keep the pace on a busy machine)."""
@@ -194,6 +209,7 @@ async def _cps_call(ctx, i, trunk, state):
     a = ctx.args
     counts = state["counts"]
     c = ctx.caller(f"cps-{i}")
+    _lighten_listener(c)
     counts["attempts"] += 1
     counts["active"] += 1
     try:
