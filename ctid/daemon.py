@@ -27,6 +27,8 @@ from ctid.config import Config, ConfigError, resolve_data_dir
 
 log = Logger(namespace="ctid.daemon")
 
+#: blocks a late simulated world catches up per reactor turn: CTI requests and events are served in between
+PACER_BURST = 2
 IVR_USER = "_ivr"                    # the in-daemon IVR's own user (role ivr); its password changes at every start
 
 
@@ -228,7 +230,7 @@ class Daemon:
             elif world is not None:
                 pacer = by_world.get(id(world))
                 if pacer is None:
-                    pacer = by_world[id(world)] = Pacer(world, self.reactor)
+                    pacer = by_world[id(world)] = Pacer(world, self.reactor, burst=PACER_BURST)
                     self.pacers.append(pacer)
             else:
                 pacer = None
