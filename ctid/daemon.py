@@ -234,7 +234,8 @@ class Daemon:
                     self.pacers.append(pacer)
             else:
                 pacer = None
-            self.runtimes.update(make_runtimes({bid: board}, self.reactor, pacer=pacer))
+            # recordings are created, closed and fsync'd in the reactor's thread pool, never on the reactor thread
+            self.runtimes.update(make_runtimes({bid: board}, self.reactor, pacer=pacer, run_io=self._in_thread))
         for p in self.pacers:
             p.start()
 
