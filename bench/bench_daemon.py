@@ -285,7 +285,8 @@ class Bench:
         self.daemon.wait_for(lambda o: isinstance(o, str) and "ctid: running" in o, 120, "daemon running")
         self.ivr = Proc("ivr", [sys.executable, os.path.join(HERE, "ivr_bench.py"), "--cti",
                                 f"tcp:127.0.0.1:{self.port}", "--route", f"{CALLED}={flow}", "--prompt", self.prompt,
-                                "--record-seconds", str(a.record_seconds)], self.logdir)
+                                "--record-seconds", str(a.record_seconds)]
+                       + (["--short-tone", a.short_tone] if getattr(a, "short_tone", None) else []), self.logdir)
         self.procs.append(self.ivr)
         self.ivr.event("ivr_ready", 60)
         self.monitor = DtmfMonitor(self.port)
@@ -457,6 +458,7 @@ def main(argv=None):
             p.add_argument("--period", type=float, default=4.0, help="each caller's cycle: digits, speech, pause")
         else:
             p.add_argument("--rate", type=float, default=100.0, help="call attempts per second")
+            p.add_argument("--short-tone", help="the IVR plays this tone (e.g. beep) instead of the prompt file")
             p.add_argument("--seconds", type=float, default=30.0, help="seconds of attempts")
             p.add_argument("--listen", type=float, default=0.3,
                            help="seconds each caller listens after the prompt starts, then hangs up")

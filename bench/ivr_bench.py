@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from twisted.internet import defer, task  # noqa: E402
 
 
-def make_flows(prompt: str, short_prompt: str, record_seconds: float):
+def make_flows(prompt: str, short_prompt: str, record_seconds: float, short_tone: str | None = None):
     async def bench_load(ctx):
         ch = ctx.channel
         await ch.answer()
@@ -36,7 +36,7 @@ def make_flows(prompt: str, short_prompt: str, record_seconds: float):
     async def bench_short(ctx):
         ch = ctx.channel
         await ch.answer()
-        await ch.play({"file": short_prompt})
+        await ch.play({"tone": short_tone} if short_tone else {"file": short_prompt})
         d = ch.wait_hangup()
         d.addTimeout(30.0, ctx.clock)
         try:
@@ -51,7 +51,7 @@ async def run(reactor, args):
     from libcti import connect
     from libcti.ivr import IvrRunner
 
-    flows = make_flows(args.prompt, args.short_prompt or args.prompt, args.record_seconds)
+    flows = make_flows(args.prompt, args.short_prompt or args.prompt, args.record_seconds, args.short_tone)
     routes = dict(r.split("=", 1) for r in args.route)
     client = await connect(args.cti, user=args.user, password=args.password, reactor=reactor)
     runner = IvrRunner(client, routes, flows, fallback_queue="frontdesk", clock=reactor)
@@ -76,6 +76,7 @@ def main(argv=None):
     ap.add_argument("--prompt", required=True, help="WAV file the daemon plays (a path on the daemon's host)")
     ap.add_argument("--short-prompt", help="WAV for bench_short (default: --prompt)")
     ap.add_argument("--record-seconds", type=float, default=2.0)
+    ap.add_argument("--short-tone", help="bench_short plays this tone (beep, ringback...) instead of the file")
     args = ap.parse_args(argv)
     from twisted.logger import FilteringLogObserver, LogLevel, LogLevelFilterPredicate, globalLogBeginner
     from twisted.logger import textFileLogObserver
