@@ -27,6 +27,8 @@ from ctid.config import Config, ConfigError, resolve_data_dir
 
 log = Logger(namespace="ctid.daemon")
 
+#: blocks a late simulated world catches up per reactor turn: CTI requests and events are served in between
+PACER_BURST = 2
 IVR_USER = "_ivr"                    # the in-daemon IVR's own user (role ivr); its password changes at every start
 
 
@@ -233,11 +235,12 @@ class Daemon:
             elif world is not None:
                 pacer = by_world.get(id(world))
                 if pacer is None:
-                    pacer = by_world[id(world)] = Pacer(world, self.reactor)
+                    pacer = by_world[id(world)] = Pacer(world, self.reactor, burst=PACER_BURST)
                     self.pacers.append(pacer)
             else:
                 pacer = None
-            self.runtimes.update(make_runtimes({bid: board}, self.reactor, pacer=pacer))
+            # recordings are created, closed and fsync'd in the reactor's thread pool, never on the reactor thread
+            self.runtimes.update(make_runtimes({bid: board}, self.reactor, pacer=pacer, run_io=self._in_thread))
         for p in self.pacers:
             p.start()
 
@@ -349,6 +352,19 @@ def load(args) -> Config:
     return build_config(data, source)
 
 
+def log_levels(name: str):
+    """The Twisted and the stdlib logging level for a level name of the config (``debug``, ``info``, ``warning``,
+    ``error``) or of ``--log-level`` (``warn`` as well)."""
+    import logging
+
+    from twisted.logger import LogLevel
+
+    name = name.lower()
+    twisted_name = {"warning": "warn"}.get(name, name)
+    py_name = {"warn": "warning"}.get(name, name)
+    return LogLevel.levelWithName(twisted_name), getattr(logging, py_name.upper())
+
+
 def run(args) -> int:
     import json
     import sys
@@ -366,13 +382,12 @@ def run(args) -> int:
         import dataclasses
         print(json.dumps(dataclasses.asdict(cfg), indent=2, default=str))
         return 0
-    level = LogLevel.levelWithName(args.log_level or cfg.daemon.log_level or "info")
+    level, py_level = log_levels(args.log_level or cfg.daemon.log_level or "info")
     observer = FilteringLogObserver(textFileLogObserver(sys.stdout),
                                     [LogLevelFilterPredicate(defaultLogLevel=level)])
     globalLogBeginner.beginLoggingTo([observer], redirectStandardIO=False)
     import logging
-    logging.basicConfig(level=getattr(logging, (args.log_level or "info").upper(), logging.INFO),
-                        stream=sys.stdout, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(level=py_level, stream=sys.stdout, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     daemon = Daemon(cfg, reactor, demo=True if args.demo_data else None)
     status = {"rc": 0}
 

@@ -18,6 +18,7 @@ import os
 import re
 import uuid
 
+import numpy as np
 from twisted.internet import defer
 
 from .acd import Acd
@@ -30,6 +31,8 @@ log = logging.getLogger("ctid.core.engine")
 
 CDR_RETRY = (1.0, 5.0, 30.0, 120.0)       # seconds between CDR sink attempts (the last repeats)
 TRANSFER_TIMEOUT = 60.0                    # seconds a transfer target may ring before it is given up (cause 19)
+FILE_CACHE_SECONDS = 2.0                   # a file prompt read through read_file is reused this long
+FILE_CACHE_ENTRIES = 256
 
 
 class Call:
@@ -83,6 +86,10 @@ class Engine:
         self.recordings_dir = recordings_dir
         self.read_file = read_file
         self.media = MediaDirs(media_dirs, exclude=[recordings_dir])
+        # file prompts read through read_file are kept FILE_CACHE_SECONDS (a replaced file is heard after that
+        # at the latest): at 100 calls/s the same prompt file was otherwise read 100 times a second in the
+        # thread pool, and those reads queued behind each other (seconds of silence after the answer)
+        self._file_cache: dict[str, tuple[float, np.ndarray]] = {}
         self.calls: dict[str, Call] = {}
         self.chan_call: dict[str, Call] = {}
         self._listeners: list = []
@@ -330,7 +337,7 @@ class Engine:
                     raise EngineError(503, f"prompt {p!r}: no TTS/catalogue renderer configured")
                 ds.append(defer.maybeDeferred(self.renderer, p))
             elif "file" in p and self.read_file is not None:
-                ds.append(self.read_file(render_local, p, self.media))
+                ds.append(self._read_file_prompt(p))
             else:
                 ds.append(defer.maybeDeferred(render_local, p, self.media))
         d = defer.gatherResults(ds, consumeErrors=True)
@@ -341,6 +348,21 @@ class Engine:
                 raise exc
             raise EngineError(500, f"rendering a prompt failed: {exc}")
         return d.addErrback(unwrap)
+
+    def _read_file_prompt(self, p: dict) -> defer.Deferred:
+        key, now = p["file"], self.clock.seconds()
+        hit = self._file_cache.get(key)
+        if hit is not None and hit[0] > now:
+            return defer.succeed(hit[1].copy())
+        d = self.read_file(render_local, p, self.media)     # the media-directory check runs on every read
+
+        def keep(codes):
+            if len(self._file_cache) >= FILE_CACHE_ENTRIES:
+                for k in [k for k, (t, _c) in self._file_cache.items() if t <= now] or [next(iter(self._file_cache))]:
+                    del self._file_cache[k]
+            self._file_cache[key] = (now + FILE_CACHE_SECONDS, codes.copy())
+            return codes
+        return d.addCallback(keep)
 
     def _media_op(self, ch, kind: str, start) -> defer.Deferred:
         """Run ``start() -> Deferred`` as the channel's media operation ``kind``."""

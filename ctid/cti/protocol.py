@@ -289,8 +289,9 @@ class CtiProtocol(Protocol):
         if self.session is None and op not in PRE_LOGIN:
             self.send(error_frame(rid, OpError(401, f"log in first (op {op!r})")))
             return
-        if self.inflight >= f.max_inflight:
-            self.send(error_frame(rid, OpError(429, f"more than {f.max_inflight} requests in flight")))
+        limit = f.max_inflight_ivr if self.session is not None and "ivr" in self.session.roles else f.max_inflight
+        if self.inflight >= limit:
+            self.send(error_frame(rid, OpError(429, f"more than {limit} requests in flight")))
             return
         try:
             if op in SESSION_OPS:

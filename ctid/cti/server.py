@@ -45,7 +45,7 @@ class CtiServer(Factory):
     def __init__(self, engine, users, clock=None, *, version: str = "0.1.0", queue_limit: int = 1000,
                  ping_interval: float = 30.0, max_missed_pings: int = 3, login_timeout: float = 60.0,
                  overflow_grace: float = 30.0, max_frame: int = MAX_FRAME, max_inflight: int = 256,
-                 run_blocking=None):
+                 max_inflight_ivr: int = 4096, run_blocking=None):
         if clock is None:
             from twisted.internet import reactor as clock
         self.engine = engine
@@ -59,6 +59,9 @@ class CtiServer(Factory):
         self.overflow_grace = overflow_grace
         self.max_frame = max_frame
         self.max_inflight = max_inflight
+        # An IVR connection holds one long request (play, collect, record) per call it serves: up to every
+        # channel of the daemon at once (480 on 16 E1s), so its bound is higher than other clients'.
+        self.max_inflight_ivr = max(max_inflight, max_inflight_ivr)
         # The user store may block (database): by default it runs in the reactor's thread pool.
         self.run_blocking = run_blocking or threads.deferToThread
         self.user_throttle = UserThrottle(clock)

@@ -28,14 +28,23 @@ class Pacer:
     overrun). After every block each listener is called with the world (to read and write that block).
     """
 
-    def __init__(self, world: Tickable, clock=None, interval: float = BLOCK_SECONDS, max_catch_up: int = 50):
+    def __init__(self, world: Tickable, clock=None, interval: float = BLOCK_SECONDS, max_catch_up: int = 50,
+                 burst: int | None = None):
         if interval <= 0:
             raise ValueError(f"interval must be positive, not {interval!r}")
         if max_catch_up < 1:
             raise ValueError(f"max_catch_up must be at least 1, not {max_catch_up!r}")
+        if burst is not None and burst < 1:
+            raise ValueError(f"burst must be at least 1 (or None), not {burst!r}")
         self.world = world
         self.interval = interval
         self.max_catch_up = max_catch_up
+        # burst: at most this many blocks per reactor turn while catching up; the rest follow in later turns
+        # (callLater(0)) so the reactor serves its sockets in between (a daemon behind by a second would
+        # otherwise hold every CTI request and event for that second). None: all at once.
+        self.burst = burst
+        self._owed = 0
+        self._drain_call = None
         self.ticks = 0
         self.dropped = 0
         self.late_calls = 0
@@ -64,12 +73,33 @@ class Pacer:
     def stop(self) -> None:
         if self._loop.running:
             self._loop.stop()
+        if self._drain_call is not None and self._drain_call.active():
+            self._drain_call.cancel()
+        self._drain_call = None
+        self._owed = 0
 
     def _run(self, count: int) -> None:
         if count > 1:
             self.late_calls += 1
-        n = min(count, self.max_catch_up)
-        self.dropped += count - n
+        owed = self._owed + count
+        n = min(owed, self.max_catch_up)
+        self.dropped += owed - n
+        if self.burst is None:
+            self._owed = 0
+            self._tick(n)
+            return
+        self._owed = n
+        self._drain()
+
+    def _drain(self) -> None:
+        self._drain_call = None
+        n = min(self._owed, self.burst)
+        self._owed -= n
+        self._tick(n)
+        if self._owed and self._loop.running:
+            self._drain_call = self._loop.clock.callLater(0, self._drain)
+
+    def _tick(self, n: int) -> None:
         for _ in range(n):
             self.world.tick(1)
             self.ticks += 1

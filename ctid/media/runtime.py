@@ -26,7 +26,7 @@ from typing import Callable
 import numpy as np
 from twisted.internet import defer
 
-from ctid.drivers.model import BLOCK_FRAMES
+from ctid.drivers.model import BLOCK_FRAMES, PortEvent
 from ctid.dsp import Bank
 from ctid.dsp._native import ffi, lib
 
@@ -136,6 +136,7 @@ class BoardRuntime:
         self._levels = np.zeros(self.nchan, dtype=np.float32)
         self._channels: dict[int, MediaChannel] = {}
         self._handlers: list[Callable] = []
+        self._span_handlers: dict[int, list[Callable]] = {}     # span -> handlers of that span's events only
         self._hooks: list[Callable] = []
         self._sources: dict[int, Callable] = {}
         self._conf_ids: set[int] = set()
@@ -179,15 +180,40 @@ class BoardRuntime:
         return self._levels.copy()
 
     # ------------------------------------------------------------------------------------- plumbing
-    def add_event_handler(self, fn: Callable) -> None:
-        """``fn(driver_event)`` for every driver event (AbcdEvent, HdlcEvent, HookEvent, AlarmEvent, ...)."""
+    def add_event_handler(self, fn: Callable, span: int | None = None) -> None:
+        """``fn(driver_event)`` for every driver event (AbcdEvent, HdlcEvent, HookEvent, AlarmEvent, ...); with
+        ``span``, only for the events of that span (``SpanEvent.span == span``) and the board-wide events that
+        have no span (OverrunEvent): a trunk of one span is not called for the other spans' events (on 16 spans
+        with SS7, every received MTP2 signal unit is an event)."""
         if not callable(fn):
             raise MediaError(f"event handler must be callable, not {type(fn).__name__}")
-        self._handlers.append(fn)
+        if span is None:
+            self._handlers.append(fn)
+        else:
+            self._span_handlers.setdefault(int(span), []).append(fn)
 
     def remove_event_handler(self, fn: Callable) -> None:
         if fn in self._handlers:
             self._handlers.remove(fn)
+        for hs in self._span_handlers.values():
+            if fn in hs:
+                hs.remove(fn)
+
+    def _dispatch(self, ev) -> None:
+        span = getattr(ev, "span", None)
+        if span is None:
+            if isinstance(ev, PortEvent):
+                handlers = self._handlers
+            else:                                   # board-wide: every handler
+                handlers = self._handlers + [fn for hs in self._span_handlers.values() for fn in hs]
+        else:
+            handlers = self._handlers + self._span_handlers[span] if span in self._span_handlers else self._handlers
+        for fn in handlers:
+            try:
+                fn(ev)
+            except Exception:
+                self.errors += 1
+                log.exception("board %s: callback %r failed", self.board.board_id, fn)
 
     def add_tick_hook(self, fn: Callable) -> None:
         """``fn(rx_block)`` once per tick, after detection (the block is only valid during the call)."""
@@ -275,8 +301,7 @@ class BoardRuntime:
         if prof is not None:
             t0 = clk()
         for ev in self.board.events():
-            for fn in self._handlers:
-                self._safe(fn, ev)
+            self._dispatch(ev)
         self.board.read_block(out=self._rx)
         if prof is not None:
             t1 = clk()

@@ -134,11 +134,11 @@ class LengthFraming(ServerMixin, unittest.TestCase):
 class Bounds(ServerMixin, unittest.TestCase):
     def setUp(self):
         self.clock = task.Clock()
-        return self.start_server(queue_limit=100, max_inflight=2)
+        return self.start_server(queue_limit=100, max_inflight=2, max_inflight_ivr=3)
 
     @defer.inlineCallbacks
     def test_requests_in_flight_are_bounded(self):
-        c = yield self.client("ivr", "ivr-pw")
+        c = yield self.client("admin", "admin-pw")
         self.engine.incoming("ss7/1", "c1")
         self.engine.hold_media = True
         c.send({"id": "a", "op": "collect", "channel": "ss7/1"})
@@ -150,6 +150,23 @@ class Bounds(ServerMixin, unittest.TestCase):
         r = yield c.response("a")
         self.assertTrue(r["ok"])
         r = yield c.request("snapshot")                # one slot free again
+        self.assertTrue(r["ok"])
+
+    @defer.inlineCallbacks
+    def test_ivr_connection_has_its_own_higher_bound(self):
+        # an IVR holds one collect/record per call it serves: every channel at once (here max_inflight_ivr=3)
+        c = yield self.client("ivr", "ivr-pw")
+        chans = ["ss7/1", "ss7/2", "no1/1", "analog/0"]
+        for n, ch in enumerate(chans):
+            self.engine.incoming(ch, f"c{n}")
+        self.engine.hold_media = True
+        for n, ch in enumerate(chans[:3]):
+            c.send({"id": f"r{n}", "op": "collect", "channel": ch})
+        r = yield c.request("collect", channel=chans[3])
+        self.assertEqual(error_code(r), 429)
+        self.assertIn("more than 3 requests in flight", r["error"]["message"])
+        self.engine.pending[0][1].callback({"digits": "", "reason": "timeout", "tries": 3})
+        r = yield c.response("r0")
         self.assertTrue(r["ok"])
 
     @defer.inlineCallbacks

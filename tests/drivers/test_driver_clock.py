@@ -50,6 +50,26 @@ def test_pacer_drops_beyond_catch_up_limit(world):
         Pacer(world, clock=clock, interval=0)
 
 
+def test_pacer_burst_catches_up_across_reactor_turns(world):
+    clock = task.Clock()
+    pacer = Pacer(world, clock=clock, burst=3, max_catch_up=20)
+    seen = []
+    pacer.add_listener(lambda w: seen.append(("tick", w.time)))
+    pacer.start()
+    # what the reactor has to do at that moment (socket I/O): it runs between the bursts, not after all 10
+    clock.callLater(0.2, lambda: seen.append(("io", world.time)))
+    clock.advance(0.2)                           # 10 intervals missed at once
+    assert pacer.ticks == 10 and world.time == 10 * 160 and pacer.dropped == 0
+    assert seen.index(("io", 3 * 160)) == 3      # after the first burst of 3
+    clock.advance(1.0)                           # 50 more missed: capped at max_catch_up, the rest dropped
+    assert pacer.ticks == 30 and pacer.dropped == 30
+    pacer.stop()
+    clock.advance(0.1)
+    assert pacer.ticks == 30
+    with pytest.raises(ValueError):
+        Pacer(world, clock=clock, burst=0)
+
+
 def test_event_fd_readable_only_with_events_pending(world):
     a = open_board("hwsim", 0, world=world, spans=1)
     b = open_board("hwsim", 1, world=world, spans=1)

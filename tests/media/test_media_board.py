@@ -340,3 +340,27 @@ def test_received_levels(rig):
     assert lv.shape == (rig.a.nchannels,)
     assert abs(lv[4] - (-13.0)) < 0.5            # a sine at -13 dBm0 measured as -13 dBm0
     assert lv[5] < -60                            # A-law silence
+
+
+def test_span_event_handlers_get_only_their_span(rig):
+    from ctid.drivers import AbcdEvent
+    from ctid.drivers.model import HookEvent, OverrunEvent
+    everything, span0, span1 = [], [], []
+    rt = rig.ra
+    rt.add_event_handler(everything.append)
+    rt.add_event_handler(span0.append, span=0)
+    rt.add_event_handler(span1.append, span=1)
+    a0, a1 = AbcdEvent(0, rt.board.board_id, 0, 5, 0b0101), AbcdEvent(0, rt.board.board_id, 1, 5, 0b1101)
+    hook, over = HookEvent(0, rt.board.board_id, 0, True), OverrunEvent(0, rt.board.board_id, 3)
+    for ev in (a0, a1, hook, over):
+        rt._dispatch(ev)
+    assert everything == [a0, a1, hook, over]
+    assert span0 == [a0, over] and span1 == [a1, over]      # board-wide events reach every span's handlers
+    rt.remove_event_handler(span1.append)
+    rt._dispatch(a1)
+    assert span1 == [a1, over] and everything[-1] is a1
+    # a failing span handler is counted; the others still run
+    rt.add_event_handler(lambda ev: 1 / 0, span=0)
+    errors = rt.errors
+    rt._dispatch(a0)
+    assert rt.errors == errors + 1 and span0[-1] is a0

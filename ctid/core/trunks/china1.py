@@ -178,7 +178,7 @@ class No1Trunk(Trunk):
         self.up = not self.down_spans
 
     def start(self) -> None:
-        self.runtime.add_event_handler(self._driver_event)
+        self.runtime.add_event_handler(self._driver_event, span=self.span)
         self._trunk_event("state", up=self.up)
 
     def _driver_event(self, ev) -> None:

@@ -111,7 +111,7 @@ class Ss7Trunk(Trunk):
         self._frame0 = None
 
     def start(self) -> None:
-        self.runtime.add_event_handler(self._driver_event)
+        self.runtime.add_event_handler(self._driver_event, span=self.span)
         self.runtime.add_tick_hook(self._tick)
         self.mtp3.start()
 
