@@ -201,6 +201,7 @@ class Pyttsx3Worker:
         self._engine = None
         self._driver = None
         self._espeak = None
+        self._capture: list[bytes] | None = None    # the current rendering's samples, as libespeak-ng hands them
         self._errors: list[BaseException] = []
         self._abort = False
         self._finished = threading.Event()
@@ -293,6 +294,11 @@ class Pyttsx3Worker:
         def callback(wav, numsamples, events):
             if self._abort:
                 return 1                                  # libespeak-ng: non-zero stops the synthesis
+            # keep the samples ourselves: pyttsx3 2.99's driver writes its WAV file when it sees the end event,
+            # before it appends the samples that came with that same callback (a short text can come out empty,
+            # and the rest leaks into the next utterance)
+            if numsamples > 0 and self._capture is not None:
+                self._capture.append(ctypes.string_at(wav, numsamples * 2))
             r = on_synth(wav, numsamples, events)
             return 1 if self._abort else (r or 0)
         _espeak.SetSynthCallback(callback)
@@ -333,6 +339,7 @@ class Pyttsx3Worker:
         fd, path = tempfile.mkstemp(prefix="ctid-pyttsx3-", suffix=".wav")
         os.close(fd)
         os.unlink(path)                                  # written by the driver; its absence means no audio
+        self._capture = [] if self._espeak is not None else None
         deadline = time.monotonic() + self.timeout
         timer = threading.Timer(self.timeout, self._expire)   # for a driver that renders inside runAndWait
         timer.daemon = True
@@ -357,6 +364,10 @@ class Pyttsx3Worker:
             current = eng.getProperty("voice")
             if current != req.voice:
                 raise UnknownVoice(f"pyttsx3 did not take voice {req.voice!r} (it has {current!r})")
+            if self._capture is not None:
+                # the samples libespeak-ng produced for this utterance, at its real rate (see _hook_callback)
+                pcm = np.frombuffer(b"".join(self._capture), dtype="<i2").astype(np.int16)
+                return pcm, self._engine_rate() or 22050
             try:
                 with wave.open(path, "rb") as w:
                     if w.getsampwidth() != 2 or w.getnchannels() != 1:
@@ -376,6 +387,7 @@ class Pyttsx3Worker:
                 header_rate = real
             return pcm, header_rate
         finally:
+            self._capture = None
             timer.cancel()
             self._abort = False
             if self._driver is not None:

@@ -19,7 +19,7 @@ def test_file_prompt_read_once_per_cache_period(tmp_path):
     def read_file(fn, *a):
         reads.append(a)
         return defer.maybeDeferred(fn, *a)
-    eng = Engine(clock, [], read_file=read_file)
+    eng = Engine(clock, [], read_file=read_file, media_dirs=[str(tmp_path)])
     got = []
     for _ in range(3):
         eng._render([{"file": path}]).addCallback(got.append)
@@ -38,7 +38,7 @@ def test_file_prompt_read_once_per_cache_period(tmp_path):
 def test_file_prompt_cache_is_bounded(tmp_path, monkeypatch):
     monkeypatch.setattr(engine_mod, "FILE_CACHE_ENTRIES", 3)
     clock = task.Clock()
-    eng = Engine(clock, [], read_file=lambda fn, *a: defer.maybeDeferred(fn, *a))
+    eng = Engine(clock, [], read_file=lambda fn, *a: defer.maybeDeferred(fn, *a), media_dirs=[str(tmp_path)])
     for i in range(6):
         path = str(tmp_path / f"p{i}.wav")
         write_wav(path, np.zeros(80, np.int16))
