@@ -269,7 +269,9 @@ class Bench:
         a = self.args
         cfg = os.path.join(self.tmp, "ctid.toml")
         write_config(cfg, self.data_dir, self.sock, self.port, self.kinds, flow)
-        self.prompt = os.path.join(self.tmp, "prompt.wav")
+        # in the daemon's default media directory ({data_dir}/media): file prompts elsewhere are refused (403)
+        os.makedirs(os.path.join(self.data_dir, "media"), exist_ok=True)
+        self.prompt = os.path.join(self.data_dir, "media", "prompt.wav")
         write_prompt(self.prompt, a.prompt_seconds, 1)
         self.ex = Proc("exchange", [sys.executable, "-m", "hwsim", "exchange", "--socket", self.sock,
                                     "--spans", ",".join(self.kinds), "--script", os.path.join(HERE, "daemon_scenario.py"),
@@ -354,6 +356,9 @@ def run_load(args) -> dict:
         res.update(match_digits(pressed, list(b.monitor.events)))
     finally:
         res["ivr_stats"] = b.stop()
+        flow_failed = sum(f.get("failed", 0) for f in (res["ivr_stats"] or {}).get("flows", {}).values())
+        if flow_failed:          # a failed flow means the IVR apologised instead of doing the benchmark's work
+            res["failures"] = list(res.get("failures") or []) + [f"{flow_failed} IVR flows failed"]
         res["load_after"] = loadavg()
         res["recordings"] = count_files(os.path.join(b.data_dir, "recordings"))
         b.cleanup()
@@ -433,6 +438,9 @@ def run_cps(args) -> dict:
         res["attempts_per_world_s"] = round(r["attempts"] / r["world_placing"], 1)
     finally:
         res["ivr_stats"] = b.stop()
+        flow_failed = sum(f.get("failed", 0) for f in (res["ivr_stats"] or {}).get("flows", {}).values())
+        if flow_failed:          # a failed flow means the IVR apologised instead of doing the benchmark's work
+            res["failures"] = list(res.get("failures") or []) + [f"{flow_failed} IVR flows failed"]
         res["load_after"] = loadavg()
         b.cleanup()
     return res
