@@ -23,11 +23,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import queue
 import shutil
-import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -39,68 +36,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, ROOT)
 CALLED = "5000"
-TICK = os.sysconf("SC_CLK_TCK")
 
 
 # ------------------------------------------------------------------------------------------------ processes
-class Proc:
-    """A child process; stdout lines (JSON where possible) collected by a thread; stderr to a log file."""
-
-    def __init__(self, name, argv, logdir):
-        self.name = name
-        self.lines: list = []
-        self.q: queue.Queue = queue.Queue()
-        self.err = open(os.path.join(logdir, f"{name}.err"), "w")
-        env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
-                   PYTHONUNBUFFERED="1")
-        self.p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.err, text=True, env=env, cwd=ROOT)
-        self.log = open(os.path.join(logdir, f"{name}.out"), "w")
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self):
-        for line in self.p.stdout:
-            self.log.write(line)
-            self.log.flush()
-            try:
-                obj = json.loads(line)
-            except ValueError:
-                obj = line.rstrip("\n")
-            self.lines.append(obj)
-            self.q.put(obj)
-
-    def wait_for(self, pred, timeout, what):
-        end = time.monotonic() + timeout
-        for obj in list(self.lines):
-            if pred(obj):
-                return obj
-        while time.monotonic() < end:
-            try:
-                obj = self.q.get(timeout=0.2)
-            except queue.Empty:
-                if self.p.poll() is not None:
-                    break
-                continue
-            if pred(obj):
-                return obj
-        raise RuntimeError(f"{self.name}: {what} not seen in {timeout} s (exit {self.p.poll()}); see its logs")
-
-    def event(self, name, timeout=60):
-        return self.wait_for(lambda o: isinstance(o, dict) and o.get("event") == name, timeout, f"event {name}")
-
-    def cpu(self) -> float:
-        """utime + stime of the process so far, seconds."""
-        with open(f"/proc/{self.p.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / TICK
-
-    def stop(self, timeout=20):
-        if self.p.poll() is None:
-            self.p.send_signal(signal.SIGTERM)
-            try:
-                self.p.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait(5)
+def Proc(name, argv, logdir):
+    """A child process: stdout lines (JSON where possible) collected, stdout and stderr logged (hwsim.harness)."""
+    from hwsim.harness import Child
+    return Child(name, argv, logdir=logdir)
 
 
 class DtmfMonitor(threading.Thread):

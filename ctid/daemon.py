@@ -169,7 +169,6 @@ class Daemon:
     @defer.inlineCallbacks
     def _open_database(self):
         from ctid.db import open_database
-        from ctid.db.users import UserError
 
         self.db = yield self._in_thread(open_database, self.cfg.daemon.database, reactor=self.reactor)
         self.users = self.db.users
@@ -182,7 +181,6 @@ class Daemon:
         if self.run_ivr:
             self._ivr_password = secrets.token_urlsafe(24)
             yield self.db.run(self._ensure_user, IVR_USER, self._ivr_password, ["ivr"], False, reset=True)
-        del UserError
 
     def _ensure_user(self, name, password, roles, agent, reset=False):
         from ctid.db.users import UserError
@@ -370,7 +368,7 @@ def run(args) -> int:
     import sys
 
     from twisted.internet import reactor
-    from twisted.logger import FilteringLogObserver, LogLevel, LogLevelFilterPredicate, globalLogBeginner
+    from twisted.logger import FilteringLogObserver, LogLevelFilterPredicate, globalLogBeginner
     from twisted.logger import textFileLogObserver
 
     try:

@@ -17,16 +17,15 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import signal
 import socket
-import subprocess
 import sys
-import threading
 import time
 
 import numpy as np
 import pytest
+
+from hwsim.harness import Child, child_env
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -43,68 +42,9 @@ def free_port() -> int:
     return port
 
 
-class Proc:
-    """A child process whose stdout lines (JSON where possible) are collected by a thread."""
-
-    def __init__(self, name, argv, env=None, cwd=None):
-        self.name = name
-        self.lines: list = []
-        self.q: queue.Queue = queue.Queue()
-        self.p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                                  cwd=cwd, bufsize=1)
-        self.t = threading.Thread(target=self._read, daemon=True)
-        self.t.start()
-
-    def _read(self):
-        logdir = os.environ.get("CTID_E2E_LOGDIR")
-        log = open(os.path.join(logdir, f"{self.name}-{self.p.pid}.log"), "w") if logdir else None
-        for line in self.p.stdout:
-            if log is not None:
-                log.write(line)
-                log.flush()
-            line = line.rstrip("\n")
-            try:
-                obj = json.loads(line)
-            except ValueError:
-                obj = line
-            self.lines.append(obj)
-            self.q.put(obj)
-
-    def wait_for(self, pred, timeout, what):
-        end = time.monotonic() + timeout
-        for obj in list(self.lines):
-            if pred(obj):
-                return obj
-        while time.monotonic() < end:
-            try:
-                obj = self.q.get(timeout=0.2)
-            except queue.Empty:
-                if self.p.poll() is not None and self.q.empty():
-                    break
-                continue
-            if pred(obj):
-                return obj
-        raise AssertionError(f"{self.name}: {what} not seen in {timeout} s; exit={self.p.poll()}; "
-                             f"output tail:\n" + "\n".join(map(str, self.lines[-40:])))
-
-    def event(self, name, timeout=60):
-        return self.wait_for(lambda o: isinstance(o, dict) and o.get("event") == name, timeout, f"event {name}")
-
-    def stop(self, sig=signal.SIGTERM, timeout=15):
-        if self.p.poll() is None:
-            self.p.send_signal(sig)
-            try:
-                self.p.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait(5)
-
-
-def env():
-    e = dict(os.environ)
-    e["PYTHONPATH"] = ROOT + os.pathsep + e.get("PYTHONPATH", "")
-    e["PYTHONUNBUFFERED"] = "1"
-    return e
+def Proc(name, argv, env=None):
+    """A child process (hwsim.harness.Child); CTID_E2E_LOGDIR keeps the children's output."""
+    return Child(name, argv, logdir=os.environ.get("CTID_E2E_LOGDIR"), env=env)
 
 
 class CtiSocket:
@@ -238,7 +178,7 @@ agents = ["1001"]
 
 
 def start_daemon(cfg, port):
-    d = Proc("daemon", [sys.executable, "-m", "ctid", "run", "--config", cfg, "--demo-data"], env=env())
+    d = Proc("daemon", [sys.executable, "-m", "ctid", "run", "--config", cfg, "--demo-data"], env=child_env())
     wait_listening(port, d)
     d.wait_for(lambda o: isinstance(o, str) and "ctid: running" in o, 60, "daemon running")
     return d
@@ -264,14 +204,14 @@ def test_hospital_call_end_to_end(tmp_path):
     ex = Proc("exchange", [sys.executable, "-m", "hwsim", "exchange", "--socket", sock, "--spans", "ss7,no1",
                            "--ports", "fxo,fxo,fxs,fxs", "--script", os.path.join(HERE, "hospital_scenario.py"),
                            "--reference", f"welcome={refs['welcome']}", "--reference", f"deps={refs['deps']}",
-                           "--arg", "kill=1", "--arg", "agent_port=2", "--json", "--linger", "30"], env=env())
+                           "--arg", "kill=1", "--arg", "agent_port=2", "--json", "--linger", "30"], env=child_env())
     procs = [ex]
     try:
         ex.event("listening", 30)
         daemon = start_daemon(cfg, port)
         procs.append(daemon)
         desk = Proc("desk", [sys.executable, os.path.join(HERE, "agent_desk.py"), f"tcp:127.0.0.1:{port}",
-                             "1001", "1001-demo", "analog/2"], env=env())
+                             "1001", "1001-demo", "analog/2"], env=child_env())
         procs.append(desk)
         desk.event("desk.ready", 30)
 
