@@ -73,6 +73,7 @@ class Daemon:
         self.catalogue = None
         self.boards: dict = {}
         self.runtimes: dict = {}
+        self.pacers: list = []
         self.engine = None
         self.server = None
         self.ports: list = []
@@ -143,10 +144,11 @@ class Daemon:
         if self.engine is not None:
             # Calls still up are cleared so their CDRs are written before the database closes.
             try:
-                yield defer.maybeDeferred(self.engine.shutdown) if hasattr(self.engine, "shutdown") else None
+                yield defer.maybeDeferred(self.engine.shutdown)
             except Exception:  # noqa: BLE001
                 log.failure("engine shutdown")
-        for p in getattr(self, "pacers", []):
+            self.engine = None
+        for p in self.pacers:
             p.stop()
         self.pacers = []
         for rt in self.runtimes.values():
