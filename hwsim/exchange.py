@@ -366,18 +366,14 @@ class _No1:
             return
         self.span_down = down
         for n, cc in list(self.channels.items()):
-            if down:
-                cc.line.span_down(f"span {ev.span} alarms {'|'.join(ev.alarms.names())}")
-            elif cc.role == "out" and n not in self.legs:
+            if not down and cc.role == "out" and n not in self.legs:
                 self._make(n - self.cfg.span * E1_SLOTS, "in")    # its call ended with the span: wait again
             else:
-                cc.line.span_up(cc.channel.get_abcd())
+                cc.on_span(ev.alarms)
 
     def resync(self) -> None:
         for cc in self.channels.values():
-            v = cc.channel.get_abcd()
-            if v is not None:
-                cc.on_abcd(v)
+            cc.resync()
 
     @property
     def ready(self) -> bool:

@@ -198,17 +198,12 @@ class No1Trunk(Trunk):
             else:
                 self.down_spans.discard(self.span)
             for ch in self.channels.values():
-                if down:
-                    ch.cas.line.span_down(f"span {self.span} alarms {'|'.join(ev.alarms.names())}")
-                else:
-                    ch.cas.line.span_up(ch.cas.channel.get_abcd())
+                ch.cas.on_span(ev.alarms)
                 ch.refresh()
             self._set_up(not down)
         elif isinstance(ev, OverrunEvent):
             for ch in self.channels.values():
-                v = ch.cas.channel.get_abcd()
-                if v is not None:
-                    ch.cas.on_abcd(v)
+                ch.cas.resync()
 
     def _can_originate(self, ch) -> bool:
         return ch.can_originate()

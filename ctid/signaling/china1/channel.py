@@ -103,6 +103,20 @@ class CasChannel:
     def on_abcd(self, abcd: int) -> None:
         self.line.on_abcd(abcd)
 
+    def on_span(self, alarms: Alarm) -> None:
+        """The span's receive alarms changed between down (any of SPAN_DOWN_ALARMS) and up: the line machine is
+        told (down: local release of a call; up: the far end's current ABCD)."""
+        if alarms & SPAN_DOWN_ALARMS:
+            self.line.span_down(f"span {self.channel.span} alarms {'|'.join(alarms.names())}")
+        else:
+            self.line.span_up(self.channel.get_abcd())
+
+    def resync(self) -> None:
+        """Feed the line the ABCD value the board holds now (after lost driver events)."""
+        v = self.channel.get_abcd()
+        if v is not None:
+            self.on_abcd(v)
+
     def on_tone(self, on: bool, signal: str) -> None:
         if self.register is not None:
             self.register.on_tone(on, signal)
@@ -250,19 +264,13 @@ class CasBoard:
         else:
             self.down_spans.discard(ev.span)
         for cc in self.channels.values():
-            if cc.channel.span != ev.span:
-                continue
-            if down:
-                cc.line.span_down(f"span {ev.span} alarms {'|'.join(ev.alarms.names())}")
-            else:
-                cc.line.span_up(cc.channel.get_abcd())
+            if cc.channel.span == ev.span:
+                cc.on_span(ev.alarms)
 
     def resync(self) -> None:
         """Feed every channel the ABCD value the board holds now (after an event overrun)."""
         for cc in self.channels.values():
-            v = cc.channel.get_abcd()
-            if v is not None:
-                cc.on_abcd(v)
+            cc.resync()
 
     def step(self) -> None:
         """One 20 ms tick: events, received block, tones, written block."""
