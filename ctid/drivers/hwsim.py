@@ -822,7 +822,7 @@ class HwsimBoard(Board):
         if n != self.nchannels:
             raise DriverError(f"hwsim board {board_id}: SDK reports {n} channels, the board info implies "
                               f"{self.nchannels}")
-        caps = {"e1", "crc4", "cas", "ccs", "hdlc", "switching", "event-fd", "capture", "fault-injection"}
+        caps = {"e1", "crc4", "cas", "ccs", "hdlc", "hdlc-filter", "switching", "event-fd", "capture", "fault-injection"}
         caps |= {k.value for k in kinds}
         self.capabilities = frozenset(caps) if info.nspans else frozenset(caps & {"switching", "event-fd", "fxs",
                                                                                    "fxo", "fault-injection"})
@@ -961,7 +961,8 @@ class HwsimBoard(Board):
         st = self._ffi.new("hwsim_span_status_t *")
         self._call("hwsim_span_status", _int(span, "span"), st)
         return SpanStatus(Alarm(st.alarms), int(st.crc_errors), int(st.fas_errors), int(st.slips), int(st.hdlc_good),
-                          int(st.hdlc_bad_fcs), int(st.hdlc_aborts), int(st.bit_errors_injected))
+                          int(st.hdlc_bad_fcs), int(st.hdlc_aborts), int(st.bit_errors_injected),
+                          int(st.hdlc_filtered))
 
     # CAS
     def set_abcd(self, span: int, timeslot: int, abcd: int) -> None:
@@ -1003,6 +1004,11 @@ class HwsimBoard(Board):
 
     def hdlc_idle_repeat(self, span: int, timeslot: int, on: bool) -> None:
         self._call("hwsim_hdlc_idle_repeat", _int(span, "span"), _int(timeslot, "timeslot"), 1 if on else 0)
+
+    def hdlc_filter(self, span: int, timeslot: int, on: bool) -> None:
+        """Receive filtering of repeated FISUs/LSSUs (see ``hwsim_hdlc_filter``): a unit identical to the ones
+        before it is delivered at most 3 times in a row; the rest are counted in ``SpanStatus.hdlc_filtered``."""
+        self._call("hwsim_hdlc_filter", _int(span, "span"), _int(timeslot, "timeslot"), 1 if on else 0)
 
     # analogue
     def port_ring(self, port: int, on: bool) -> None:

@@ -106,6 +106,7 @@ class SpanStatus:
     hdlc_bad_fcs: int = 0
     hdlc_aborts: int = 0
     bit_errors_injected: int = 0
+    hdlc_filtered: int = 0      # repeated FISUs/LSSUs the board's receive filter counted instead of delivering
 
     @property
     def up(self) -> bool:

@@ -55,6 +55,12 @@ typedef struct {
     int qlen[HWSIM_HDLC_RXQ];
     int qhead, qcount;
     uint64_t good, bad_fcs, aborts, bad_length, dropped;
+    /* hwsim_hdlc_filter */
+    int filter;
+    uint8_t last[HWSIM_HDLC_FILTER_MAX_LEN];
+    int last_len;                /* 0: nothing to compare with */
+    int last_run;                /* deliveries of `last` in a row */
+    uint64_t filtered;
 } hwsim_hdlc_chan_t;
 
 /* The receive side of a cable end: faults applied to what this span receives. */

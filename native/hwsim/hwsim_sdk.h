@@ -70,6 +70,7 @@ typedef struct {
     uint64_t hdlc_bad_fcs;
     uint64_t hdlc_aborts;
     uint64_t bit_errors_injected;
+    uint64_t hdlc_filtered;     /* repeated signal units not delivered (hwsim_hdlc_filter) */
 } hwsim_span_status_t;
 
 /* Analogue port kinds. */
@@ -145,6 +146,15 @@ int hwsim_hdlc_send(hwsim_board_t *b, int span, int timeslot, const uint8_t *fra
 int hwsim_hdlc_recv(hwsim_board_t *b, int span, int timeslot, uint8_t *buf, int cap); /* len, or ERR_AGAIN */
 /* The idle fill between frames: 0 flags, 1 repeat the last signal unit (MTP2 FISU repetition). */
 int hwsim_hdlc_idle_repeat(hwsim_board_t *b, int span, int timeslot, int on);
+/* Receive filtering of repeated MTP2 signal units, as SS7 boards do it: with it on, a frame of at most 5 octets
+   (a FISU or an LSSU; FCS excluded) that is identical to the frames just before it is delivered at most 3 times
+   in a row, so Q.703's "2 of 3" checks still see an abnormal unit repeated; further repeats are counted in
+   hwsim_span_status_t.hdlc_filtered instead of being queued (the application credits them to its error rate
+   monitor). A different frame, a bad frame, an abort or a change of the span's alarms starts the count again.
+   MSUs (6 octets or more) are never filtered. Off by default. */
+#define HWSIM_HDLC_FILTER_MAX_LEN 5
+#define HWSIM_HDLC_FILTER_DELIVER 3
+int hwsim_hdlc_filter(hwsim_board_t *b, int span, int timeslot, int on);
 
 /* Analogue, board side. FXS port: ring the phone, reverse polarity. FXO port: go off/on hook, flash;
    hwsim_port_polarity on an FXO port turns the exchange's polarity reversal on answer on (1, the default)

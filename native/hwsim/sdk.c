@@ -325,6 +325,9 @@ static void span_on_alarm(void *user, int alarms)
     if (alarms == sp->alarms)
         return;
     sp->alarms = alarms;
+    for (int t = 0; t < HWSIM_E1_SLOTS; t++)
+        if (sp->hdlc[t])
+            sp->hdlc[t]->last_len = 0;         /* the filter starts again after a change of alarms */
     hwsim_emit(sp->board, HWSIM_EV_ALARM, sp->index, -1, alarms, span_rx_time(sp));
 }
 
@@ -343,10 +346,26 @@ static void hdlc_on_frame(void *user, const uint8_t *frame, int len, int status)
     case LINE_HDLC_GOOD:
         if (len <= 0 || len > LINE_HDLC_MAX) {
             c->bad_length++;
+            c->last_len = 0;
             return;
         }
         c->good++;
         hwsim_capture_frame(sp, c->ts, frame, len, t);
+        if (c->filter) {
+            if (len <= HWSIM_HDLC_FILTER_MAX_LEN && len == c->last_len && memcmp(frame, c->last, (size_t) len) == 0) {
+                if (c->last_run >= HWSIM_HDLC_FILTER_DELIVER) {
+                    c->filtered++;
+                    return;
+                }
+                c->last_run++;
+            } else if (len <= HWSIM_HDLC_FILTER_MAX_LEN) {
+                memcpy(c->last, frame, (size_t) len);
+                c->last_len = len;
+                c->last_run = 1;
+            } else {
+                c->last_len = 0;
+            }
+        }
         if (c->qcount == HWSIM_HDLC_RXQ) {
             c->dropped++;
             return;
@@ -363,12 +382,15 @@ static void hdlc_on_frame(void *user, const uint8_t *frame, int len, int status)
         break;
     case LINE_HDLC_BAD_FCS:
         c->bad_fcs++;
+        c->last_len = 0;
         break;
     case LINE_HDLC_ABORT:
         c->aborts++;
+        c->last_len = 0;
         break;
     default:
         c->bad_length++;
+        c->last_len = 0;
         break;
     }
 }
@@ -609,6 +631,7 @@ int hwsim_span_status(hwsim_board_t *b, int span, hwsim_span_status_t *st)
         st->hdlc_good += c->good;
         st->hdlc_bad_fcs += c->bad_fcs + c->bad_length;   /* length violations are bad frames too */
         st->hdlc_aborts += c->aborts;
+        st->hdlc_filtered += c->filtered;
     }
     st->bit_errors_injected = sp->imp.bit_errors;
     return HWSIM_OK;
@@ -784,6 +807,17 @@ int hwsim_hdlc_idle_repeat(hwsim_board_t *b, int span, int timeslot, int on)
     if (r < 0)
         return r;
     line_hdlc_tx_idle_repeat(&c->tx, on ? 1 : 0);
+    return HWSIM_OK;
+}
+
+int hwsim_hdlc_filter(hwsim_board_t *b, int span, int timeslot, int on)
+{
+    hwsim_hdlc_chan_t *c;
+    int r = check_hdlc(b, span, timeslot, "hwsim_hdlc_filter", &c);
+    if (r < 0)
+        return r;
+    c->filter = on ? 1 : 0;
+    c->last_len = 0;
     return HWSIM_OK;
 }
 

@@ -364,6 +364,64 @@ def test_hdlc_under_bit_errors_never_delivers_a_bad_frame(world):
     assert [e.frame for e in b.events() if isinstance(e, HdlcEvent)] == frames[:5]
 
 
+def _hdlc_frames(world, board, blocks):
+    got = []
+    for _ in range(blocks):
+        world.tick()
+        got += [e.frame for e in board.events() if isinstance(e, HdlcEvent)]
+    return got
+
+
+def test_hdlc_filter_delivers_a_repeated_fisu_three_times_and_counts_the_rest(world):
+    a, b = pair(world, plan=[SpanConfig(True, "ccs")])
+    assert "hdlc-filter" in b.capabilities
+    a.hdlc_idle_repeat(0, 16, True)
+    b.hdlc_filter(0, 16, True)
+    fisu, lssu, msu = b"\x81\x82\x00", b"\x81\x82\x01\x02", b"\x81\x82\x03\x83\x01\x02"
+    st0 = b.span_status(0)
+    a.hdlc_send(0, 16, fisu)
+    got = _hdlc_frames(world, b, 50)                      # 1 s: about 1140 FISUs on the line
+    st1 = b.span_status(0)
+    assert got == [fisu] * 3
+    good = st1.hdlc_good - st0.hdlc_good
+    assert good > 1000 and st1.hdlc_filtered - st0.hdlc_filtered == good - 3
+    # a different unit (an LSSU) passes, then its repeats are filtered; an MSU repeated is never filtered
+    a.hdlc_send(0, 16, lssu)
+    assert _hdlc_frames(world, b, 10) == [lssu] * 3
+    a.hdlc_send(0, 16, msu)
+    got = _hdlc_frames(world, b, 5)
+    assert len(got) > 50 and set(got) == {msu}
+    # a change of alarms starts the count again
+    a.hdlc_send(0, 16, fisu)
+    got = _hdlc_frames(world, b, 5)
+    assert got[-3:] == [fisu] * 3 and set(got[:-3]) <= {msu}    # MSUs still on the line when it was queued
+    world.cut(0, 0)
+    world.tick(5)
+    world.restore(0, 0)
+    got, alarms = [], 0
+    for _ in range(30):
+        world.tick()
+        for e in b.events():
+            if isinstance(e, HdlcEvent):
+                got.append(e.frame)
+            elif isinstance(e, AlarmEvent):
+                alarms += 1
+    # delivered again after realignment: up to 3 per stretch between alarm changes (LOS, LOF, CRC-4, ... clear)
+    assert alarms >= 1 and set(got) == {fisu} and 3 <= len(got) <= 3 * alarms, (alarms, len(got))
+    # off: every unit is delivered
+    b.hdlc_filter(0, 16, False)
+    assert len(_hdlc_frames(world, b, 5)) > 100
+    with pytest.raises(DriverError, match="no HDLC controller"):
+        b.hdlc_filter(0, 5, True)
+
+
+def test_hdlc_filter_is_off_by_default(world):
+    a, b = pair(world, plan=[SpanConfig(True, "ccs")])
+    a.hdlc_idle_repeat(0, 16, True)
+    a.hdlc_send(0, 16, b"\x81\x82\x00")
+    assert len(_hdlc_frames(world, b, 5)) > 100 and b.span_status(0).hdlc_filtered == 0
+
+
 def test_hdlc_frames_survive_an_event_overrun(world):
     """More events than the board queue holds (1024) while HDLC frames wait: the driver reports the overrun
     and still hands over every frame (the SDK announces a link only when its queue becomes non-empty)."""

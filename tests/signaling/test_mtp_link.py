@@ -13,7 +13,7 @@ from mtp_rig import TICK, Rig  # noqa: E402
 
 from ctid.signaling.ss7 import mtp2  # noqa: E402
 from ctid.signaling.ss7.mtp2_link import LinkState, Mtp2Link, Mtp2Timers  # noqa: E402
-from ctid.signaling.ss7.transport import SeqpacketTransport  # noqa: E402
+from ctid.signaling.ss7.transport import HdlcTransport, SeqpacketTransport  # noqa: E402
 
 
 def msu(i: int, tag: int = 0) -> bytes:
@@ -112,6 +112,64 @@ def test_heavy_bit_errors_trip_suerm(rig):
     # the end receiving the errors fails on its SUERM; the other sees its SIOS
     assert a.stats["suerm_failures"] + b.stats["suerm_failures"] == 1
     assert any("SUERM threshold" in what for _, what in a.events + b.events)
+
+
+def test_idle_link_with_board_filtering_delivers_few_units_and_counts_all(rig):
+    """The rig's boards filter repeated FISUs (HdlcTransport turns the board's filter on): an idle in-service link
+    hands the host a handful of units, and the link still counts every unit on the line (SUERM's D count)."""
+    a, b = rig.link_pair()
+    assert a.transport.filters_repeats and b.transport.filters_repeats
+    bring_up(rig, a, b)
+    delivered = []
+    real = b.receive_su
+    b.receive_su = lambda raw: (delivered.append(raw), real(raw))
+    rx0, filt0 = b.stats["su_rx"], b.stats["su_filtered"]
+    b.suerm_count = 10
+    rig.run(10.0)
+    assert a.in_service and b.in_service
+    rx, filt = b.stats["su_rx"] - rx0, b.stats["su_filtered"] - filt0
+    assert len(delivered) <= 3 and rx > 10000 and filt == rx - len(delivered)
+    assert b.suerm_count == max(0, 10 - rx // 256) == 0
+
+
+def test_su_repeated_decrements_suerm_once_per_256_units(rig):
+    a, b = rig.link_pair()
+    bring_up(rig, a, b)
+    b.suerm_count, b._suerm_su = 5, 250
+    b.su_repeated(5)
+    assert (b.suerm_count, b._suerm_su) == (5, 255)
+    b.su_repeated(1 + 256 * 2)
+    assert (b.suerm_count, b._suerm_su) == (2, 0)
+    b.su_repeated(256 * 10)
+    assert b.suerm_count == 0
+
+
+def test_abnormal_bsn_repeated_fails_the_link_through_the_filter(rig):
+    """Q.703 5.3.1: two abnormal BSNs in three units fail the link. The far end's idle fill carries a BSN outside
+    the window; the board's filter still delivers a repeated unit three times, so the rule still fires."""
+    a, b = rig.link_pair()
+    bring_up(rig, a, b)
+    bad = mtp2.encode(mtp2.SignalUnit(bsn=(a.fsn_last_sent + 40) % 128, bib=a.fib, fsn=b.fsn_last_sent, fib=b.fib),
+                      fcs=False)
+    b.transport.send_su(bad)
+    assert rig.run(1.0, until=lambda: not a.in_service)
+    assert any("abnormal BSN" in what for _, what in a.events), a.events
+
+
+def test_heavy_bit_errors_trip_suerm_without_board_filtering():
+    r = Rig()
+    try:
+        ta = HdlcTransport(r.boards[0], 0, 16, filter_repeats=False)
+        tb = HdlcTransport(r.boards[1], 0, 16, filter_repeats=False)
+        r.ports[0].transports[(0, 16)], r.ports[1].transports[(0, 16)] = ta, tb
+        a, b = Mtp2Link(r.clock, ta, name="A"), Mtp2Link(r.clock, tb, name="B")
+        bring_up(r, a, b)
+        assert b.stats["su_filtered"] == 0 and b.stats["su_rx"] > 1000
+        r.world.fault_ber(0, 0, 1e-3)
+        assert r.run(5, until=lambda: a.state == b.state == LinkState.OUT_OF_SERVICE)
+        assert a.stats["suerm_failures"] + b.stats["suerm_failures"] == 1
+    finally:
+        r.close()
 
 
 def test_cut_cable_fails_link_and_restore_realigns(rig):

@@ -107,7 +107,7 @@ class Mtp2Link:
         self.transport = None
         self.tap = None          # tap(direction "tx"|"rx", signal unit without FCS): capture (LinkCapture)
         self.stats = dict(msu_tx=0, msu_rx=0, retransmitted=0, nacks_sent=0, nacks_received=0, su_errors=0,
-                          suerm_failures=0, aerm_aborts=0, discarded=0, su_rx=0, failures=0)
+                          suerm_failures=0, aerm_aborts=0, discarded=0, su_rx=0, su_filtered=0, failures=0)
         self._reset_sequence()
         self._status = "SIOS"
         self._fill_sent: tuple | None = None   # what the last fill unit said
@@ -491,6 +491,20 @@ class Mtp2Link:
                 self._suerm_su = 0
                 if self.suerm_count:
                     self.suerm_count -= 1
+
+    def su_repeated(self, n: int) -> None:
+        """``n`` good signal units the transport's receive filter did not deliver: repeats of the FISU or LSSU it
+        delivered just before (a board's FISU filtering; ``HdlcTransport``). They change no state, but they are
+        signal units received: the SUERM's D count (Q.703 10.2) goes on as if they had been delivered one by one."""
+        if n <= 0:
+            return
+        self.stats["su_rx"] += n
+        self.stats["su_filtered"] += n
+        if self.state in (LinkState.IN_SERVICE, LinkState.ALIGNED_READY, LinkState.ALIGNED_NOT_READY,
+                          LinkState.PROCESSOR_OUTAGE):
+            total = self._suerm_su + n
+            self._suerm_su = total % SUERM_D
+            self.suerm_count = max(0, self.suerm_count - total // SUERM_D)
 
     def su_error(self, n: int = 1) -> None:
         """``n`` signal units received in error (bad FCS, abort, bad length) reported by the transport."""
