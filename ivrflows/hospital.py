@@ -5,8 +5,9 @@ options that work, built from ``HospitalConfig.options``:
 
 - ``2`` hospital information: the departments (``hospital.departments``) and today's clinic doctors
   (``hospital.clinics`` {date}) read out by TTS, then back to the menu;
-- ``4`` complaints and suggestions: a recorded message (``record`` with ``purpose="complaint"``), then back to the
-  menu;
+- ``4`` complaints and suggestions: a recorded message (``record`` with ``purpose="complaint"``) filed with
+  ``complaint.file`` {recording, channel} -> {tracking}; the tracking number is read back digit by digit (``*``
+  repeats it), then back to the menu;
 - ``0`` an agent: the ``frontdesk`` queue.
 
 ``1`` (appointments) and ``3`` (voicemail to a doctor) are not offered: the CTI protocol has no operation that books
@@ -50,7 +51,9 @@ DEFAULT_PROMPTS: dict[str, dict] = {
     "no_clinics": {"prompt": "no_clinics"},
     "complaint_intro": {"prompt": "complaints_intro"},
     "complaint_thanks": {"prompt": "recorded_thanks"},
+    "complaint_tracking": {"prompt": "complaint_tracking"},
     "complaint_empty": {"text": "没有录到您的留言。", "voice": "zh"},
+    "readback_repeat": {"prompt": "readback_repeat"},
 }
 _PROMPT_KINDS = ("file", "text", "prompt", "tone", "silence")
 
@@ -103,6 +106,16 @@ class HospitalConfig:
             check_prompt(name, prompt)
 
 
+class DataOpError(RuntimeError):
+    """A data op failed unexpectedly. Raised instead of the op's CtiError so that a 404 (no such recording,
+    clinic...) is not taken by the runner for the caller's channel being gone: the runner apologises and
+    transfers the caller to an agent."""
+
+    def __init__(self, op: str, error: Exception):
+        super().__init__(f"data op {op} failed: {error}")
+        self.op, self.error = op, error
+
+
 def _hung_up(result: Any) -> bool:
     return isinstance(result, Mapping) and result.get("reason") == "hangup"
 
@@ -145,6 +158,17 @@ def _items(result: Any, key: str) -> list:
     if not isinstance(result, list):
         raise ValueError(f"{key}: expected a list, got {type(result).__name__}")
     return result
+
+
+SPOKEN_DIGITS = dict(zip("0123456789", "零幺二三四五六七八九"))   # 1 as 幺, as numbers are read on the phone
+
+
+def spoken_digits(number: str) -> str:
+    """A number to read digit by digit in Mandarin: "261123001" -> "二，六，幺，幺，二，三，零，零，幺"."""
+    s = str(number)
+    if not s or not all(ch in SPOKEN_DIGITS for ch in s):
+        raise ValueError(f"cannot read {number!r} digit by digit: digits 0-9 only")
+    return "，".join(SPOKEN_DIGITS[ch] for ch in s)
 
 
 def departments_text(result: Any) -> str:
@@ -211,6 +235,18 @@ class HospitalMenu:
 
     def p(self, name: str) -> dict:
         return self.prompts[name]
+
+    async def request(self, ctx, op: str, *, expect: tuple[int, ...] = (), **args):
+        """A data op; errors with a code in ``expect`` are raised as they are (the flow handles them), others
+        as DataOpError unless the channel is gone."""
+        try:
+            return await ctx.client.request(op, **args)
+        except defer.CancelledError:
+            raise
+        except Exception as exc:
+            if getattr(exc, "code", None) in expect or ctx.channel.hungup:
+                raise
+            raise DataOpError(op, exc) from exc
 
     def menu_text(self) -> str:
         """The menu sentence, built from the options actually enabled."""
@@ -304,9 +340,27 @@ class HospitalMenu:
         duration = float((r or {}).get("duration") or 0.0)
         if duration < cfg.min_message_seconds:
             await ch.play(self.p("complaint_empty"))
-        else:
-            ctx.log.info("complaint recorded: {rec} ({s:.1f} s)", rec=r.get("recording"), s=duration)
-            await ch.play(self.p("complaint_thanks"))
+            return ""
+        filed = await self.request(ctx, "complaint.file", recording=r["recording"], channel=ch.id)
+        tracking = str(filed["tracking"])
+        ctx.log.info("complaint {t} filed: {rec} ({s:.1f} s)", t=tracking, rec=r.get("recording"), s=duration)
+        return await self.read_back(ctx, [self.p("complaint_thanks")], self.p("complaint_tracking"), tracking)
+
+    async def read_back(self, ctx, first: list[dict], intro: dict, number: str) -> str:
+        """Read ``number`` digit by digit after ``intro`` (``first`` before it, once); ``*`` repeats it (at most
+        MAX_REPEATS times), any other key or none goes back to the menu (a menu key is taken as the choice)."""
+        cfg, ch = self.config, ctx.channel
+        said = {"text": spoken_digits(number), "voice": cfg.voice}
+        prompts = [*first, intro, said, self.p("readback_repeat")]
+        for _ in range(MAX_REPEATS + 1):
+            r = await ch.collect(prompts=prompts, min_digits=1, max_digits=1, timeout=cfg.timeout,
+                                 inter_digit_timeout=cfg.timeout, terminators="", tries=1)
+            if _hung_up(r):
+                raise defer.CancelledError("caller hung up during the read-back")
+            digit = (r or {}).get("digits") or ""
+            if digit != REPEAT_KEY:
+                return digit if digit in cfg.options else ""
+            prompts = [intro, said, self.p("readback_repeat")]
         return ""
 
     async def agent(self, ctx) -> None:

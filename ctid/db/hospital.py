@@ -7,18 +7,30 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import exc, select, update
 from sqlalchemy.orm import selectinload
 
-from .models import Clinic, Department, Doctor, Patient, PatientPhone
+from .models import Clinic, Complaint, Department, Doctor, Patient, PatientPhone, utcnow
 
 MIN_SUFFIX = 7  # digits a stored number and a calling number must share at the end to match
 
 
 class HospitalError(ValueError):
     """A bad hospital query (bad date, unknown clinic, no free slot); the message says which."""
+
+
+class NotFound(HospitalError):
+    """The thing named (complaint, clinic, patient, doctor, department) does not exist."""
+
+
+class Conflict(HospitalError):
+    """The request cannot be done in the current state (slot taken, complaint already closed)."""
+
+
+NUMBER_TRIES = 8  # attempts to take a daily number when concurrent writers took the same one
 
 
 def digits(number: str) -> str:
@@ -127,3 +139,110 @@ def patient_by_card(db, card_number: str) -> dict[str, Any] | None:
     with db.Session() as s:
         p = s.scalar(select(Patient).where(Patient.card_number == card_number))
         return None if p is None else _patient(p)
+
+
+# --- numbers read back by phone -------------------------------------------------------------------------------
+def _daily_number(s, column, day: dt.date) -> str:
+    """The next free number of ``day``: ``YYMMDD`` + a daily sequence of at least 3 digits (``261123007``)."""
+    prefix = day.strftime("%y%m%d")
+    taken = s.scalars(select(column).where(column.like(prefix + "%"))).all()
+    seq = max((int(t[6:]) for t in taken if t[6:].isdigit()), default=0) + 1
+    return f"{prefix}{seq:03d}"
+
+
+def _with_number(db, write):
+    """Run ``write(session)`` in a transaction, again when a concurrent writer took the same daily number (unique
+    violation) or held the SQLite write lock; the transaction is committed before this returns."""
+    last = None
+    for attempt in range(NUMBER_TRIES):
+        if attempt:
+            time.sleep(0.005 * attempt)     # a database thread, never the reactor's: let the other writer finish
+        try:
+            with db.session() as s:
+                return write(s)
+        except (exc.IntegrityError, exc.OperationalError) as e:   # unique number taken / SQLite busy: again
+            last = e
+    raise HospitalError(f"could not take a number after {NUMBER_TRIES} tries: {last.orig if last else ''}")
+
+
+def _department_id(s, code: str | None) -> int | None:
+    if code in (None, ""):
+        return None
+    dep = s.scalar(select(Department).where(Department.code == code))
+    if dep is None:
+        raise NotFound(f"no department {code!r}")
+    return dep.id
+
+
+_RECORDING = re.compile(r"^[A-Za-z0-9_.-]{1,255}$")
+
+
+def _recording_name(recording: str) -> str:
+    if not isinstance(recording, str) or not _RECORDING.match(recording) or recording.startswith("."):
+        raise HospitalError(f"bad recording reference {recording!r}: a file name in the recordings directory")
+    return recording
+
+
+# --- complaints ----------------------------------------------------------------------------------------------
+def _complaint(c: Complaint) -> dict[str, Any]:
+    return {"tracking": c.tracking, "calling": c.calling, "call": c.call_id, "recording": c.recording,
+            "filed": c.filed.isoformat(timespec="seconds") + "Z", "status": c.status,
+            "department": c.department.code if c.department is not None else None,
+            "closed": c.closed.isoformat(timespec="seconds") + "Z" if c.closed else None,
+            "closed_by": c.closed_by, "note": c.note}
+
+
+def file_complaint(db, recording: str, *, calling: str = "", call: str | None = None,
+                   department: str | None = None, today: dt.date | None = None) -> dict[str, Any]:
+    """Store a complaint (status open) for the recording file ``recording`` (a file name in the recordings
+    directory) and give it a tracking number of ``today`` (local date; default: today). Committed before it
+    returns. Unknown department: NotFound."""
+    name = _recording_name(recording)
+    day = today or dt.date.today()
+
+    def write(s):
+        dep = _department_id(s, department)
+        c = Complaint(tracking=_daily_number(s, Complaint.tracking, day), calling=digits(calling)[:64],
+                      call_id=call, recording=name, filed=utcnow(), status="open", department_id=dep)
+        s.add(c)
+        s.flush()
+        s.refresh(c, ["department"])
+        return _complaint(c)
+    return _with_number(db, write)
+
+
+def complaints(db, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """Complaints, newest first; ``status`` "open" or "closed" (None: all)."""
+    if status not in (None, "open", "closed"):
+        raise HospitalError(f"bad status {status!r}: open, closed or none for all")
+    if not isinstance(limit, int) or not 1 <= limit <= 1000:
+        raise HospitalError(f"bad limit {limit!r}: 1..1000")
+    q = select(Complaint).options(selectinload(Complaint.department))
+    if status is not None:
+        q = q.where(Complaint.status == status)
+    with db.Session() as s:
+        return [_complaint(c) for c in s.scalars(q.order_by(Complaint.filed.desc(), Complaint.id.desc())
+                                                 .limit(limit))]
+
+
+def complaint(db, tracking: str) -> dict[str, Any]:
+    with db.Session() as s:
+        c = s.scalar(select(Complaint).options(selectinload(Complaint.department))
+                     .where(Complaint.tracking == tracking))
+        if c is None:
+            raise NotFound(f"no complaint with tracking number {tracking!r}")
+        return _complaint(c)
+
+
+def close_complaint(db, tracking: str, by: str, note: str = "") -> dict[str, Any]:
+    """Close an open complaint (who closed it, when, a note). Unknown: NotFound; already closed: Conflict."""
+    with db.session() as s:
+        c = s.scalar(select(Complaint).options(selectinload(Complaint.department))
+                     .where(Complaint.tracking == tracking).with_for_update())
+        if c is None:
+            raise NotFound(f"no complaint with tracking number {tracking!r}")
+        if c.status == "closed":
+            raise Conflict(f"complaint {tracking} was already closed by {c.closed_by}")
+        c.status, c.closed, c.closed_by, c.note = "closed", utcnow(), by, note
+        s.flush()
+        return _complaint(c)

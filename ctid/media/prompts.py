@@ -32,6 +32,8 @@ PROMPTS: dict[str, str] = {
     "voicemail_intro": "请在提示音后留言，留言完毕请按井号键。",
     "complaints_intro": "请在提示音后说出您的意见或建议，完毕后请按井号键。",
     "recorded_thanks": "您的留言已经记录，谢谢。",
+    "complaint_tracking": "您的投诉编号是：",
+    "readback_repeat": "重听请按星号键，返回主菜单请按井号键。",
     "agent_wait": "正在为您转接人工服务，请稍候。",
     "agent_busy": "坐席正忙，请继续等待。",
     "apology": "抱歉，系统暂时无法处理您的请求，正在为您转接人工服务。",

@@ -11,7 +11,7 @@ from twisted.logger import globalLogPublisher
 
 from ivr_fakes import Caller, FakeClient, FakeCtiError, during
 from ivrflows import FLOWS, HospitalConfig, HospitalMenu, hospital_main, make_hospital_main
-from ivrflows.hospital import clinics_text, departments_text
+from ivrflows.hospital import clinics_text, departments_text, spoken_digits
 from libcti.ivr import IvrRunner
 
 # the shapes ctid.db.hospital returns (departments(), clinics_on()) as the daemon's data ops pass them on
@@ -46,6 +46,8 @@ def make(flow=hospital_main, **kw):
     client.clock.advance(time.mktime(datetime.datetime(2026, 11, 23, 9, 30).timetuple()))
     client.data["hospital.departments"] = DEPARTMENTS
     client.data["hospital.clinics"] = lambda date: CLINICS if date == TODAY.isoformat() else {"clinics": []}
+    client.data["complaint.file"] = lambda recording, channel: {"tracking": "261123017",
+                                                                "filed": "2026-11-23T01:30:00Z"}
     runner = IvrRunner(client, {"114": "hospital_main"}, {"hospital_main": flow}, clock=client.clock, **kw)
     defer.ensureDeferred(runner.start())
     return client, runner
@@ -199,21 +201,60 @@ def test_tries_are_configurable():
 
 # --- complaints --------------------------------------------------------------------------------------------------
 
-def test_press_4_records_a_complaint_then_back_to_menu():
+def test_press_4_records_files_and_reads_the_tracking_number_back_repeatably():
     client, runner = make()
-    ops = call(client, keys=["4", "0"], speak_seconds=12.5)
-    assert names(ops) == ["answer", "play", "collect", "play", "record", "play", "collect", "play", "transfer"]
+    ops = call(client, keys=["4", "*", "#", "0"], speak_seconds=12.5)
+    assert names(ops) == ["answer", "play", "collect", "play", "record", "collect", "collect", "collect", "play",
+                          "transfer"]
     rec = ops[4][1]
     assert rec["purpose"] == "complaint" and rec["terminators"] == "#" and rec["beep"] is True
     assert rec["max_seconds"] == 120.0
     assert ops[3][1]["prompts"] == [{"prompt": "complaints_intro"}]
-    assert ops[5][1]["prompts"] == [{"prompt": "recorded_thanks"}]
+    # filed with the recording id record returned and the caller's channel
+    assert client.requests == [("complaint.file", {"recording": "rec-5", "channel": "ss7/5"})]
+    said = {"text": "二，六，幺，幺，二，三，零，幺，七", "voice": "zh"}
+    assert ops[5][1]["prompts"] == [{"prompt": "recorded_thanks"}, {"prompt": "complaint_tracking"}, said,
+                                    {"prompt": "readback_repeat"}]
+    assert ops[6][1]["prompts"] == [{"prompt": "complaint_tracking"}, said, {"prompt": "readback_repeat"}]  # *
+    assert ops[7][1]["prompts"] == [{"text": MENU, "voice": "zh"}]                                        # #
+    assert ops[-1][1] == {"queue": "frontdesk"}
 
 
-def test_empty_complaint_is_reported():
+def test_a_menu_key_during_the_read_back_is_the_next_choice_and_silence_returns_to_the_menu():
+    client, runner = make()
+    ops = call(client, keys=["4", "0"])
+    assert names(ops)[-3:] == ["collect", "play", "transfer"]
+    client, runner = make()
+    ops = call(client, keys=["4", "", "0"])
+    assert names(ops)[-4:] == ["collect", "collect", "play", "transfer"]
+
+
+def test_endless_star_in_the_read_back_ends_it():
+    client, runner = make()
+    ops = call(client, keys=["4"] + ["*"] * 6 + ["0"])
+    assert names(ops).count("collect") == 1 + 6 + 1 and ops[-1][0] == "transfer"
+
+
+def test_empty_complaint_is_reported_and_not_filed():
     client, runner = make()
     call(client, keys=["4", "0"], speak_seconds=0.2)
     assert "没有录到您的留言。" in texts(client)
+    assert client.requests == []
+
+
+def test_complaint_filing_failure_gets_apology_and_front_desk():
+    client, runner = make()
+    client.data["complaint.file"] = FakeCtiError(404, "not_found", "no complaint recording")
+    ops = call(client, keys=["4"])
+    assert names(ops)[-2:] == ["play", "transfer"] and ops[-2][1]["prompts"] == [{"prompt": "apology"}]
+    assert runner.metrics["hospital_main"]["failed"] == 1
+
+
+def test_spoken_digits():
+    assert spoken_digits("2610") == "二，六，幺，零"
+    for bad in ("", "12a", "1 2"):
+        with pytest.raises(ValueError, match="digit by digit"):
+            spoken_digits(bad)
 
 
 # --- hang-ups and failures ---------------------------------------------------------------------------------------

@@ -1,0 +1,137 @@
+"""The daemon's data ops (ctid.dataops) on the real CTI server over a real SQLite database with the demo
+hospital: who may file, list and close complaints (401/403), recordings checked, errors with codes."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+from twisted.internet import defer
+from twisted.trial import unittest
+
+from cti_helpers import ServerMixin, error_code
+
+from ctid.dataops import register_data_ops
+from ctid.db import open_database
+from ctid.db.demo import load_demo
+
+TODAY = dt.date(2026, 11, 23)
+REC = "0123456789ab"
+
+
+class DataOpsCase(ServerMixin, unittest.TestCase):
+    @defer.inlineCallbacks
+    def setUp(self):
+        yield self.start_server()
+        base = self.mktemp()
+        os.makedirs(base)
+        self.db = open_database(f"sqlite:///{base}/ctid.db")
+        self.addCleanup(self.db.close)
+        load_demo(self.db, today=TODAY)
+        self.recordings = os.path.join(base, "recordings")
+        os.makedirs(self.recordings)
+        register_data_ops(self.server, self.db, recordings_dir=self.recordings, today=lambda: TODAY)
+
+    def recording(self, purpose, call, rec=REC):
+        path = os.path.join(self.recordings, f"{purpose}-{call}-{rec}.wav")
+        with open(path, "wb") as f:
+            f.write(b"RIFF")
+        return os.path.basename(path)
+
+
+class Complaints(DataOpsCase):
+    @defer.inlineCallbacks
+    def test_ivr_files_with_the_channel_and_the_desk_lists_and_closes(self):
+        ivr = yield self.client("ivr", "ivr-pw")
+        self.engine.incoming("ss7/1", "c1", calling="13800138000")
+        name = self.recording("complaint", "c1")
+        r = yield ivr.request("complaint.file", recording=REC, channel="ss7/1")
+        self.assertTrue(r["ok"], r)
+        self.assertEqual(r["result"]["tracking"], "261123001")
+        self.assertEqual(set(r["result"]), {"tracking", "filed"})          # nothing else back to the IVR
+        # by calling number (no channel): the recording is found by its id
+        self.recording("complaint", "c2", "bbbbbbbbbbbb")
+        r = yield ivr.request("complaint.file", recording="bbbbbbbbbbbb", calling="13912345678",
+                              department="cardiology")
+        self.assertEqual(r["result"]["tracking"], "261123002")
+        # the IVR may file but not list or close
+        r = yield ivr.request("complaint.list")
+        self.assertEqual(error_code(r), 403)
+        r = yield ivr.request("complaint.close", tracking="261123001")
+        self.assertEqual(error_code(r), 403)
+        # agents and monitors may do none of it
+        for user, pw in (("1001", "a1-pw"), ("wall", "wall-pw")):
+            c = yield self.client(user, pw)
+            for op, args in (("complaint.list", {}), ("complaint.close", {"tracking": "261123001"}),
+                             ("complaint.file", {"recording": REC, "calling": "1"})):
+                r = yield c.request(op, **args)
+                self.assertEqual(error_code(r), 403, (user, op))
+        # the supervisor sees both with their recordings, and closes one
+        sup = yield self.client("sup", "sup-pw")
+        r = yield sup.request("complaint.list")
+        got = r["result"]["complaints"]
+        self.assertEqual([(c["tracking"], c["calling"], c["recording"], c["status"], c["call"], c["department"])
+                          for c in got],
+                         [("261123002", "13912345678", "complaint-c2-bbbbbbbbbbbb.wav", "open", None, "cardiology"),
+                          ("261123001", "13800138000", name, "open", "c1", None)])
+        r = yield sup.request("complaint.close", tracking="261123001", note="called back")
+        self.assertEqual((r["result"]["complaint"]["status"], r["result"]["complaint"]["closed_by"]),
+                         ("closed", "sup"))
+        r = yield sup.request("complaint.close", tracking="261123001")
+        self.assertEqual(error_code(r), 409)
+        r = yield sup.request("complaint.close", tracking="999")
+        self.assertEqual(error_code(r), 404)
+        admin = yield self.client("admin", "admin-pw")
+        r = yield admin.request("complaint.list", status="open")
+        self.assertEqual([c["tracking"] for c in r["result"]["complaints"]], ["261123002"])
+        r = yield admin.request("complaint.list", status="pending")
+        self.assertEqual(error_code(r), 400)
+
+    @defer.inlineCallbacks
+    def test_unauthenticated_and_bad_requests(self):
+        anon = yield self.client()
+        r = yield anon.request("complaint.file", recording=REC, calling="13800138000")
+        self.assertEqual(error_code(r), 401)
+        r = yield anon.request("complaint.list")
+        self.assertEqual(error_code(r), 401)
+        ivr = yield self.client("ivr", "ivr-pw")
+        self.engine.incoming("ss7/1", "c1")
+        self.recording("complaint", "c1")
+        self.recording("voicemail", "c1", "cccccccccccc")
+        cases = [
+            ({"recording": REC}, 400, "give 'channel'"),
+            ({"recording": "../../etc/passwd", "calling": "1"}, 400, "12-hex-digit id"),
+            ({"recording": "aaaaaaaaaaaa", "channel": "ss7/1"}, 404, "no complaint recording aaaaaaaaaaaa of call c1"),
+            ({"recording": "cccccccccccc", "channel": "ss7/1"}, 404, "no complaint recording"),   # a voicemail
+            ({"recording": REC, "channel": "ss7/2"}, 409, "has no call"),
+            ({"recording": REC, "channel": "ss7/99"}, 404, "no channel"),
+            ({"recording": REC, "channel": "ss7/1", "department": "nowhere"}, 404, "no department 'nowhere'"),
+            ({"recording": REC, "calling": 13800138000}, 400, "must be a string"),
+        ]
+        for args, code, text in cases:
+            r = yield ivr.request("complaint.file", **args)
+            self.assertEqual(error_code(r), code, args)
+            self.assertIn(text, r["error"]["message"], args)
+        # another call's recording cannot be filed under this channel's call
+        self.engine.incoming("ss7/2", "c2")
+        r = yield ivr.request("complaint.file", recording=REC, channel="ss7/2")
+        self.assertEqual(error_code(r), 404)
+        sup = yield self.client("sup", "sup-pw")
+        r = yield sup.request("complaint.list")
+        self.assertEqual(r["result"]["complaints"], [])
+
+
+class HospitalInformation(DataOpsCase):
+    @defer.inlineCallbacks
+    def test_departments_clinics_and_a_bad_date(self):
+        agent = yield self.client("1001", "a1-pw")
+        r = yield agent.request("hospital.departments")
+        self.assertEqual(r["result"]["departments"][0]["name_zh"], "心内科")
+        r = yield agent.request("hospital.clinics")
+        self.assertEqual(r["result"]["date"], "2026-11-23")
+        self.assertTrue(r["result"]["clinics"])
+        r = yield agent.request("hospital.clinics", date="23/11/2026")
+        self.assertEqual(error_code(r), 400)
+        self.assertIn("bad date", r["error"]["message"])
+        mon = yield self.client("wall", "wall-pw")
+        r = yield mon.request("hospital.departments")
+        self.assertEqual(error_code(r), 403)
