@@ -24,6 +24,8 @@ from ctid.db import hospital
 ALL_STAFF = frozenset({"admin", "ivr", "supervisor", "agent"})
 FILERS = frozenset({"admin", "ivr"})            # may file what a caller left (complaints)
 DESK = frozenset({"admin", "supervisor"})       # may list complaints (with recording references) and close them
+IDENTIFY = frozenset({"admin", "ivr", "supervisor"})            # may check a card number a caller keyed in
+BOOKERS = frozenset({"admin", "ivr", "supervisor", "agent"})    # may book an appointment for a caller
 _REC_ID = re.compile(r"^[0-9a-f]{12}$")
 
 
@@ -40,13 +42,16 @@ def _op_error(failure):
 
 
 class DataOps:
-    """The handlers, bound to one database and recordings directory. ``today()`` gives the local date used for
-    tracking numbers and default dates (injectable for tests)."""
+    """The handlers, bound to one database and recordings directory. ``now()`` gives the local time used for
+    tracking numbers, default dates and which clinics are over (injectable for tests)."""
 
-    def __init__(self, db, *, recordings_dir: str, today: Callable[[], dt.date] = dt.date.today):
+    def __init__(self, db, *, recordings_dir: str, now: Callable[[], dt.datetime] = dt.datetime.now):
         self.db = db
         self.recordings_dir = recordings_dir
-        self.today = today
+        self.now = now
+
+    def today(self) -> dt.date:
+        return self.now().date()
 
     def run(self, fn, *args, **kw):
         return self.db.run(fn, *args, **kw).addErrback(_op_error)
@@ -56,6 +61,15 @@ class DataOps:
         reg("hospital.departments", self.departments, roles=ALL_STAFF)
         reg("hospital.clinics", self.clinics, roles=ALL_STAFF, args={"date": (str, False)})
         reg("patient.lookup", self.patient_lookup, roles=ALL_STAFF, args={"number": (str, True)}, scope="number")
+        reg("hospital.free_clinics", self.free_clinics, roles=ALL_STAFF, args={
+            "department": Arg("str", required=True, max_len=32), "limit": Arg("int", default=5, lo=1, hi=50)})
+        reg("patient.card", self.patient_card, roles=IDENTIFY, args={"card": Arg("dtmf", required=True, max_len=32)})
+        reg("appointment.book", self.appointment_book, roles=BOOKERS, args={
+            "clinic": Arg("int", required=True), "card": Arg("str", required=True, max_len=32),
+            "channel": Arg("str", max_len=64), "calling": Arg("str", max_len=64)})
+        reg("appointment.list", self.appointment_list, roles=DESK, args={
+            "date": Arg("str", max_len=10), "card": Arg("str", max_len=32),
+            "limit": Arg("int", default=200, lo=1, hi=1000)})
         reg("complaint.file", self.complaint_file, roles=FILERS, args={
             "recording": Arg("str", required=True, max_len=64), "channel": Arg("str", max_len=64),
             "calling": Arg("str", max_len=64), "department": Arg("str", max_len=32)})
@@ -74,6 +88,26 @@ class DataOps:
 
     def patient_lookup(self, ctx, a):
         return self.run(lambda: {"patient": hospital.patient_by_number(self.db, a["number"])})
+
+    # -- appointments -----------------------------------------------------------------------------------------
+    def free_clinics(self, ctx, a):
+        now = self.now()
+        return self.run(lambda: {"clinics": hospital.free_clinics(self.db, a["department"], now, a["limit"])})
+
+    def patient_card(self, ctx, a):
+        return self.run(lambda: {"card": hospital.card_by_digits(self.db, a["card"])})
+
+    def appointment_book(self, ctx, a):
+        calling = a.get("calling") or ""
+        if a.get("channel") is not None:
+            calling, _ = self._caller_of(ctx, a)
+        now, user = self.now(), ctx.principal.user
+        return self.run(lambda: {"appointment": hospital.book_appointment(
+            self.db, a["clinic"], a["card"], calling=calling, source=user[:16], now=now)})
+
+    def appointment_list(self, ctx, a):
+        return self.run(lambda: {"appointments": hospital.appointments(self.db, a.get("date"), a.get("card"),
+                                                                       a["limit"])})
 
     # -- recordings -------------------------------------------------------------------------------------------
     def _caller_of(self, ctx, a) -> tuple[str, str | None]:
@@ -126,8 +160,9 @@ class DataOps:
         return self.run(lambda: {"complaint": hospital.close_complaint(self.db, a["tracking"], user, a["note"])})
 
 
-def register_data_ops(server, db, *, recordings_dir: str, today: Callable[[], dt.date] = dt.date.today) -> DataOps:
-    ops = DataOps(db, recordings_dir=recordings_dir, today=today)
+def register_data_ops(server, db, *, recordings_dir: str,
+                      now: Callable[[], dt.datetime] = dt.datetime.now) -> DataOps:
+    ops = DataOps(db, recordings_dir=recordings_dir, now=now)
     ops.register(server)
     return ops
 

@@ -3,6 +3,9 @@
 ``hospital_main(ctx)``: answer, welcome, then the main menu (one digit, three tries). The menu offers only the
 options that work, built from ``HospitalConfig.options``:
 
+- ``1`` appointments: the caller's card (by calling number with ``patient.lookup``, confirmed, or keyed in and
+  checked with ``patient.card``), a department, one of its next free clinics (``hospital.free_clinics``);
+  ``appointment.book`` books it and the confirmation number is read back;
 - ``2`` hospital information: the departments (``hospital.departments``) and today's clinic doctors
   (``hospital.clinics`` {date}) read out by TTS, then back to the menu;
 - ``4`` complaints and suggestions: a recorded message (``record`` with ``purpose="complaint"``) filed with
@@ -10,11 +13,12 @@ options that work, built from ``HospitalConfig.options``:
   repeats it), then back to the menu;
 - ``0`` an agent: the ``frontdesk`` queue.
 
-``1`` (appointments) and ``3`` (voicemail to a doctor) are not offered: the CTI protocol has no operation that books
-an appointment or files a message for a doctor yet (see docs/ivr.md).
+``3`` (voicemail to a doctor) is not offered: the CTI protocol has no operation that files a message for a doctor
+yet (see docs/ivr.md).
 """
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,12 +27,12 @@ from typing import Any
 from twisted.internet import defer
 
 MENU_LABELS = {
+    "1": "预约挂号",
     "2": "查询科室和今日出诊医生",
     "4": "投诉和建议",
     "0": "人工服务",
 }
 NOT_AVAILABLE = {
-    "1": "appointments need a booking operation, which the CTI protocol does not have",
     "3": "voicemail to a doctor needs an operation that files a message for a doctor, which the CTI protocol "
          "does not have",
 }
@@ -54,6 +58,17 @@ DEFAULT_PROMPTS: dict[str, dict] = {
     "complaint_tracking": {"prompt": "complaint_tracking"},
     "complaint_empty": {"text": "没有录到您的留言。", "voice": "zh"},
     "readback_repeat": {"prompt": "readback_repeat"},
+    "appointments_intro": {"prompt": "appointments"},
+    "card_found": {"prompt": "card_found"},
+    "card_found_choice": {"prompt": "card_found_choice"},
+    "card_prompt": {"prompt": "card_prompt"},
+    "card_unknown": {"prompt": "card_unknown"},
+    "clinics_choose": {"prompt": "clinics_choose"},
+    "no_free_clinics": {"prompt": "no_free_clinics"},
+    "appointments_full": {"prompt": "appointments_full"},
+    "appointment_taken": {"prompt": "appointment_taken"},
+    "appointment_confirm": {"prompt": "appointments_confirm"},
+    "appointment_number": {"prompt": "appointment_number"},
 }
 _PROMPT_KINDS = ("file", "text", "prompt", "tone", "silence")
 
@@ -72,7 +87,7 @@ def check_prompt(name: str, prompt: Any) -> dict:
 
 @dataclass(frozen=True)
 class HospitalConfig:
-    options: tuple[str, ...] = ("2", "4", "0")     # menu keys offered, in this order
+    options: tuple[str, ...] = ("1", "2", "4", "0")     # menu keys offered, in this order
     agent_queue: str = "frontdesk"
     voice: str = "zh"
     tries: int = 3                                  # menu attempts (invalid key or no key) before giving up
@@ -80,6 +95,10 @@ class HospitalConfig:
     record_max_seconds: float = 120.0
     record_silence_seconds: float = 5.0
     min_message_seconds: float = 1.0                # shorter recordings count as "no message"
+    entry_timeout: float = 10.0                     # seconds for a card number (first and between digits)
+    card_min_digits: int = 4
+    card_max_digits: int = 16
+    clinics_offered: int = 5                        # free clinics read out to choose from (at most 9)
     prompts: Mapping[str, dict] = field(default_factory=dict)
 
     def __post_init__(self):
@@ -100,6 +119,11 @@ class HospitalConfig:
             raise ValueError(f"timeout must be positive, not {self.timeout!r}")
         if not self.agent_queue:
             raise ValueError("agent_queue must name a queue")
+        if not 1 <= self.card_min_digits <= self.card_max_digits <= 32:
+            raise ValueError(f"card digits: need 1 <= card_min_digits ({self.card_min_digits}) <= card_max_digits "
+                             f"({self.card_max_digits}) <= 32")
+        if not 1 <= self.clinics_offered <= 9:
+            raise ValueError(f"clinics_offered must be 1..9 (one key each), not {self.clinics_offered!r}")
         for name, prompt in self.prompts.items():
             if name not in DEFAULT_PROMPTS:
                 raise ValueError(f"prompts: unknown prompt name {name!r} (known: {', '.join(DEFAULT_PROMPTS)})")
@@ -225,13 +249,41 @@ def clinics_text(result: Any) -> str:
     return "".join(sentences)
 
 
+def _day_text(date: str, today: datetime.date | None) -> str:
+    try:
+        day = datetime.date.fromisoformat(str(date))
+    except ValueError:
+        return ""
+    if today is not None and day == today:
+        return "今天"
+    if today is not None and day == today + datetime.timedelta(days=1):
+        return "明天"
+    return f"{day.month}月{day.day}日"
+
+
+def clinic_label(c: Mapping, today: datetime.date | None = None, department: bool = False) -> str:
+    """A clinic to say: 明天上午，王建国主任医师 (with the department: 明天上午，心内科，王建国主任医师)."""
+    when = _day_text(c.get("date", ""), today) + dict(_SESSIONS).get(str(c.get("session", "")).lower(), "")
+    doctor = _text_of(c.get("doctor"), "name_zh", "name") + _text_of(c.get("title_zh"))
+    parts = [when] + ([_text_of(c.get("department_zh"))] if department else []) + [doctor]
+    return "，".join(p for p in parts if p)
+
+
+def choice_text(labels: list[str]) -> str:
+    """心内科请按1，儿科请按2，重听请按星号键。 (two-digit numbers end with #)."""
+    text = "，".join(f"{label}请按{n}" for n, label in enumerate(labels, 1))
+    if len(labels) > 9:
+        text += "，两位数的编号请按井号键结束"
+    return text + "，重听请按星号键。"
+
+
 class HospitalMenu:
     """The hospital main menu as a flow: ``await HospitalMenu(config)(ctx)``."""
 
     def __init__(self, config: HospitalConfig | None = None):
         self.config = config or HospitalConfig()
         self.prompts = {**DEFAULT_PROMPTS, **{k: dict(v) for k, v in self.config.prompts.items()}}
-        self._handlers = {"2": self.information, "4": self.complaint, "0": self.agent}
+        self._handlers = {"1": self.appointments, "2": self.information, "4": self.complaint, "0": self.agent}
 
     def p(self, name: str) -> dict:
         return self.prompts[name]
@@ -313,9 +365,118 @@ class HospitalMenu:
 
     # --- menu options: each returns None (call ended or handed over), "" (back to the menu) or a digit the
     # --- caller pressed to interrupt, used as the next menu choice.
+    async def choose(self, ctx, intro: list[dict], labels: list[str]) -> int | None:
+        """The caller picks one of ``labels`` by its number (1-based keys; ``*`` repeats): its index, or None
+        after ``tries`` invalid or missing answers."""
+        cfg, ch = self.config, ctx.channel
+        two = len(labels) > 9
+        prompts = [*intro, {"text": choice_text(labels), "voice": cfg.voice}]
+        attempts = repeats = 0
+        while attempts < cfg.tries:
+            r = await ch.collect(prompts=prompts, min_digits=1, max_digits=2 if two else 1, timeout=cfg.timeout,
+                                 inter_digit_timeout=cfg.timeout, terminators="#" if two else "", tries=1)
+            if _hung_up(r):
+                raise defer.CancelledError("caller hung up while choosing")
+            d = (r or {}).get("digits") or ""
+            if d == REPEAT_KEY and repeats < MAX_REPEATS:
+                repeats += 1
+                continue
+            if d.isdigit() and 1 <= int(d) <= len(labels):
+                return int(d) - 1
+            attempts += 1
+            if attempts < cfg.tries:
+                await ch.play(self.p("invalid" if d else "no_input"))
+        return None
+
+    async def identify_patient(self, ctx) -> str | None:
+        """The caller's card number: found by the calling number (patient.lookup) and confirmed with 1, or keyed
+        in and checked (patient.card). None after ``tries`` failed attempts."""
+        cfg, ch = self.config, ctx.channel
+        card = None
+        if ctx.calling:
+            try:
+                found = await self.request(ctx, "patient.lookup", number=str(ctx.calling))
+                card = ((found or {}).get("patient") or {}).get("card_number")
+            except DataOpError as exc:
+                ctx.log.warn("patient lookup by calling number failed ({e}); asking for the card", e=exc)
+        tail = re.sub(r"\D", "", str(card or ""))[-4:]
+        if card and tail:
+            prompts = [self.p("card_found"), {"text": spoken_digits(tail), "voice": cfg.voice},
+                       self.p("card_found_choice")]
+            for attempt in range(cfg.tries):
+                r = await ch.collect(prompts=prompts, min_digits=1, max_digits=1, timeout=cfg.timeout,
+                                     inter_digit_timeout=cfg.timeout, terminators="", tries=1)
+                if _hung_up(r):
+                    raise defer.CancelledError("caller hung up at the card question")
+                d = (r or {}).get("digits") or ""
+                if d == "1":
+                    return str(card)
+                if d == "2":
+                    break
+                if attempt + 1 < cfg.tries:
+                    await ch.play(self.p("invalid" if d else "no_input"))
+        for attempt in range(cfg.tries):
+            r = await ch.collect(prompts=[self.p("card_prompt")], min_digits=cfg.card_min_digits,
+                                 max_digits=cfg.card_max_digits, timeout=cfg.entry_timeout,
+                                 inter_digit_timeout=cfg.entry_timeout, terminators="#", tries=1)
+            if _hung_up(r):
+                raise defer.CancelledError("caller hung up while entering the card number")
+            d = (r or {}).get("digits") or ""
+            if not d:
+                if attempt + 1 < cfg.tries:
+                    await ch.play(self.p("no_input"))
+                continue
+            found = await self.request(ctx, "patient.card", card=d) if d.isdigit() else {}
+            if (found or {}).get("card"):
+                return str(found["card"])
+            ctx.log.info("unknown card number entered (attempt {n})", n=attempt + 1)
+            await ch.play(self.p("card_unknown"))
+        return None
+
+    async def appointments(self, ctx) -> str | None:
+        """Menu 1: the caller's card, a department, one of its next free clinics; booked and read back."""
+        cfg, ch = self.config, ctx.channel
+        card = await self.identify_patient(ctx)
+        if card is None:
+            return ""
+        deps = [d for d in _items(await self.request(ctx, "hospital.departments"), "departments")
+                if isinstance(d, Mapping) and d.get("code") and _text_of(d, "name_zh", "name")]
+        if not deps:
+            await ch.play(self.p("no_departments"))
+            return ""
+        today = ctx.today()
+        for _ in range(cfg.tries):
+            i = await self.choose(ctx, [self.p("appointments_intro")], [_text_of(d, "name_zh", "name") for d in deps])
+            if i is None:
+                return ""
+            clinics = _items(await self.request(ctx, "hospital.free_clinics", department=deps[i]["code"],
+                                                limit=cfg.clinics_offered), "clinics")[:cfg.clinics_offered]
+            if not clinics:
+                await ch.play(self.p("no_free_clinics"))
+                continue
+            j = await self.choose(ctx, [self.p("clinics_choose")], [clinic_label(c, today) for c in clinics])
+            if j is None:
+                return ""
+            try:
+                booked = await self.request(ctx, "appointment.book", expect=(409,), clinic=clinics[j]["clinic"],
+                                            card=card, channel=ch.id)
+            except Exception as exc:
+                if getattr(exc, "code", None) != 409 or ch.hungup:
+                    raise
+                taken = "already" in str(getattr(exc, "message", exc))
+                ctx.log.info("booking refused: {e}", e=exc)
+                await ch.play(self.p("appointment_taken" if taken else "appointments_full"))
+                continue
+            a = booked["appointment"]
+            ctx.log.info("appointment {n} booked: clinic {c}", n=a["confirmation"], c=a.get("clinic"))
+            details = {"text": clinic_label(a, today, department=True) + "。", "voice": cfg.voice}
+            return await self.read_back(ctx, [self.p("appointment_confirm"), details], self.p("appointment_number"),
+                                        str(a["confirmation"]))
+        return ""
+
     async def information(self, ctx) -> str | None:
-        deps = await ctx.client.request("hospital.departments")
-        clinics = await ctx.client.request("hospital.clinics", date=ctx.today().isoformat())
+        deps = await self.request(ctx, "hospital.departments")
+        clinics = await self.request(ctx, "hospital.clinics", date=ctx.today().isoformat())
         voice = self.config.voice
         deps_text, clinics_said = departments_text(deps), clinics_text(clinics)
         prompts = [self.p("info_intro")]

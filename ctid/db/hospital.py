@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import exc, select, update
 from sqlalchemy.orm import selectinload
 
-from .models import Clinic, Complaint, Department, Doctor, Patient, PatientPhone, utcnow
+from .models import Appointment, Clinic, Complaint, Department, Doctor, Patient, PatientPhone, utcnow
 
 MIN_SUFFIX = 7  # digits a stored number and a calling number must share at the end to match
 
@@ -93,17 +93,106 @@ def clinics_on(db, date, department: str | None = None) -> list[dict[str, Any]]:
         ]
 
 
+def _take_slot(s, clinic: int) -> Clinic:
+    """In session ``s``: take one free slot of ``clinic`` with one ``UPDATE ... WHERE booked < slots`` (atomic:
+    two takers of the last slot cannot both succeed). Unknown: NotFound; full: Conflict."""
+    res = s.execute(update(Clinic).where(Clinic.id == clinic, Clinic.booked < Clinic.slots)
+                    .values(booked=Clinic.booked + 1))
+    c = s.get(Clinic, clinic, populate_existing=True)
+    if c is None:
+        raise NotFound(f"no such clinic {clinic!r}")
+    if res.rowcount != 1:
+        raise Conflict(f"clinic {clinic} ({c.date.isoformat()} {c.session}) has no free slot")
+    return c
+
+
 def reserve_slot(db, clinic: int) -> int:
     """Take one free slot of a clinic atomically; returns the slots still free. No free slot: HospitalError."""
     with db.session() as s:
-        res = s.execute(update(Clinic).where(Clinic.id == clinic, Clinic.booked < Clinic.slots)
-                        .values(booked=Clinic.booked + 1))
-        c = s.get(Clinic, clinic)
-        if c is None:
-            raise HospitalError(f"no such clinic {clinic!r}")
-        if res.rowcount != 1:
-            raise HospitalError(f"clinic {clinic} ({c.date.isoformat()} {c.session}) has no free slot")
+        c = _take_slot(s, clinic)
         return c.slots - c.booked
+
+
+# when a session's clinic is over (local time): it is no longer offered or booked on its day after this
+SESSION_ENDS = {"am": dt.time(12, 0), "pm": dt.time(17, 30)}
+
+
+def _over(c: Clinic, now: dt.datetime) -> bool:
+    return c.date < now.date() or (c.date == now.date() and now.time() >= SESSION_ENDS[c.session])
+
+
+def _clinic(c: Clinic) -> dict[str, Any]:
+    return {"clinic": c.id, "date": c.date.isoformat(), "session": c.session, "doctor": c.doctor.name,
+            "title": c.doctor.title, "title_zh": c.doctor.title_zh, "department": c.doctor.department.code,
+            "department_name": c.doctor.department.name, "department_zh": c.doctor.department.name_zh,
+            "slots": c.slots, "free": c.free, "fee": c.fee_fen / 100}
+
+
+def free_clinics(db, department: str, now: dt.datetime | None = None, limit: int = 5) -> list[dict[str, Any]]:
+    """The next clinics of ``department`` (code) with a free slot that are not over at ``now`` (local time;
+    default now): by date, session, doctor. Unknown department: NotFound."""
+    now = now or dt.datetime.now()
+    if not isinstance(limit, int) or not 1 <= limit <= 50:
+        raise HospitalError(f"bad limit {limit!r}: 1..50")
+    with db.Session() as s:
+        _department_id(s, department)
+        q = (select(Clinic).join(Clinic.doctor).join(Doctor.department)
+             .options(selectinload(Clinic.doctor).selectinload(Doctor.department))
+             .where(Department.code == department, Clinic.date >= now.date(), Clinic.booked < Clinic.slots)
+             .order_by(Clinic.date, Clinic.session, Doctor.name))
+        out = []
+        for c in s.scalars(q):
+            if not _over(c, now):
+                out.append(_clinic(c))
+                if len(out) == limit:
+                    break
+        return out
+
+
+def _appointment(a: Appointment) -> dict[str, Any]:
+    c = a.clinic
+    return {"confirmation": a.confirmation, "card": a.patient.card_number, "calling": a.calling,
+            "booked": a.booked.isoformat(timespec="seconds") + "Z", "source": a.source, **_clinic(c)}
+
+
+def book_appointment(db, clinic: int, card: str, *, calling: str = "", source: str = "ivr",
+                     now: dt.datetime | None = None) -> dict[str, Any]:
+    """Book one slot of ``clinic`` for the patient with card ``card``: the slot taken and the appointment row
+    (with a confirmation number of today, like the tracking numbers) in one transaction, committed before this
+    returns. Unknown clinic or card: NotFound; clinic full, over, or already booked by the patient: Conflict."""
+    now = now or dt.datetime.now()
+
+    def write(s):
+        c = _take_slot(s, clinic)                 # first: on SQLite this takes the write lock
+        if _over(c, now):
+            raise Conflict(f"clinic {clinic} ({c.date.isoformat()} {c.session}) is over")
+        p = s.scalar(select(Patient).where(Patient.card_number == card))
+        if p is None:
+            raise NotFound(f"no patient with card {card!r}")
+        if s.scalar(select(Appointment.id).where(Appointment.patient_id == p.id, Appointment.clinic_id == c.id)):
+            raise Conflict(f"card {card} already has an appointment at clinic {clinic}")
+        a = Appointment(confirmation=_daily_number(s, Appointment.confirmation, now.date()), patient=p, clinic=c,
+                        calling=digits(calling)[:64], booked=utcnow(), source=source)
+        s.add(a)
+        s.flush()
+        s.refresh(c, ["doctor"])
+        return _appointment(a)
+    return _with_number(db, write)
+
+
+def appointments(db, date=None, card: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    """Appointments (of clinics on ``date`` and/or of the patient with card ``card``), by clinic date, session,
+    then booking time."""
+    q = (select(Appointment).join(Appointment.clinic).join(Appointment.patient)
+         .options(selectinload(Appointment.patient),
+                  selectinload(Appointment.clinic).selectinload(Clinic.doctor).selectinload(Doctor.department)))
+    if date is not None:
+        q = q.where(Clinic.date == _date(date))
+    if card is not None:
+        q = q.where(Patient.card_number == card)
+    with db.Session() as s:
+        return [_appointment(a) for a in s.scalars(q.order_by(Clinic.date, Clinic.session, Appointment.id)
+                                                   .limit(limit))]
 
 
 def _patient(p: Patient) -> dict[str, Any]:
@@ -133,6 +222,18 @@ def patient_by_number(db, number: str) -> dict[str, Any] | None:
         if len(found) != 1:
             return None
         return _patient(next(iter(found.values())))
+
+
+def card_by_digits(db, entered: str) -> str | None:
+    """The card number of the patient whose card number's digits are ``entered`` (what a caller keys in:
+    ``20240001`` for card ``C20240001``), or None (also when several cards would match)."""
+    n = digits(entered)
+    if not n or n != entered:
+        return None
+    with db.Session() as s:
+        cards = [c for c in s.scalars(select(Patient.card_number).where(Patient.card_number.like(f"%{n}")))
+                 if digits(c) == n]
+    return cards[0] if len(cards) == 1 else None
 
 
 def patient_by_card(db, card_number: str) -> dict[str, Any] | None:

@@ -245,3 +245,21 @@ class Complaint(Base):
 
     department: Mapped[Department | None] = relationship()
 
+
+class Appointment(Base):
+    """A booked clinic slot, with the confirmation number read back to the caller (same scheme as complaints)."""
+
+    __tablename__ = "appointments"
+    __table_args__ = (UniqueConstraint("patient_id", "clinic_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    confirmation: Mapped[str] = mapped_column(String(16), unique=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"), index=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"), index=True)
+    calling: Mapped[str] = mapped_column(String(64), default="")
+    booked: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    source: Mapped[str] = mapped_column(String(16), default="ivr")
+
+    patient: Mapped[Patient] = relationship()
+    clinic: Mapped[Clinic] = relationship()
+

@@ -15,6 +15,7 @@ from ctid.db import open_database
 from ctid.db.demo import load_demo
 
 TODAY = dt.date(2026, 11, 23)
+NOW = dt.datetime(2026, 11, 23, 9, 30)
 REC = "0123456789ab"
 
 
@@ -29,7 +30,7 @@ class DataOpsCase(ServerMixin, unittest.TestCase):
         load_demo(self.db, today=TODAY)
         self.recordings = os.path.join(base, "recordings")
         os.makedirs(self.recordings)
-        register_data_ops(self.server, self.db, recordings_dir=self.recordings, today=lambda: TODAY)
+        register_data_ops(self.server, self.db, recordings_dir=self.recordings, now=lambda: NOW)
 
     def recording(self, purpose, call, rec=REC):
         path = os.path.join(self.recordings, f"{purpose}-{call}-{rec}.wav")
@@ -135,3 +136,56 @@ class HospitalInformation(DataOpsCase):
         mon = yield self.client("wall", "wall-pw")
         r = yield mon.request("hospital.departments")
         self.assertEqual(error_code(r), 403)
+
+
+class Appointments(DataOpsCase):
+    @defer.inlineCallbacks
+    def test_ivr_identifies_lists_books_and_the_desk_lists(self):
+        ivr = yield self.client("ivr", "ivr-pw")
+        r = yield ivr.request("patient.card", card="20240001")
+        self.assertEqual(r["result"], {"card": "C20240001"})
+        r = yield ivr.request("patient.card", card="11112222")
+        self.assertEqual(r["result"], {"card": None})
+        r = yield ivr.request("patient.card", card="2024x")
+        self.assertEqual(error_code(r), 400)
+        r = yield ivr.request("hospital.free_clinics", department="cardiology", limit=3)
+        clinics = r["result"]["clinics"]
+        self.assertTrue(0 < len(clinics) <= 3 and all(c["free"] > 0 for c in clinics))
+        self.engine.incoming("ss7/1", "c1", calling="13800138000")
+        r = yield ivr.request("appointment.book", clinic=clinics[0]["clinic"], card="C20240001", channel="ss7/1")
+        self.assertTrue(r["ok"], r)
+        a = r["result"]["appointment"]
+        self.assertEqual((a["confirmation"], a["calling"], a["source"], a["clinic"]),
+                         ("261123001", "13800138000", "ivr", clinics[0]["clinic"]))
+        r = yield ivr.request("appointment.book", clinic=clinics[0]["clinic"], card="C20240001", channel="ss7/1")
+        self.assertEqual(error_code(r), 409)
+        self.assertIn("already has an appointment", r["error"]["message"])
+        r = yield ivr.request("appointment.book", clinic=clinics[0]["clinic"], card="C000")
+        self.assertEqual(error_code(r), 404)
+        r = yield ivr.request("appointment.book", clinic="1", card="C20240001")
+        self.assertEqual(error_code(r), 400)
+        r = yield ivr.request("hospital.free_clinics", department="nowhere")
+        self.assertEqual(error_code(r), 404)
+        r = yield ivr.request("appointment.list")
+        self.assertEqual(error_code(r), 403)
+        # an agent may book for a caller (front desk) but not identify cards or list appointments
+        agent = yield self.client("1001", "a1-pw")
+        r = yield agent.request("appointment.book", clinic=clinics[0]["clinic"], card="C20240002")
+        self.assertEqual((r["result"]["appointment"]["confirmation"], r["result"]["appointment"]["source"]),
+                         ("261123002", "1001"))
+        for op, args in (("patient.card", {"card": "20240001"}), ("appointment.list", {})):
+            r = yield agent.request(op, **args)
+            self.assertEqual(error_code(r), 403, op)
+        mon = yield self.client("wall", "wall-pw")
+        r = yield mon.request("appointment.book", clinic=clinics[0]["clinic"], card="C20240003")
+        self.assertEqual(error_code(r), 403)
+        anon = yield self.client()
+        r = yield anon.request("appointment.book", clinic=clinics[0]["clinic"], card="C20240003")
+        self.assertEqual(error_code(r), 401)
+        sup = yield self.client("sup", "sup-pw")
+        r = yield sup.request("appointment.list", date=clinics[0]["date"])
+        self.assertEqual([x["confirmation"] for x in r["result"]["appointments"]], ["261123001", "261123002"])
+        r = yield sup.request("appointment.list", card="C20240002")
+        self.assertEqual([x["confirmation"] for x in r["result"]["appointments"]], ["261123002"])
+        r = yield sup.request("appointment.list", date="tomorrow")
+        self.assertEqual(error_code(r), 400)

@@ -11,7 +11,7 @@ from twisted.logger import globalLogPublisher
 
 from ivr_fakes import Caller, FakeClient, FakeCtiError, during
 from ivrflows import FLOWS, HospitalConfig, HospitalMenu, hospital_main, make_hospital_main
-from ivrflows.hospital import clinics_text, departments_text, spoken_digits
+from ivrflows.hospital import choice_text, clinic_label, clinics_text, departments_text, spoken_digits
 from libcti.ivr import IvrRunner
 
 # the shapes ctid.db.hospital returns (departments(), clinics_on()) as the daemon's data ops pass them on
@@ -31,6 +31,15 @@ CLINICS = {"date": "2026-11-23", "clinics": [
      "department": "paediatrics", "department_zh": "儿科", "slots": 20, "free": 5},
 ]}
 TODAY = datetime.date(2026, 11, 23)
+FREE = [  # hospital.free_clinics of cardiology
+    {"clinic": 11, "date": "2026-11-23", "session": "pm", "doctor": "王建国", "title_zh": "主任医师",
+     "department": "cardiology", "department_zh": "心内科", "free": 2},
+    {"clinic": 12, "date": "2026-11-24", "session": "am", "doctor": "李秀英", "title_zh": "副主任医师",
+     "department": "cardiology", "department_zh": "心内科", "free": 9},
+    {"clinic": 13, "date": "2026-11-26", "session": "am", "doctor": "王建国", "title_zh": "主任医师",
+     "department": "cardiology", "department_zh": "心内科", "free": 1},
+]
+DEPT_CHOICE = "心内科请按1，儿科请按2，急诊科请按3，放射科请按4，重听请按星号键。"
 
 
 @pytest.fixture
@@ -48,6 +57,13 @@ def make(flow=hospital_main, **kw):
     client.data["hospital.clinics"] = lambda date: CLINICS if date == TODAY.isoformat() else {"clinics": []}
     client.data["complaint.file"] = lambda recording, channel: {"tracking": "261123017",
                                                                 "filed": "2026-11-23T01:30:00Z"}
+    client.data["patient.lookup"] = lambda number: {
+        "patient": {"name": "张伟", "card_number": "C20240001"} if number == "13800138000" else None}
+    client.data["patient.card"] = lambda card: {"card": "C20240002" if card == "20240002" else None}
+    client.data["hospital.free_clinics"] = lambda department, limit: {
+        "clinics": FREE[:limit] if department == "cardiology" else []}
+    client.data["appointment.book"] = lambda clinic, card, channel: {"appointment": dict(
+        next(c for c in FREE if c["clinic"] == clinic), confirmation="261123042", card=card)}
     runner = IvrRunner(client, {"114": "hospital_main"}, {"hospital_main": flow}, clock=client.clock, **kw)
     defer.ensureDeferred(runner.start())
     return client, runner
@@ -72,14 +88,15 @@ MENU = HospitalMenu().menu_text()
 # --- the menu text ----------------------------------------------------------------------------------------------
 
 def test_menu_offers_only_enabled_working_options():
-    assert MENU == "查询科室和今日出诊医生请按2，投诉和建议请按4，人工服务请按0，重听请按星号键。"
-    assert "请按1" not in MENU and "请按3" not in MENU
+    assert MENU == "预约挂号请按1，查询科室和今日出诊医生请按2，投诉和建议请按4，人工服务请按0，重听请按星号键。"
+    assert "请按3" not in MENU
     two = HospitalMenu(HospitalConfig(options=("0", "2"))).menu_text()
     assert two == "人工服务请按0，查询科室和今日出诊医生请按2，重听请按星号键。"
 
 
 @pytest.mark.parametrize("kw, message", [
-    ({"options": ("1", "0")}, "booking"),
+    ({"clinics_offered": 10}, "clinics_offered"),
+    ({"card_min_digits": 8, "card_max_digits": 6}, "card digits"),
     ({"options": ("3",)}, "message for a doctor"),
     ({"options": ("7",)}, "unknown menu key '7'"),
     ({"options": ()}, "at least one"),
@@ -255,6 +272,108 @@ def test_spoken_digits():
     for bad in ("", "12a", "1 2"):
         with pytest.raises(ValueError, match="digit by digit"):
             spoken_digits(bad)
+
+
+# --- appointments -----------------------------------------------------------------------------------------------
+
+def test_press_1_caller_known_by_number_books_a_clinic_and_hears_the_confirmation():
+    client, runner = make()
+    ops = call(client, keys=["1", "1", "1", "2", "#", "0"])
+    assert names(ops) == ["answer", "play", "collect", "collect", "collect", "collect", "collect", "collect", "play",
+                          "transfer"]
+    assert ops[3][1]["prompts"] == [{"prompt": "card_found"}, {"text": "零，零，零，幺", "voice": "zh"},
+                                    {"prompt": "card_found_choice"}]
+    assert ops[4][1]["prompts"] == [{"prompt": "appointments"}, {"text": DEPT_CHOICE, "voice": "zh"}]
+    assert ops[5][1]["prompts"] == [{"prompt": "clinics_choose"}, {
+        "text": "今天下午，王建国主任医师请按1，明天上午，李秀英副主任医师请按2，11月26日上午，王建国主任医师请按3，"
+                "重听请按星号键。", "voice": "zh"}]
+    assert client.requests == [
+        ("patient.lookup", {"number": "13800138000"}), ("hospital.departments", {}),
+        ("hospital.free_clinics", {"department": "cardiology", "limit": 5}),
+        ("appointment.book", {"clinic": 12, "card": "C20240001", "channel": "ss7/5"})]
+    assert ops[6][1]["prompts"] == [
+        {"prompt": "appointments_confirm"}, {"text": "明天上午，心内科，李秀英副主任医师。", "voice": "zh"},
+        {"prompt": "appointment_number"}, {"text": "二，六，幺，幺，二，三，零，四，二", "voice": "zh"},
+        {"prompt": "readback_repeat"}]
+    assert ops[-1][1] == {"queue": "frontdesk"}
+
+
+def test_unknown_card_then_a_department_without_clinics_then_booked():
+    client, runner = make()
+    client.incoming("ss7/5", calling="13999999999", caller=Caller(keys=["1", "11112222", "20240002", "2", "1",
+                                                                         "3", "", "0"]))
+    ops = client.ops_of("ss7/5")
+    played = texts(client)
+    assert played.count("card_prompt") == 2 and played.count("card_unknown") == 1
+    assert played.count("no_free_clinics") == 1              # paediatrics has none: choose again
+    assert ("appointment.book", {"clinic": 13, "card": "C20240002", "channel": "ss7/5"}) in client.requests
+    assert ("patient.card", {"card": "11112222"}) in client.requests
+    card_entry = next(a for o, a in ops if o == "collect" and a["prompts"] == [{"prompt": "card_prompt"}])
+    assert card_entry["terminators"] == "#" and card_entry["min_digits"] == 4 and card_entry["max_digits"] == 16
+    assert ops[-1] == ("transfer", {"queue": "frontdesk"})
+
+
+def test_caller_known_by_number_may_enter_another_card():
+    client, runner = make()
+    call(client, keys=["1", "2", "20240002", "1", "1", "#", "0"])
+    assert client.requests[-1] == ("appointment.book", {"clinic": 11, "card": "C20240002", "channel": "ss7/5"})
+
+
+def test_three_unknown_cards_go_back_to_the_menu():
+    client, runner = make()
+    client.incoming("ss7/5", calling="", caller=Caller(keys=["1", "1234", "", "99999999", "0"]))
+    assert texts(client).count("card_unknown") == 2 and texts(client).count("timeout") == 1
+    assert [r[0] for r in client.requests] == ["patient.card", "patient.card"]       # no lookup without a number
+    assert client.ops_of("ss7/5")[-1] == ("transfer", {"queue": "frontdesk"})
+
+
+def test_invalid_department_keys_go_back_to_the_menu():
+    client, runner = make()
+    ops = call(client, keys=["1", "1", "7", "*", "", "9", "0"])
+    assert texts(client).count("invalid") == 1 and texts(client).count("timeout") == 1
+    assert [r[0] for r in client.requests] == ["patient.lookup", "hospital.departments"]
+    assert ops[-1] == ("transfer", {"queue": "frontdesk"})
+
+
+def test_full_clinic_or_a_double_booking_is_said_and_the_caller_chooses_again():
+    client, runner = make()
+    answers = [FakeCtiError(409, "conflict", "clinic 11 (2026-11-23 pm) has no free slot"),
+               FakeCtiError(409, "conflict", "card C20240001 already has an appointment at clinic 12")]
+
+    def book(clinic, card, channel):
+        if answers:
+            raise answers.pop(0)
+        return {"appointment": dict(FREE[2], confirmation="261123043", card=card)}
+    client.data["appointment.book"] = book
+    call(client, keys=["1", "1", "1", "1", "1", "2", "1", "3", "#", "0"])
+    played = texts(client)
+    assert played.index("appointments_full") < played.index("appointment_taken") < played.index("appointment_number")
+    assert "二，六，幺，幺，二，三，零，四，三" in played
+    assert [a["clinic"] for o, a in client.requests if o == "appointment.book"] == [11, 12, 13]
+
+
+def test_lookup_failure_falls_back_to_the_card_and_booking_failure_gets_an_agent(logged):
+    client, runner = make()
+    client.data["patient.lookup"] = FakeCtiError(503, "unavailable", "database down")
+    client.data["appointment.book"] = FakeCtiError(404, "not_found", "no such clinic 11")
+    ops = call(client, keys=["1", "20240002", "1", "1"])
+    assert texts(client).count("card_prompt") == 1
+    assert ops[-2][1]["prompts"] == [{"prompt": "apology"}] and ops[-1] == ("transfer", {"queue": "frontdesk"})
+    assert runner.metrics["hospital_main"]["failed"] == 1
+
+
+def test_hangup_during_card_entry_cancels():
+    client, runner = make()
+    ops = call(client, keys=["1", "2"], hangup_when=during("collect", prompt="card_prompt"))
+    client.clock.advance(1)
+    assert runner.metrics["hospital_main"]["hangup"] == 1 and names(ops)[-1] == "collect"
+
+
+def test_choice_text_and_clinic_labels():
+    assert choice_text(["心内科", "儿科"]) == "心内科请按1，儿科请按2，重听请按星号键。"
+    assert choice_text([str(i) for i in range(10)]).endswith("9请按10，两位数的编号请按井号键结束，重听请按星号键。")
+    assert clinic_label(FREE[0]) == "11月23日下午，王建国主任医师"
+    assert clinic_label(FREE[1], TODAY, department=True) == "明天上午，心内科，李秀英副主任医师"
 
 
 # --- hang-ups and failures ---------------------------------------------------------------------------------------
