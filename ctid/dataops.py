@@ -1,5 +1,6 @@
-"""The daemon's data ops on the CTI server: hospital information, screen pop, and what the IVR files for callers
-(complaints with tracking numbers). Specified in docs/cti-protocol.md ("Data ops").
+"""The daemon's data ops on the CTI server: hospital information, screen pop, appointments booked by phone, and
+what the IVR files for callers (complaints with tracking numbers, voicemail for doctors). Specified in
+docs/cti-protocol.md ("Data ops").
 
 ``register_data_ops(server, db, recordings_dir=...)`` adds them to a :class:`ctid.cti.CtiServer`. Every handler
 runs its database work in the database's thread pool (``db.run``) and answers only after the transaction is
@@ -22,8 +23,8 @@ from ctid.cti import Arg, OpError
 from ctid.db import hospital
 
 ALL_STAFF = frozenset({"admin", "ivr", "supervisor", "agent"})
-FILERS = frozenset({"admin", "ivr"})            # may file what a caller left (complaints)
-DESK = frozenset({"admin", "supervisor"})       # may list complaints (with recording references) and close them
+FILERS = frozenset({"admin", "ivr"})            # may file what a caller left (complaints, voicemail)
+DESK = frozenset({"admin", "supervisor"})       # may list what callers left (with recording references), close it
 IDENTIFY = frozenset({"admin", "ivr", "supervisor"})            # may check a card number a caller keyed in
 BOOKERS = frozenset({"admin", "ivr", "supervisor", "agent"})    # may book an appointment for a caller
 _REC_ID = re.compile(r"^[0-9a-f]{12}$")
@@ -70,6 +71,15 @@ class DataOps:
         reg("appointment.list", self.appointment_list, roles=DESK, args={
             "date": Arg("str", max_len=10), "card": Arg("str", max_len=32),
             "limit": Arg("int", default=200, lo=1, hi=1000)})
+        reg("hospital.doctors", self.doctors, roles=ALL_STAFF, args={"department": Arg("str", required=True,
+                                                                                      max_len=32)})
+        reg("voicemail.file", self.voicemail_file, roles=FILERS, args={
+            "recording": Arg("str", required=True, max_len=64), "doctor": Arg("int", required=True),
+            "channel": Arg("str", max_len=64), "calling": Arg("str", max_len=64)})
+        reg("voicemail.list", self.voicemail_list, roles=DESK, args={
+            "doctor": Arg("int"), "heard": Arg("bool"), "limit": Arg("int", default=100, lo=1, hi=1000)})
+        reg("voicemail.mark_heard", self.voicemail_mark_heard, roles=DESK, args={
+            "voicemail": Arg("int", required=True)})
         reg("complaint.file", self.complaint_file, roles=FILERS, args={
             "recording": Arg("str", required=True, max_len=64), "channel": Arg("str", max_len=64),
             "calling": Arg("str", max_len=64), "department": Arg("str", max_len=32)})
@@ -139,6 +149,30 @@ class DataOps:
             whose = f" of call {call}" if call else ""
             raise OpError(404, f"{op}: no {purpose} recording {rec_id}{whose}")
         return found[0]
+
+    # -- voicemail to a doctor --------------------------------------------------------------------------------
+    def doctors(self, ctx, a):
+        def work():
+            hospital.department(self.db, a["department"])           # NotFound for an unknown department
+            return {"doctors": hospital.doctors(self.db, a["department"])}
+        return self.run(work)
+
+    def voicemail_file(self, ctx, a):
+        calling, call = self._caller_of(ctx, a)
+
+        def work():
+            name = self._recording_file(ctx.op, "voicemail", a["recording"], call)
+            v = hospital.file_voicemail(self.db, a["doctor"], name, calling=calling, call=call)
+            return {"voicemail": v["voicemail"], "doctor": v["doctor"], "left": v["left"]}
+        return self.run(work)
+
+    def voicemail_list(self, ctx, a):
+        return self.run(lambda: {"voicemails": hospital.voicemails(self.db, a.get("doctor"), a.get("heard"),
+                                                                   a["limit"])})
+
+    def voicemail_mark_heard(self, ctx, a):
+        user = ctx.principal.user
+        return self.run(lambda: {"voicemail": hospital.mark_voicemail_heard(self.db, a["voicemail"], user)})
 
     # -- complaints -------------------------------------------------------------------------------------------
     def complaint_file(self, ctx, a):

@@ -8,13 +8,16 @@ options that work, built from ``HospitalConfig.options``:
   ``appointment.book`` books it and the confirmation number is read back;
 - ``2`` hospital information: the departments (``hospital.departments``) and today's clinic doctors
   (``hospital.clinics`` {date}) read out by TTS, then back to the menu;
+- ``3`` voicemail to a doctor: a department, one of its doctors (``hospital.doctors``), a message after the beep
+  (``record`` with ``purpose="voicemail"``, ``#`` ends it) filed with ``voicemail.file`` {recording, doctor,
+  channel};
 - ``4`` complaints and suggestions: a recorded message (``record`` with ``purpose="complaint"``) filed with
   ``complaint.file`` {recording, channel} -> {tracking}; the tracking number is read back digit by digit (``*``
   repeats it), then back to the menu;
 - ``0`` an agent: the ``frontdesk`` queue.
 
-``3`` (voicemail to a doctor) is not offered: the CTI protocol has no operation that files a message for a doctor
-yet (see docs/ivr.md).
+A message recorded until the caller hangs up (complaint or voicemail, at least ``min_message_seconds`` long) is
+still filed with the calling number, without waiting for the answer.
 """
 from __future__ import annotations
 
@@ -29,13 +32,11 @@ from twisted.internet import defer
 MENU_LABELS = {
     "1": "预约挂号",
     "2": "查询科室和今日出诊医生",
+    "3": "给医生留言",
     "4": "投诉和建议",
     "0": "人工服务",
 }
-NOT_AVAILABLE = {
-    "3": "voicemail to a doctor needs an operation that files a message for a doctor, which the CTI protocol "
-         "does not have",
-}
+NOT_AVAILABLE: dict[str, str] = {}     # menu keys that cannot be offered yet, with the reason (none now)
 REPEAT_KEY = "*"
 MAX_REPEATS = 5          # more repeats than this count as invalid keys (a stuck key cannot hold the call forever)
 
@@ -69,6 +70,12 @@ DEFAULT_PROMPTS: dict[str, dict] = {
     "appointment_taken": {"prompt": "appointment_taken"},
     "appointment_confirm": {"prompt": "appointments_confirm"},
     "appointment_number": {"prompt": "appointment_number"},
+    "voicemail_department": {"prompt": "voicemail_department"},
+    "voicemail_doctor": {"prompt": "voicemail_doctor"},
+    "no_doctors": {"prompt": "no_doctors"},
+    "voicemail_intro": {"prompt": "voicemail_intro"},
+    "voicemail_thanks": {"prompt": "voicemail_thanks"},
+    "voicemail_empty": {"text": "没有录到您的留言。", "voice": "zh"},
 }
 _PROMPT_KINDS = ("file", "text", "prompt", "tone", "silence")
 
@@ -87,12 +94,13 @@ def check_prompt(name: str, prompt: Any) -> dict:
 
 @dataclass(frozen=True)
 class HospitalConfig:
-    options: tuple[str, ...] = ("1", "2", "4", "0")     # menu keys offered, in this order
+    options: tuple[str, ...] = ("1", "2", "3", "4", "0")     # menu keys offered, in this order
     agent_queue: str = "frontdesk"
     voice: str = "zh"
     tries: int = 3                                  # menu attempts (invalid key or no key) before giving up
     timeout: float = 5.0                            # seconds to wait for the menu key after the prompt
-    record_max_seconds: float = 120.0
+    record_max_seconds: float = 120.0               # a complaint
+    voicemail_max_seconds: float = 60.0             # a message for a doctor
     record_silence_seconds: float = 5.0
     min_message_seconds: float = 1.0                # shorter recordings count as "no message"
     entry_timeout: float = 10.0                     # seconds for a card number (first and between digits)
@@ -283,7 +291,8 @@ class HospitalMenu:
     def __init__(self, config: HospitalConfig | None = None):
         self.config = config or HospitalConfig()
         self.prompts = {**DEFAULT_PROMPTS, **{k: dict(v) for k, v in self.config.prompts.items()}}
-        self._handlers = {"1": self.appointments, "2": self.information, "4": self.complaint, "0": self.agent}
+        self._handlers = {"1": self.appointments, "2": self.information, "3": self.voicemail, "4": self.complaint,
+                          "0": self.agent}
 
     def p(self, name: str) -> dict:
         return self.prompts[name]
@@ -433,14 +442,25 @@ class HospitalMenu:
             await ch.play(self.p("card_unknown"))
         return None
 
+    async def departments(self, ctx) -> list[Mapping]:
+        """The departments to choose from (those with a code and a name), in menu order."""
+        return [d for d in _items(await self.request(ctx, "hospital.departments"), "departments")
+                if isinstance(d, Mapping) and d.get("code") and _text_of(d, "name_zh", "name")]
+
+    def _file_after_hangup(self, ctx, op: str, **args) -> None:
+        """The caller hung up to end a message: file it anyway (not awaited: the flow is ending, the server still
+        stores it); the outcome is logged."""
+        d = defer.maybeDeferred(ctx.client.request, op, **args)
+        d.addCallbacks(lambda res: ctx.log.info("{op} after hang-up: {res}", op=op, res=res),
+                       lambda f: ctx.log.warn("{op} after hang-up failed: {e}", op=op, e=f.value))
+
     async def appointments(self, ctx) -> str | None:
         """Menu 1: the caller's card, a department, one of its next free clinics; booked and read back."""
         cfg, ch = self.config, ctx.channel
         card = await self.identify_patient(ctx)
         if card is None:
             return ""
-        deps = [d for d in _items(await self.request(ctx, "hospital.departments"), "departments")
-                if isinstance(d, Mapping) and d.get("code") and _text_of(d, "name_zh", "name")]
+        deps = await self.departments(ctx)
         if not deps:
             await ch.play(self.p("no_departments"))
             return ""
@@ -474,6 +494,50 @@ class HospitalMenu:
                                         str(a["confirmation"]))
         return ""
 
+    async def voicemail(self, ctx) -> str | None:
+        """Menu 3: a department, one of its doctors, then a message after the beep, filed for the doctor."""
+        cfg, ch = self.config, ctx.channel
+        deps = await self.departments(ctx)
+        if not deps:
+            await ch.play(self.p("no_departments"))
+            return ""
+        for _ in range(cfg.tries):
+            i = await self.choose(ctx, [self.p("voicemail_department")],
+                                  [_text_of(d, "name_zh", "name") for d in deps])
+            if i is None:
+                return ""
+            docs = [d for d in _items(await self.request(ctx, "hospital.doctors", department=deps[i]["code"]),
+                                      "doctors") if isinstance(d, Mapping) and d.get("id") is not None][:9]
+            if not docs:
+                await ch.play(self.p("no_doctors"))
+                continue
+            names = [_text_of(d, "name_zh", "name") + _text_of(d.get("title_zh")) for d in docs]
+            j = await self.choose(ctx, [self.p("voicemail_doctor")], names)
+            if j is None:
+                return ""
+            return await self.leave_message(ctx, docs[j], names[j])
+        return ""
+
+    async def leave_message(self, ctx, doctor: Mapping, name: str) -> str:
+        cfg, ch = self.config, ctx.channel
+        await ch.play({"text": f"给{name}留言。", "voice": cfg.voice}, self.p("voicemail_intro"))
+        r = await ch.record(max_seconds=cfg.voicemail_max_seconds, silence_seconds=cfg.record_silence_seconds,
+                            terminators="#", beep=True, purpose="voicemail")
+        long_enough = float((r or {}).get("duration") or 0.0) >= cfg.min_message_seconds
+        if _hung_up(r):
+            if long_enough and r.get("recording") and ctx.calling:
+                self._file_after_hangup(ctx, "voicemail.file", recording=r["recording"], doctor=doctor["id"],
+                                        calling=str(ctx.calling))
+            raise defer.CancelledError("caller hung up while recording")
+        if not long_enough:
+            await ch.play(self.p("voicemail_empty"))
+            return ""
+        filed = await self.request(ctx, "voicemail.file", recording=r["recording"], doctor=doctor["id"],
+                                   channel=ch.id)
+        ctx.log.info("voicemail {v} for doctor {d} filed", v=filed.get("voicemail"), d=doctor["id"])
+        await ch.play(self.p("voicemail_thanks"))
+        return ""
+
     async def information(self, ctx) -> str | None:
         deps = await self.request(ctx, "hospital.departments")
         clinics = await self.request(ctx, "hospital.clinics", date=ctx.today().isoformat())
@@ -496,7 +560,8 @@ class HospitalMenu:
         r = await ch.record(max_seconds=cfg.record_max_seconds, silence_seconds=cfg.record_silence_seconds,
                             terminators="#", beep=True, purpose="complaint")
         if _hung_up(r):
-            ctx.log.info("complaint recorded until hang-up: {rec}", rec=(r or {}).get("recording"))
+            if float(r.get("duration") or 0.0) >= cfg.min_message_seconds and r.get("recording") and ctx.calling:
+                self._file_after_hangup(ctx, "complaint.file", recording=r["recording"], calling=str(ctx.calling))
             raise defer.CancelledError("caller hung up while recording")
         duration = float((r or {}).get("duration") or 0.0)
         if duration < cfg.min_message_seconds:

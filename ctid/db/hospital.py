@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import exc, select, update
 from sqlalchemy.orm import selectinload
 
-from .models import Appointment, Clinic, Complaint, Department, Doctor, Patient, PatientPhone, utcnow
+from .models import Appointment, Clinic, Complaint, Department, Doctor, Patient, PatientPhone, Voicemail, utcnow
 
 MIN_SUFFIX = 7  # digits a stored number and a calling number must share at the end to match
 
@@ -48,6 +48,15 @@ def departments(db) -> list[dict[str, Any]]:
         return [_dept(d) for d in s.scalars(select(Department).order_by(Department.position, Department.code))]
 
 
+def department(db, code: str) -> dict[str, Any]:
+    """One department by code; NotFound when there is none."""
+    with db.Session() as s:
+        d = s.scalar(select(Department).where(Department.code == code))
+        if d is None:
+            raise NotFound(f"no department {code!r}")
+        return _dept(d)
+
+
 def doctors(db, department: str | None = None) -> list[dict[str, Any]]:
     """Doctors (of one department code, or all): name, department, title, title_zh, specialty, schedule."""
     q = select(Doctor).join(Doctor.department).options(selectinload(Doctor.department))
@@ -55,7 +64,7 @@ def doctors(db, department: str | None = None) -> list[dict[str, Any]]:
         q = q.where(Department.code == department)
     with db.Session() as s:
         return [
-            {"name": d.name, "department": d.department.code, "department_zh": d.department.name_zh,
+            {"id": d.id, "name": d.name, "department": d.department.code, "department_zh": d.department.name_zh,
              "title": d.title, "title_zh": d.title_zh, "specialty": d.specialty, "schedule": d.schedule}
             for d in s.scalars(q.order_by(Department.position, Doctor.name))
         ]
@@ -347,3 +356,55 @@ def close_complaint(db, tracking: str, by: str, note: str = "") -> dict[str, Any
         c.status, c.closed, c.closed_by, c.note = "closed", utcnow(), by, note
         s.flush()
         return _complaint(c)
+
+
+# --- voicemail to a doctor -----------------------------------------------------------------------------------
+def _voicemail(v: Voicemail) -> dict[str, Any]:
+    return {"voicemail": v.id, "doctor": v.doctor.name, "doctor_id": v.doctor_id,
+            "department": v.doctor.department.code, "calling": v.calling, "call": v.call_id,
+            "recording": v.recording, "left": v.left.isoformat(timespec="seconds") + "Z", "heard": v.heard,
+            "heard_at": v.heard_at.isoformat(timespec="seconds") + "Z" if v.heard_at else None,
+            "heard_by": v.heard_by}
+
+
+def _vm_query():
+    return select(Voicemail).options(selectinload(Voicemail.doctor).selectinload(Doctor.department))
+
+
+def file_voicemail(db, doctor: int, recording: str, *, calling: str = "", call: str | None = None) -> dict[str, Any]:
+    """Store a message for doctor ``doctor`` (id) with the recording file ``recording`` (a file name in the
+    recordings directory); committed before it returns. Unknown doctor: NotFound."""
+    name = _recording_name(recording)
+    with db.session() as s:
+        if s.get(Doctor, doctor) is None:
+            raise NotFound(f"no doctor {doctor!r}")
+        v = Voicemail(doctor_id=doctor, calling=digits(calling)[:64], call_id=call, recording=name, left=utcnow(),
+                      heard=False)
+        s.add(v)
+        s.flush()
+        return _voicemail(s.scalar(_vm_query().where(Voicemail.id == v.id)))
+
+
+def voicemails(db, doctor: int | None = None, heard: bool | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """Messages (for one doctor id; heard or not), newest first."""
+    if not isinstance(limit, int) or not 1 <= limit <= 1000:
+        raise HospitalError(f"bad limit {limit!r}: 1..1000")
+    q = _vm_query()
+    if doctor is not None:
+        q = q.where(Voicemail.doctor_id == doctor)
+    if heard is not None:
+        q = q.where(Voicemail.heard == bool(heard))
+    with db.Session() as s:
+        return [_voicemail(v) for v in s.scalars(q.order_by(Voicemail.left.desc(), Voicemail.id.desc()).limit(limit))]
+
+
+def mark_voicemail_heard(db, voicemail: int, by: str) -> dict[str, Any]:
+    """Mark a message heard (by whom, when); marking it again keeps the first. Unknown: NotFound."""
+    with db.session() as s:
+        v = s.scalar(_vm_query().where(Voicemail.id == voicemail).with_for_update())
+        if v is None:
+            raise NotFound(f"no voicemail {voicemail!r}")
+        if not v.heard:
+            v.heard, v.heard_at, v.heard_by = True, utcnow(), by
+            s.flush()
+        return _voicemail(v)

@@ -263,3 +263,21 @@ class Appointment(Base):
     patient: Mapped[Patient] = relationship()
     clinic: Mapped[Clinic] = relationship()
 
+
+
+class Voicemail(Base):
+    """A message left by phone for a doctor: the recording, who called, and whether it has been heard."""
+
+    __tablename__ = "voicemails"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    doctor_id: Mapped[int] = mapped_column(ForeignKey("doctors.id", ondelete="CASCADE"), index=True)
+    calling: Mapped[str] = mapped_column(String(64), default="")
+    call_id: Mapped[str | None] = mapped_column(String(32))
+    recording: Mapped[str] = mapped_column(String(512))          # file name inside the recordings directory
+    left: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    heard: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    heard_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    heard_by: Mapped[str | None] = mapped_column(String(64))
+
+    doctor: Mapped[Doctor] = relationship()

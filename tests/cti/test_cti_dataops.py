@@ -189,3 +189,54 @@ class Appointments(DataOpsCase):
         self.assertEqual([x["confirmation"] for x in r["result"]["appointments"]], ["261123002"])
         r = yield sup.request("appointment.list", date="tomorrow")
         self.assertEqual(error_code(r), 400)
+
+
+class Voicemail(DataOpsCase):
+    @defer.inlineCallbacks
+    def test_ivr_files_for_a_doctor_and_the_desk_lists_and_marks_heard(self):
+        ivr = yield self.client("ivr", "ivr-pw")
+        r = yield ivr.request("hospital.doctors", department="cardiology")
+        docs = r["result"]["doctors"]
+        self.assertEqual([d["name"] for d in docs], ["李秀英", "王建国"])
+        wang = next(d["id"] for d in docs if d["name"] == "王建国")
+        r = yield ivr.request("hospital.doctors", department="nowhere")
+        self.assertEqual(error_code(r), 404)
+        self.engine.incoming("ss7/1", "c1", calling="13800138000")
+        name = self.recording("voicemail", "c1")
+        self.recording("complaint", "c1", "dddddddddddd")
+        r = yield ivr.request("voicemail.file", recording=REC, doctor=wang, channel="ss7/1")
+        self.assertTrue(r["ok"], r)
+        self.assertEqual(set(r["result"]), {"voicemail", "doctor", "left"})
+        vm = r["result"]["voicemail"]
+        for args, code in (({"recording": "dddddddddddd", "doctor": wang, "channel": "ss7/1"}, 404),  # a complaint
+                           ({"recording": REC, "doctor": 999999, "channel": "ss7/1"}, 404),
+                           ({"recording": REC, "doctor": "王建国", "channel": "ss7/1"}, 400),
+                           ({"recording": REC, "doctor": wang}, 400)):
+            r = yield ivr.request("voicemail.file", **args)
+            self.assertEqual(error_code(r), code, args)
+        for op, args in (("voicemail.list", {}), ("voicemail.mark_heard", {"voicemail": vm})):
+            r = yield ivr.request(op, **args)
+            self.assertEqual(error_code(r), 403, op)
+        for user, pw in (("1001", "a1-pw"), ("wall", "wall-pw")):
+            c = yield self.client(user, pw)
+            for op, args in (("voicemail.list", {}), ("voicemail.mark_heard", {"voicemail": vm}),
+                             ("voicemail.file", {"recording": REC, "doctor": wang, "calling": "1"})):
+                r = yield c.request(op, **args)
+                self.assertEqual(error_code(r), 403, (user, op))
+        anon = yield self.client()
+        r = yield anon.request("voicemail.list")
+        self.assertEqual(error_code(r), 401)
+        sup = yield self.client("sup", "sup-pw")
+        r = yield sup.request("voicemail.list", doctor=wang, heard=False)
+        [got] = r["result"]["voicemails"]
+        self.assertEqual((got["voicemail"], got["recording"], got["calling"], got["call"], got["heard"]),
+                         (vm, name, "13800138000", "c1", False))
+        r = yield sup.request("voicemail.mark_heard", voicemail=vm)
+        self.assertEqual((r["result"]["voicemail"]["heard"], r["result"]["voicemail"]["heard_by"]), (True, "sup"))
+        r = yield sup.request("voicemail.list", heard=False)
+        self.assertEqual(r["result"]["voicemails"], [])
+        r = yield sup.request("voicemail.mark_heard", voicemail=424242)
+        self.assertEqual(error_code(r), 404)
+        admin = yield self.client("admin", "admin-pw")
+        r = yield admin.request("voicemail.list", heard="no")
+        self.assertEqual(error_code(r), 400)

@@ -39,6 +39,8 @@ FREE = [  # hospital.free_clinics of cardiology
     {"clinic": 13, "date": "2026-11-26", "session": "am", "doctor": "王建国", "title_zh": "主任医师",
      "department": "cardiology", "department_zh": "心内科", "free": 1},
 ]
+DOCTORS = [{"id": 21, "name": "李秀英", "title_zh": "副主任医师", "department": "cardiology"},
+           {"id": 22, "name": "王建国", "title_zh": "主任医师", "department": "cardiology"}]
 DEPT_CHOICE = "心内科请按1，儿科请按2，急诊科请按3，放射科请按4，重听请按星号键。"
 
 
@@ -62,6 +64,9 @@ def make(flow=hospital_main, **kw):
     client.data["patient.card"] = lambda card: {"card": "C20240002" if card == "20240002" else None}
     client.data["hospital.free_clinics"] = lambda department, limit: {
         "clinics": FREE[:limit] if department == "cardiology" else []}
+    client.data["hospital.doctors"] = lambda department: {"doctors": DOCTORS if department == "cardiology" else []}
+    client.data["voicemail.file"] = lambda recording, doctor, **who: {"voicemail": 7, "doctor": "王建国",
+                                                                     "left": "2026-11-23T01:30:00Z"}
     client.data["appointment.book"] = lambda clinic, card, channel: {"appointment": dict(
         next(c for c in FREE if c["clinic"] == clinic), confirmation="261123042", card=card)}
     runner = IvrRunner(client, {"114": "hospital_main"}, {"hospital_main": flow}, clock=client.clock, **kw)
@@ -88,8 +93,8 @@ MENU = HospitalMenu().menu_text()
 # --- the menu text ----------------------------------------------------------------------------------------------
 
 def test_menu_offers_only_enabled_working_options():
-    assert MENU == "预约挂号请按1，查询科室和今日出诊医生请按2，投诉和建议请按4，人工服务请按0，重听请按星号键。"
-    assert "请按3" not in MENU
+    assert MENU == ("预约挂号请按1，查询科室和今日出诊医生请按2，给医生留言请按3，投诉和建议请按4，人工服务请按0，"
+                    "重听请按星号键。")
     two = HospitalMenu(HospitalConfig(options=("0", "2"))).menu_text()
     assert two == "人工服务请按0，查询科室和今日出诊医生请按2，重听请按星号键。"
 
@@ -97,7 +102,6 @@ def test_menu_offers_only_enabled_working_options():
 @pytest.mark.parametrize("kw, message", [
     ({"clinics_offered": 10}, "clinics_offered"),
     ({"card_min_digits": 8, "card_max_digits": 6}, "card digits"),
-    ({"options": ("3",)}, "message for a doctor"),
     ({"options": ("7",)}, "unknown menu key '7'"),
     ({"options": ()}, "at least one"),
     ({"options": ("2", "2")}, "duplicate"),
@@ -374,6 +378,68 @@ def test_choice_text_and_clinic_labels():
     assert choice_text([str(i) for i in range(10)]).endswith("9请按10，两位数的编号请按井号键结束，重听请按星号键。")
     assert clinic_label(FREE[0]) == "11月23日下午，王建国主任医师"
     assert clinic_label(FREE[1], TODAY, department=True) == "明天上午，心内科，李秀英副主任医师"
+
+
+# --- voicemail to a doctor ---------------------------------------------------------------------------------------
+
+def test_press_3_leaves_a_message_for_a_doctor():
+    client, runner = make()
+    ops = call(client, keys=["3", "1", "2", "0"], speak_seconds=20.0)
+    assert names(ops) == ["answer", "play", "collect", "collect", "collect", "play", "record", "play", "collect",
+                          "play", "transfer"]
+    assert ops[3][1]["prompts"] == [{"prompt": "voicemail_department"}, {"text": DEPT_CHOICE, "voice": "zh"}]
+    assert ops[4][1]["prompts"] == [{"prompt": "voicemail_doctor"},
+                                    {"text": "李秀英副主任医师请按1，王建国主任医师请按2，重听请按星号键。", "voice": "zh"}]
+    assert ops[5][1]["prompts"] == [{"text": "给王建国主任医师留言。", "voice": "zh"}, {"prompt": "voicemail_intro"}]
+    rec = ops[6][1]
+    assert (rec["purpose"], rec["terminators"], rec["beep"], rec["max_seconds"]) == ("voicemail", "#", True, 60.0)
+    assert client.requests[-1] == ("voicemail.file", {"recording": "rec-7", "doctor": 22, "channel": "ss7/5"})
+    assert ops[7][1]["prompts"] == [{"prompt": "voicemail_thanks"}]
+
+
+def test_voicemail_bad_input_department_without_doctors_and_an_empty_message():
+    client, runner = make()
+    call(client, keys=["3", "2", "1", "5", "", "1", "0"], speak_seconds=0.3)
+    played = texts(client)
+    assert played.count("no_doctors") == 1 and played.count("invalid") == 1 and played.count("timeout") == 1
+    assert "没有录到您的留言。" in played
+    assert [r[0] for r in client.requests] == ["hospital.departments", "hospital.doctors", "hospital.doctors"]
+
+
+def test_voicemail_doctor_choice_fails_three_times_back_to_menu():
+    client, runner = make()
+    ops = call(client, keys=["3", "1", "7", "8", "9", "0"])
+    assert client.ops_of("ss7/5", "record") == [] and ops[-1] == ("transfer", {"queue": "frontdesk"})
+
+
+def _hangup_result(client, duration):
+    ch = client.channel("ss7/5")
+    orig = ch._result
+
+    def result(op, args, caller):
+        if op == "record":
+            return {"recording": "0123456789ab", "path": "/rec/x.wav", "duration": duration, "reason": "hangup"}
+        return orig(op, args, caller)
+    ch._result = result
+
+
+@pytest.mark.parametrize("keys, op, args", [
+    (["3", "1", "2"], "voicemail.file", {"recording": "0123456789ab", "doctor": 22, "calling": "13800138000"}),
+    (["4"], "complaint.file", {"recording": "0123456789ab", "calling": "13800138000"}),
+])
+def test_a_message_ended_by_hanging_up_is_still_filed(keys, op, args):
+    client, runner = make()
+    _hangup_result(client, 8.0)
+    call(client, keys=keys)
+    assert client.requests[-1] == (op, args)
+    assert runner.metrics["hospital_main"]["hangup"] == 1
+
+
+def test_a_too_short_message_ended_by_hanging_up_is_not_filed():
+    client, runner = make()
+    _hangup_result(client, 0.4)
+    call(client, keys=["4"])
+    assert client.requests == [] and runner.metrics["hospital_main"]["hangup"] == 1
 
 
 # --- hang-ups and failures ---------------------------------------------------------------------------------------
