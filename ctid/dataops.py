@@ -46,16 +46,18 @@ class DataOps:
     """The handlers, bound to one database and recordings directory. ``now()`` gives the local time used for
     tracking numbers, default dates and which clinics are over (injectable for tests)."""
 
-    def __init__(self, db, *, recordings_dir: str, now: Callable[[], dt.datetime] = dt.datetime.now):
+    def __init__(self, db, *, recordings_dir: str, now: Callable[[], dt.datetime] = dt.datetime.now,
+                 run_blocking: Callable | None = None):
         self.db = db
         self.recordings_dir = recordings_dir
         self.now = now
+        self._run = run_blocking or db.run       # run_blocking(fn) -> Deferred (default: the database's threads)
 
     def today(self) -> dt.date:
         return self.now().date()
 
     def run(self, fn, *args, **kw):
-        return self.db.run(fn, *args, **kw).addErrback(_op_error)
+        return self._run(fn, *args, **kw).addErrback(_op_error)
 
     def register(self, server) -> None:
         reg = server.register_op
@@ -194,9 +196,9 @@ class DataOps:
         return self.run(lambda: {"complaint": hospital.close_complaint(self.db, a["tracking"], user, a["note"])})
 
 
-def register_data_ops(server, db, *, recordings_dir: str,
-                      now: Callable[[], dt.datetime] = dt.datetime.now) -> DataOps:
-    ops = DataOps(db, recordings_dir=recordings_dir, now=now)
+def register_data_ops(server, db, *, recordings_dir: str, now: Callable[[], dt.datetime] = dt.datetime.now,
+                      run_blocking: Callable | None = None) -> DataOps:
+    ops = DataOps(db, recordings_dir=recordings_dir, now=now, run_blocking=run_blocking)
     ops.register(server)
     return ops
 
