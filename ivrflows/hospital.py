@@ -192,15 +192,14 @@ def _items(result: Any, key: str) -> list:
     return result
 
 
-SPOKEN_DIGITS = dict(zip("0123456789", "零幺二三四五六七八九"))   # 1 as 幺, as numbers are read on the phone
-
-
 def spoken_digits(number: str) -> str:
-    """A number to read digit by digit in Mandarin: "261123001" -> "二，六，幺，幺，二，三，零，零，幺"."""
+    """A number to read digit by digit: "261123001" -> "2，6，1，1，2，3，0，0，1". The pauses make the TTS say
+    each digit instead of the whole number (二亿六千…); Arabic digits, because espeak-ng's Mandarin voice reads
+    them as Mandarin digits while it spells the characters 二, 六, 幺 out as pinyin."""
     s = str(number)
-    if not s or not all(ch in SPOKEN_DIGITS for ch in s):
+    if not s or not s.isascii() or not s.isdigit():
         raise ValueError(f"cannot read {number!r} digit by digit: digits 0-9 only")
-    return "，".join(SPOKEN_DIGITS[ch] for ch in s)
+    return "，".join(s)
 
 
 def departments_text(result: Any) -> str:

@@ -233,7 +233,7 @@ def test_press_4_records_files_and_reads_the_tracking_number_back_repeatably():
     assert ops[3][1]["prompts"] == [{"prompt": "complaints_intro"}]
     # filed with the recording id record returned and the caller's channel
     assert client.requests == [("complaint.file", {"recording": "rec-5", "channel": "ss7/5"})]
-    said = {"text": "二，六，幺，幺，二，三，零，幺，七", "voice": "zh"}
+    said = {"text": "2，6，1，1，2，3，0，1，7", "voice": "zh"}
     assert ops[5][1]["prompts"] == [{"prompt": "recorded_thanks"}, {"prompt": "complaint_tracking"}, said,
                                     {"prompt": "readback_repeat"}]
     assert ops[6][1]["prompts"] == [{"prompt": "complaint_tracking"}, said, {"prompt": "readback_repeat"}]  # *
@@ -272,8 +272,8 @@ def test_complaint_filing_failure_gets_apology_and_front_desk():
 
 
 def test_spoken_digits():
-    assert spoken_digits("2610") == "二，六，幺，零"
-    for bad in ("", "12a", "1 2"):
+    assert spoken_digits("2610") == "2，6，1，0"
+    for bad in ("", "12a", "1 2", "١٢"):
         with pytest.raises(ValueError, match="digit by digit"):
             spoken_digits(bad)
 
@@ -285,7 +285,7 @@ def test_press_1_caller_known_by_number_books_a_clinic_and_hears_the_confirmatio
     ops = call(client, keys=["1", "1", "1", "2", "#", "0"])
     assert names(ops) == ["answer", "play", "collect", "collect", "collect", "collect", "collect", "collect", "play",
                           "transfer"]
-    assert ops[3][1]["prompts"] == [{"prompt": "card_found"}, {"text": "零，零，零，幺", "voice": "zh"},
+    assert ops[3][1]["prompts"] == [{"prompt": "card_found"}, {"text": "0，0，0，1", "voice": "zh"},
                                     {"prompt": "card_found_choice"}]
     assert ops[4][1]["prompts"] == [{"prompt": "appointments"}, {"text": DEPT_CHOICE, "voice": "zh"}]
     assert ops[5][1]["prompts"] == [{"prompt": "clinics_choose"}, {
@@ -297,7 +297,7 @@ def test_press_1_caller_known_by_number_books_a_clinic_and_hears_the_confirmatio
         ("appointment.book", {"clinic": 12, "card": "C20240001", "channel": "ss7/5"})]
     assert ops[6][1]["prompts"] == [
         {"prompt": "appointments_confirm"}, {"text": "明天上午，心内科，李秀英副主任医师。", "voice": "zh"},
-        {"prompt": "appointment_number"}, {"text": "二，六，幺，幺，二，三，零，四，二", "voice": "zh"},
+        {"prompt": "appointment_number"}, {"text": "2，6，1，1，2，3，0，4，2", "voice": "zh"},
         {"prompt": "readback_repeat"}]
     assert ops[-1][1] == {"queue": "frontdesk"}
 
@@ -352,7 +352,7 @@ def test_full_clinic_or_a_double_booking_is_said_and_the_caller_chooses_again():
     call(client, keys=["1", "1", "1", "1", "1", "2", "1", "3", "#", "0"])
     played = texts(client)
     assert played.index("appointments_full") < played.index("appointment_taken") < played.index("appointment_number")
-    assert "二，六，幺，幺，二，三，零，四，三" in played
+    assert "2，6，1，1，2，3，0，4，3" in played
     assert [a["clinic"] for o, a in client.requests if o == "appointment.book"] == [11, 12, 13]
 
 
