@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
+import tempfile
 
 from twisted.internet import defer
 from twisted.trial import unittest
@@ -23,8 +25,8 @@ class DataOpsCase(ServerMixin, unittest.TestCase):
     @defer.inlineCallbacks
     def setUp(self):
         yield self.start_server()
-        base = self.mktemp()
-        os.makedirs(base)
+        base = tempfile.mkdtemp(prefix="ctid-dataops-")
+        self.addCleanup(shutil.rmtree, base, True)
         self.db = open_database(f"sqlite:///{base}/ctid.db")
         self.addCleanup(self.db.close)
         load_demo(self.db, today=TODAY)
