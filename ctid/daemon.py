@@ -273,27 +273,9 @@ class Daemon:
         self.ports = yield self.server.listen(self.reactor, self.cfg.cti.listen)
 
     def _register_data_ops(self):
-        from ctid.db import hospital
+        from ctid.dataops import register_data_ops
 
-        db = self.db
-        self.server.register_op("hospital.departments", lambda ctx, a: db.run(self._departments),
-                                roles={"admin", "ivr", "supervisor", "agent"})
-        self.server.register_op("hospital.clinics", lambda ctx, a: db.run(self._clinics, a.get("date")),
-                                roles={"admin", "ivr", "supervisor", "agent"}, args={"date": (str, False)})
-        self.server.register_op("patient.lookup", lambda ctx, a: db.run(self._patient, a["number"]),
-                                roles={"admin", "ivr", "supervisor", "agent"}, args={"number": (str, True)},
-                                scope="number")
-        self._hospital = hospital
-
-    def _departments(self):
-        return {"departments": self._hospital.departments(self.db)}
-
-    def _clinics(self, date):
-        return {"date": date or dt.date.today().isoformat(),
-                "clinics": self._hospital.clinics_on(self.db, date or dt.date.today())}
-
-    def _patient(self, number):
-        return {"patient": self._hospital.patient_by_number(self.db, number)}
+        self.data_ops = register_data_ops(self.server, self.db, recordings_dir=self.cfg.daemon.recordings_dir)
 
     @defer.inlineCallbacks
     def _start_ivr(self):

@@ -222,3 +222,62 @@ class Cdr(Base):
     agent: Mapped[str | None] = mapped_column(String(64), index=True)
     recording: Mapped[str | None] = mapped_column(String(512))
     written: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Complaint(Base):
+    """A complaint or suggestion left by phone: the recording, who called, and a tracking number read back to
+    the caller (``YYMMDD`` of the local filing date + a 3-digit daily sequence, e.g. ``261123007``)."""
+
+    __tablename__ = "complaints"
+    __table_args__ = (CheckConstraint("status IN ('open', 'closed')", name="complaint_status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tracking: Mapped[str] = mapped_column(String(16), unique=True)
+    calling: Mapped[str] = mapped_column(String(64), default="")
+    call_id: Mapped[str | None] = mapped_column(String(32))
+    recording: Mapped[str] = mapped_column(String(512))          # file name inside the recordings directory
+    filed: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    status: Mapped[str] = mapped_column(String(8), default="open", index=True)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id", ondelete="SET NULL"))
+    closed: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    closed_by: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+    department: Mapped[Department | None] = relationship()
+
+
+class Appointment(Base):
+    """A booked clinic slot, with the confirmation number read back to the caller (same scheme as complaints)."""
+
+    __tablename__ = "appointments"
+    __table_args__ = (UniqueConstraint("patient_id", "clinic_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    confirmation: Mapped[str] = mapped_column(String(16), unique=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"), index=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"), index=True)
+    calling: Mapped[str] = mapped_column(String(64), default="")
+    booked: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    source: Mapped[str] = mapped_column(String(16), default="ivr")
+
+    patient: Mapped[Patient] = relationship()
+    clinic: Mapped[Clinic] = relationship()
+
+
+
+class Voicemail(Base):
+    """A message left by phone for a doctor: the recording, who called, and whether it has been heard."""
+
+    __tablename__ = "voicemails"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    doctor_id: Mapped[int] = mapped_column(ForeignKey("doctors.id", ondelete="CASCADE"), index=True)
+    calling: Mapped[str] = mapped_column(String(64), default="")
+    call_id: Mapped[str | None] = mapped_column(String(32))
+    recording: Mapped[str] = mapped_column(String(512))          # file name inside the recordings directory
+    left: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    heard: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    heard_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    heard_by: Mapped[str | None] = mapped_column(String(64))
+
+    doctor: Mapped[Doctor] = relationship()

@@ -13,7 +13,8 @@ from ctid.db.models import (
 )
 
 TABLES = {"agent_queues", "agents", "api_tokens", "cdrs", "clinics", "departments", "doctors", "patient_phones",
-          "patients", "queues", "users"}
+          "patients", "queues", "users", "complaints", "appointments",
+          "voicemails"}
 
 
 def test_schema_created(db):

@@ -101,7 +101,7 @@ def test_hospital_call_press_2_then_0_end_to_end(rig):
     assert [c[0] for c in calls] == ["answer", "play", "collect", "play", "collect", "play", "transfer"]
     assert calls[1][1][1] == [{"prompt": "welcome"}] and calls[1][2] == {"barge_in": True}
     menu = calls[2][2]["prompts"]
-    assert menu[0]["text"].startswith("查询科室和今日出诊医生请按2") and calls[2][2]["max_digits"] == 1
+    assert menu[0]["text"].startswith("预约挂号请按1，查询科室和今日出诊医生请按2") and calls[2][2]["max_digits"] == 1
     info = calls[3][1][1]
     assert info == [{"prompt": "info_intro"}, {"prompt": "departments_intro"}, {"text": "心内科，3楼。", "voice": "zh"},
                     {"text": "今天上午出诊：心内科，王建国主任医师。", "voice": "zh"}]
