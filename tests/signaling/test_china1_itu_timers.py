@@ -17,7 +17,7 @@ from twisted.internet import task
 
 from ctid.signaling.china1 import BACKWARD, FORWARD, NumberRules
 from ctid.signaling.china1.channel import CasChannel
-from ctid.signaling.china1.line import IncomingLine, LineState, OutgoingLine
+from ctid.signaling.china1.line import LineState, OutgoingLine
 from ctid.signaling.china1.register import BackwardRegister, ForwardRegister, RState
 from ctid.signaling.china1.variant import CHINA, ITU, TimerSpec, Variant
 

@@ -419,16 +419,20 @@ ITU = Variant(
         # ctid cannot tell whether a satellite link is included, so it takes the top of the satellite range,
         # which covers both (on a terrestrial circuit the fault is only reported later). On expiry: clear
         # forward, channel idle, protocol error (what Q.421 prescribes then could not be read: see docs).
-        "seize_ack": TimerSpec("seize_ack", 2000, "Q.421, 1-2 s with a satellite link (100-200 ms without) per [DLG] Table 18",
+        "seize_ack": TimerSpec("seize_ack", 2000,
+                               "Q.421, 1-2 s with a satellite link (100-200 ms without) per [DLG] Table 18",
                                "seize-ack wait", (1000, 2000)),
         "answer": TimerSpec("answer", 60000, f"{_NATIONAL}; 60 s as [HPV]", "answer wait"),
         "release_guard": TimerSpec("release_guard", 8000, f"{_NATIONAL}; ctid choice", "release-guard wait"),
         "clear_forward": TimerSpec("clear_forward", 30000, _Q118, "clear-forward wait"),
         # Q.476 register time-outs ([DLG] Table 19, which names them T1, T2, T3)
-        "out_t1": TimerSpec("out_t1", 15000, "Q.476 T1, 12-18 s per [DLG] Table 19", "outgoing register T1", (12000, 18000)),
+        "out_t1": TimerSpec("out_t1", 15000, "Q.476 T1, 12-18 s per [DLG] Table 19", "outgoing register T1",
+                            (12000, 18000)),
         # > 24 s: longer than any incoming T3, so the incoming register gives up first; 30 s leaves a margin
-        "out_t2": TimerSpec("out_t2", 30000, "Q.476 T2, > 24 s per [DLG] Table 19", "outgoing register T2", (24000, None)),
-        "in_t3": TimerSpec("in_t3", 15000, "Q.476 T3, 8-24 s per [DLG] Table 19", "incoming register T3", (8000, 24000)),
+        "out_t2": TimerSpec("out_t2", 30000, "Q.476 T2, > 24 s per [DLG] Table 19", "outgoing register T2",
+                            (24000, None)),
+        "in_t3": TimerSpec("in_t3", 15000, "Q.476 T3, 8-24 s per [DLG] Table 19", "incoming register T3",
+                           (8000, 24000)),
         # Q.442 pulsed: 100-200 ms [DLG] (150 +- 30 ms [3COM], 150 ms [HPV]): the nominal
         # 150 ms; sent only while no forward signal is on, and not before 100 ms after the end of the last
         # backward signal [DLG]
