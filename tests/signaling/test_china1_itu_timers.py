@@ -331,3 +331,27 @@ def test_itu_incoming_register_failure_waits_for_clear_forward():
     assert chan.line.state is LineState.BLOCKED and ch.sent[-1] == ITU.code(BACKWARD, "blocked")
     chan.on_abcd(ITU.code(FORWARD, "clear_forward"))
     assert chan.line.state is LineState.IDLE
+
+
+def test_itu_outgoing_call_fails_on_t1_and_clears_forward():
+    """The outgoing channel's view: no acknowledgement of the first digit -> after T1 the call fails with the
+    register's cause naming Q.476 T1, the tone is removed and the line clears forward (then idle on the release
+    guard)."""
+    clock, ch = task.Clock(), Chan()
+    tones = []
+    chan = CasChannel("out", ch, None, clock, variant=ITU, tone_sink=tones.append)
+    events = chan.events
+    chan.on_abcd(ITU.code(BACKWARD, "idle"))
+    assert chan.call("4711")
+    chan.on_abcd(ITU.code(BACKWARD, "seize_ack"))
+    assert tones == ["4"]                                  # the first digit is on
+    clock.advance(CHOSEN["out_t1"] / 1000 - 0.01)
+    assert not [e for e, _ in events if e == "failed"]
+    clock.advance(0.02)
+    failed = [k["result"] for e, k in events if e == "failed"]
+    assert len(failed) == 1 and failed[0].outcome == "failed"
+    assert "outgoing register T1" in failed[0].detail and "Q.476" in failed[0].detail
+    assert tones[-1] is None
+    assert ch.sent[-1] == ITU.code(FORWARD, "clear_forward") and chan.line.state is LineState.CLEAR_FWD
+    chan.on_abcd(ITU.code(BACKWARD, "release_guard"))
+    assert chan.line.state is LineState.IDLE
