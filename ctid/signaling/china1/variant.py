@@ -414,8 +414,9 @@ ITU = Variant(
     group_a=_by_char(ITU_Q441_GROUP_A),
     group_b=_by_char(ITU_Q441_GROUP_B),
     timers={
-        # Q.421 digital line signalling: the outgoing end waits 100-200 ms for the seizing acknowledgement on a
-        # terrestrial circuit, 1-2 s when a satellite link is in the circuit ([DLG] Table 18, [QNT] 200 ms).
+        # Digital line signalling (Q.421): the outgoing end waits 100-200 ms for the seizing acknowledgement on a
+        # terrestrial circuit, 1-2 s when a satellite link is in the circuit ([DLG] Table 18, which gives these
+        # as the typical values without naming the clause; [QNT] 200 ms).
         # ctid cannot tell whether a satellite link is included, so it takes the top of the satellite range,
         # which covers both (on a terrestrial circuit the fault is only reported later). On expiry: clear
         # forward, channel idle, protocol error (what Q.421 prescribes then could not be read: see docs).
