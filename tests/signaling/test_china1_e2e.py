@@ -196,7 +196,7 @@ def test_unexpected_abcd_codes(rig):
 
 @pytest.mark.parametrize("length_rule", [True, False])
 def test_itu_variant_is_data_same_machines(length_rule):
-    """The ITU stub (Q.421 codes with C,D = 01, 2-of-6 backward signals, I-15 end of pulsing) runs on the same
+    """The ITU variant (Q.421 codes with C,D = 01, 2-of-6 backward signals, I-15 end of pulsing) runs on the same
     machines: only the tables differ."""
     rules = NumberRules(default_length=len(CALLED) if length_rule else None, end_timeout_ms=1000)
     rig = Rig(numbers=rules, variant=ITU)

@@ -1,4 +1,4 @@
-"""The ITU stub against ITU-T Q.421 (digital line signalling code) and Q.441 (register signal meanings).
+"""The ITU variant against ITU-T Q.421 (digital line signalling code) and Q.441 (register signal meanings).
 
 The expectations are transcribed here, independently of ctid.signaling.china1.variant, from the tabulations of
 the Recommendations cited in variant.py ([HP] HP MSR Voice Configuration Guide V7 Tables 2-5, [ACC] Accutone

@@ -8,7 +8,7 @@ from twisted.internet import task
 
 from ctid.signaling.china1 import (CHINA, BackwardRegister, ForwardRegister, IncomingLine, LineState,
                                    OutgoingLine, RState)
-from ctid.signaling.china1.variant import ITU
+from ctid.signaling.china1.variant import ITU, REGISTER_TIMERS
 
 variants = st.sampled_from([CHINA, ITU])
 abcd = st.one_of(st.integers(0, 15), st.sampled_from([-1, 16, None, "1011", 2.5]))
@@ -73,7 +73,8 @@ def test_register_machines_never_raise(variant, role, events):
             reg.on_tone(a, b)
         assert isinstance(reg.state, RState)
         assert all(s is None or s in "1234567890BCDEF" for s in sent)
-    for _ in range(60):                                 # every waiting state has a timer: all end
+    longest = max(s.seconds for k, s in variant.timers.items() if k == "mf_back_cycle" or k in REGISTER_TIMERS)
+    for _ in range(int(2 * (longest + 1) / 0.5)):       # every waiting state has a timer: all end
         clock.advance(0.5)                              # (small steps: Clock.advance does not cascade)
     assert reg.state is RState.DONE and not clock.getDelayedCalls()
     assert reg.sending is None                          # a finished register leaves no tone on

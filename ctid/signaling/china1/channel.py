@@ -25,7 +25,7 @@ from ctid.dsp.r2mf import R2Generator
 
 from .line import IncomingLine, LineState, OutgoingLine
 from .register import BackwardRegister, ForwardRegister, RegisterResult
-from .variant import CHINA, Variant
+from .variant import BACKWARD, CHINA, Variant
 
 log = logging.getLogger("ctid.signaling.china1")
 
@@ -214,7 +214,12 @@ class CasChannel:
             if result.outcome == "free":
                 self._emit("offered", result=result)
             elif result.outcome == "failed":
-                self.line.force_release()        # starts the clear-forward wait too
+                if self.variant.has_line_signal(BACKWARD, "forced_release"):
+                    self.line.force_release()        # starts the clear-forward wait too
+                else:
+                    # no forced release in this variant (Q.421): the forward side is to clear forward; if it
+                    # never does, the clear-forward wait (Q.118 timed release) blocks the channel
+                    self.line.await_clear_forward(f"after register failure ({result.detail})")
             else:
                 # refused (busy, congestion ...): the forward side is to clear forward; if it never does,
                 # the clear-forward wait (ITU-T Q.118 timed release) releases the channel from this end

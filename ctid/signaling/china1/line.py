@@ -307,7 +307,7 @@ class IncomingLine(_Line):
         self.blocked_by_timer = False                     # BLOCKED by a second clear-forward wait expiry
         #: the far end shows a_f b_f = 11 while this channel is IDLE or BLOCKED: ITU-T Q.421 gives b_f = 1 the
         #: meaning "fault" at the outgoing end; and on a both-way circuit whose far end waits in the incoming
-        #: role the same bits are that end's blocking signal (a_b b_b = 11; China No.1 1111, the ITU stub
+        #: role the same bits are that end's blocking signal (a_b b_b = 11; China No.1 1111, the ITU variant
         #: 1101: the same code in both directions since C, D are fixed). Either way no seizure is to come:
         #: not a protocol error; cleared when the far end shows idle again.
         self.far_blocked = False

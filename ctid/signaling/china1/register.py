@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import math
 from dataclasses import dataclass
 
 from .timers import ProtocolError, Timers
@@ -61,8 +62,16 @@ class _Register:
         self.result: RegisterResult | None = None
         self.log: list[tuple[str, str]] = []     # ("tx"/"rx", signal) in order, for tests and traces
         self.sending: str | None = None
+        self.tone_off_at: float | None = None     # clock time our last tone ended
+
+    def _spec(self, key: str) -> TimerSpec | None:
+        """The variant's timer ``key`` if it has one (``out_t1`` / ``out_t2`` / ``in_t3``: the Recommendations'
+        register time-outs; a variant without them supervises each phase with ``mf_back_cycle``)."""
+        return self.variant.timers.get(key)
 
     def _send(self, sig: str | None) -> None:
+        if sig is None and self.sending is not None:
+            self.tone_off_at = self.clock.seconds()
         self.sending = sig
         if sig is not None:
             self.log.append(("tx", sig))
@@ -146,8 +155,27 @@ class ForwardRegister(_Register):
     def _tx(self, sig: str) -> None:
         self._send(sig)
         self.state = RState.SENDING
-        self.timers.start(self.variant.timer("mf_back_cycle"), self._timeout,
-                          f"no backward acknowledgement of forward signal {sig}")
+        t1 = self._spec("out_t1")
+        if t1 is not None:
+            # T1: from the start of a forward signal until it may cease (the backward acknowledgement)
+            self.timers.stop("out_t2")
+            self.timers.start(t1, self._timeout, f"no backward acknowledgement of forward signal {sig}")
+        else:
+            self.timers.start(self.variant.timer("mf_back_cycle"), self._timeout,
+                              f"no backward acknowledgement of forward signal {sig}")
+
+    def _start_t2(self) -> None:
+        """T2 supervises the time no forward signal is on (from its cessation on an acknowledgement until the
+        next forward signal): started once, not restarted by the phases within."""
+        if "out_t2" not in self.timers.running():
+            self.timers.start(self._spec("out_t2"), self._t2_expired)
+
+    def _t2_expired(self, spec: TimerSpec) -> None:
+        if self.state is RState.ACKED:
+            what = f"backward signal {self.group}{self.pending} not removed"
+        else:
+            what = "called number sent, no pulsed backward signal followed"
+        self._fail(f"timer {spec.label} expired: {what}")
 
     def _next_called(self) -> None:
         if self.ci < len(self.called):
@@ -160,8 +188,11 @@ class ForwardRegister(_Register):
         else:
             # nothing left: the backward side ends the number by length/timeout and pulses A3
             self.state = RState.WAIT_PULSE
-            self.timers.start(self.variant.timer("mf_back_cycle"), self._timeout,
-                              "called number sent, no pulsed backward signal followed")
+            if self._spec("out_t2") is not None:
+                self._start_t2()
+            else:
+                self.timers.start(self.variant.timer("mf_back_cycle"), self._timeout,
+                                  "called number sent, no pulsed backward signal followed")
 
     def _next_calling(self) -> None:
         if self.ai < len(self.calling):
@@ -177,13 +208,17 @@ class ForwardRegister(_Register):
         if on:
             if self.state in (RState.SENDING, RState.WAIT_PULSE):
                 self.timers.stop("mf_back_cycle")
+                self.timers.stop("out_t1")
                 self.log.append(("rx", self.group + sig))
                 self.pending = sig
                 if self.sending is not None:
                     self._send(None)          # compelled: forward tone off on the acknowledgement
                 self.state = RState.ACKED
-                self.timers.start(self.variant.timer("mf_back_cycle"), self._timeout,
-                                  f"backward signal {self.group}{sig} not removed")
+                if self._spec("out_t2") is not None:
+                    self._start_t2()
+                else:
+                    self.timers.start(self.variant.timer("mf_back_cycle"), self._timeout,
+                                      f"backward signal {self.group}{sig} not removed")
             else:
                 self._error(f"backward tone {sig} on while {self.state.value}; ignored")
             return
@@ -267,7 +302,21 @@ class BackwardRegister(_Register):
 
     def start(self) -> None:
         self.state = RState.WAIT_SIGNAL
-        self.timers.start(self.variant.timer("mf_back_cycle"), self._timeout, "no first forward signal")
+        t3 = self._spec("in_t3")
+        if t3 is not None:
+            self.timers.start(t3, self._t3_expired)     # from the seizure to the first forward signal too
+        else:
+            self.timers.start(self.variant.timer("mf_back_cycle"), self._timeout, "no first forward signal")
+
+    def _t3_expired(self, spec: TimerSpec) -> None:
+        """T3 (between the recognition of two forward signals) ran out: the register gives up."""
+        if self.state is RState.RESPONDING:
+            what = f"forward signal not removed after our acknowledgement {self.response}"
+        elif self.state is RState.PULSING:
+            what = "no forward signal before the end of our pulsed signal"
+        else:
+            what = f"no forward signal (expecting {self.expect})"
+        self._fail(f"timer {spec.label} expired: {what}")
 
     def _a(self, meaning: str) -> str:
         return self.variant.signal_for("a", meaning)
@@ -328,6 +377,10 @@ class BackwardRegister(_Register):
                 return
             self.timers.stop("mf_back_cycle")
             self.timers.stop("end_of_number")
+            self.timers.stop("pre_pulse")
+            t3 = self._spec("in_t3")
+            if t3 is not None:
+                self.timers.start(t3, self._t3_expired)      # restarted on each forward signal recognised
             self.log.append(("rx", ("II" if self.expect == "kd" else "I") + "-" + sig))
             try:
                 resp = self._respond(sig)
@@ -346,8 +399,9 @@ class BackwardRegister(_Register):
             self.response = resp
             self._send(resp)
             self.state = RState.RESPONDING
-            self.timers.start(self.variant.timer("mf_back_cycle"), self._timeout,
-                              f"forward signal {sig} not removed after our acknowledgement {resp}")
+            if t3 is None:
+                self.timers.start(self.variant.timer("mf_back_cycle"), self._timeout,
+                                  f"forward signal {sig} not removed after our acknowledgement {resp}")
             return
         if self.state is not RState.RESPONDING:
             return
@@ -364,7 +418,7 @@ class BackwardRegister(_Register):
         self.state = RState.WAIT_SIGNAL
         if self.expect == "called":
             self.timers.start(self.eon_timer, self._end_of_number)
-        else:
+        elif self._spec("in_t3") is None:
             self.timers.start(self.variant.timer("mf_back_cycle"), self._timeout,
                               f"no forward signal (expecting {self.expect})")
 
@@ -377,18 +431,34 @@ class BackwardRegister(_Register):
         if self.want_calling and not self.got_calling:
             self._fail(f"timer {spec.label} expired before the calling number was asked for")
             return
-        # the number is complete by timeout: pulse A3 (no forward signal compels it)
-        self.expect = "kd"
-        self._send(self._a(A_CHANGEOVER_B))
-        self.state = RState.PULSING
-        self.clock.callLater(self.variant.pulse_ms / 1000.0, self._pulse_end)
+        # the number is complete by timeout: pulse A3 (no forward signal compels it), not before the variant's
+        # pause after our last backward signal (Q.442 in the ITU variant)
+        pre = self._spec("pre_pulse")
+        if pre is not None and self.tone_off_at is not None:
+            left = pre.ms - (self.clock.seconds() - self.tone_off_at) * 1000.0
+            if left > 0:
+                self.timers.start(TimerSpec(pre.key, max(1, math.ceil(left)), pre.source, pre.name),
+                                  lambda _spec: self._pulse(A_CHANGEOVER_B))
+                return
+        self._pulse(A_CHANGEOVER_B)
 
-    def _pulse_end(self) -> None:
+    def _pulse(self, meaning: str) -> None:
+        """Send the group A signal for ``meaning`` as a pulse (``variant.pulse``: Q.442 in the ITU variant)."""
+        if self.state is not RState.WAIT_SIGNAL:
+            return
+        if meaning == A_CHANGEOVER_B:
+            self.expect = "kd"
+        self._send(self._a(meaning))
+        self.state = RState.PULSING
+        self.timers.start(self.variant.pulse, self._pulse_end)
+
+    def _pulse_end(self, _spec: TimerSpec | None = None) -> None:
         if self.state is not RState.PULSING:
             return
         self._send(None)
         self.state = RState.WAIT_SIGNAL
-        self.timers.start(self.variant.timer("mf_back_cycle"), self._timeout, "no KD after pulsed A3")
+        if self._spec("in_t3") is None:
+            self.timers.start(self.variant.timer("mf_back_cycle"), self._timeout, "no KD after pulsed A3")
 
 
 class _Bad(Exception):

@@ -10,8 +10,9 @@ A :class:`Variant` holds everything that differs between national versions of CA
 
 China is built in. Its facts (ABCD codes, register flow, OpenR2 1.3.3 timer values) are those of
 ``/work/shared/reference/telephony-facts.md`` (OpenR2 release-1 r2proto.c CN variant, GF002-9002). An ITU
-(Q.421/Q.441) stub is built in too, its tables checked against the Recommendations as tabulated by several
-independent sources (cited below, with what the check corrected). Adding a variant is data only::
+(Q.421/Q.441) variant is built in too, its tables checked against the Recommendations as tabulated by several
+independent sources, its timers against the values sources quote from Q.421 / Q.442 / Q.476 (cited below, with
+what the check corrected and what is national). Adding a variant is data only::
 
     register_variant(Variant(name="xx", line=(...), group_a={...}, ...))
 """
@@ -23,6 +24,11 @@ from typing import Mapping
 
 FORWARD = "forward"     # outgoing side -> incoming side
 BACKWARD = "backward"   # incoming side -> outgoing side
+
+#: the register time-outs named as in the Recommendations (a variant has these or ``mf_back_cycle``):
+#: outgoing register T1 (forward signal on until it may cease), T2 (no forward signal on), incoming register T3
+#: (between the recognition of two forward signals)
+REGISTER_TIMERS = ("out_t1", "out_t2", "in_t3")
 
 
 def abcd_str(code: int | None) -> str:
@@ -85,12 +91,31 @@ class LineSignal:
 
 @dataclass(frozen=True)
 class TimerSpec:
-    """A named timer: ``label`` is what errors and logs print, e.g. ``"seize-ack wait (OpenR2 1.3.3: 8000 ms)"``."""
+    """A named timer: ``label`` is what errors and logs print, e.g. ``"seize-ack wait (OpenR2 1.3.3: 8000 ms)"``.
+
+    ``range_ms``: the range the source gives, when it gives one: ``(low, high)`` inclusive, ``high`` None for no
+    upper bound; ``ms`` must lie inside it (``source`` says which value was chosen and why)."""
 
     key: str                 # the variant's timer key (seize_ack, answer, mf_back_cycle, ...)
     ms: int
     source: str
     name: str = ""           # the name printed in errors (the standard's / implementation's name)
+    range_ms: tuple[int, int | None] | None = None
+
+    def __post_init__(self):
+        if not isinstance(self.ms, int) or self.ms <= 0:
+            raise ValueError(f"timer {self.key!r}: {self.ms!r} ms is not a positive whole number of ms")
+        if self.range_ms is not None:
+            low, high = self.range_ms
+            if self.ms < low or (high is not None and self.ms > high):
+                raise ValueError(f"timer {self.key!r}: {self.ms} ms is outside its range {self.range_text}")
+
+    @property
+    def range_text(self) -> str:
+        if self.range_ms is None:
+            return ""
+        low, high = self.range_ms
+        return f">= {low} ms" if high is None else f"{low}-{high} ms"
 
     @property
     def seconds(self) -> float:
@@ -158,9 +183,19 @@ class Variant:
             seen.add((s.name, s.direction))
         for g in ("group_i", "group_ii", "group_a", "group_b", "timers"):
             object.__setattr__(self, g, MappingProxyType(dict(getattr(self, g))))
-        for key in ("seize_ack", "answer", "mf_back_cycle", "release_guard"):
+        for key in ("seize_ack", "answer", "release_guard"):
             if key not in self.timers:
                 raise ValueError(f"variant {self.name}: timer {key!r} missing")
+        # register supervision: either one wait per compelled-cycle phase (mf_back_cycle, OpenR2's model) or the
+        # three timers of the R2 Recommendations (outgoing T1 / T2, incoming T3)
+        if "mf_back_cycle" not in self.timers and not all(k in self.timers for k in REGISTER_TIMERS):
+            raise ValueError(f"variant {self.name}: timer 'mf_back_cycle' missing "
+                             f"(or all of {', '.join(REGISTER_TIMERS)})")
+        for key, spec in self.timers.items():
+            if not isinstance(spec, TimerSpec) or spec.key != key:
+                raise ValueError(f"variant {self.name}: timer {key!r} is not a TimerSpec with that key")
+        if "pulse" in self.timers:
+            object.__setattr__(self, "pulse_ms", self.timers["pulse"].ms)
 
     # line signalling ---------------------------------------------------------------------------
     def code(self, direction: str, name: str) -> int:
@@ -179,6 +214,11 @@ class Variant:
 
     def timer(self, key: str) -> TimerSpec:
         return self.timers[key]
+
+    @property
+    def pulse(self) -> TimerSpec:
+        """How long a pulsed backward signal stays on (the ``pulse`` timer, else ``pulse_ms``)."""
+        return self.timers.get("pulse") or TimerSpec("pulse", self.pulse_ms, "ctid choice", "pulsed backward signal")
 
     # register signalling -----------------------------------------------------------------------
     @staticmethod
@@ -285,10 +325,30 @@ CHINA = Variant(
 #   - group A: A-15 is congestion (in an international exchange or at its output): the forward register now
 #     ends the call with outcome "congestion" for it, as for A-4, instead of failing it as unsupported;
 #   - line: Q.421 b_f = 1 means a fault at the outgoing end ([HP] Table 2): forward 1101 ("fault") added.
-# No forced-release signal in Q.421 (none in [HP] Table 3 or [AST]), so none here. Timers: the China values
-# (OpenR2 1.3.3) reused, not checked for ITU; labelled so.
+# No forced-release signal in Q.421 (none in [HP] Table 3 or [AST]), so none here.
+#
+# Timers and pulse timing: checked against what the R2 Recommendations give, as cited by these sources (the
+# public Blue Book conversions of Fascicle VI.4 could not be read past the opening of Section 4 with ctid's
+# search tool, which stores only the opening of a page; so the values are those that secondary sources quote
+# with a reference to the Recommendation, cited so that they can be rechecked against Q.442 / Q.476 / Q.421):
+#   [DLG]  Dialogic 6.2 User Manual (November 2009), "Enabling the R2 Protocol": Table 18 "R2 Digital Line
+#          Signaling Parameters" (r2OutSeizeTimer: 100-200 ms on a terrestrial circuit, 1-2 s on a satellite
+#          circuit; answer time-out, release-guard time and line qualification times "refer to network
+#          specification"), Table 19 "R2 MFC Inter-register Signaling Parameters": pulseToneDuration 100-200 ms
+#          (Ref. ITU Q.442), prePulseToneDelay >= 100 ms from the end of the last backward signal (Ref. ITU
+#          Q.442), outbound T1 12-18 s from the start of a forward signal to its cessation (Ref. ITU Q.476),
+#          outbound T2 > 24 s while no forward signal is sent (Q.476), inbound T3 8-24 s between the
+#          recognition of two consecutive forward signals (Ref. ITU Q.476);
+#   [3COM] 3Com Router 5000/6000 Command Reference, "timer register-pulse (R2)": the pulsed backward signals A3,
+#          A4, A6, A15, default 150 +- 30 ms; on a pulsed A3 the outgoing side sends a group II signal, on A4,
+#          A6 or A15 it sends no further forward signal and register signalling ends;
+#   [HPV] HP MSR Router Series Voice Command Reference (V5), "timer register-pulse persistence": 150 ms for the
+#          pulsed A-3, A-4, A-6; "timer dl": answer 60000 ms (vendor default, no Recommendation cited);
+#   [QNT]  Quintum Tenor "r2timeouts": seizure-acknowledgement wait, default 200 ms.
+# National (not fixed by the Recommendations as quoted: "refer to network specification" [DLG]): the answer
+# wait, the release-guard wait, the end-of-number time-out (NumberRules), the timed release (Q.118).
 
-_UNCHECKED = "OpenR2 1.3.3 CN value, not checked for ITU"
+_NATIONAL = "national, per [DLG] Table 18"
 
 #: Q.441 register signals (signal number 1..15 -> meaning), as tabulated by the sources above; the machines act
 #: on the ``M`` constants, the rest is descriptive.
@@ -335,7 +395,7 @@ def _by_char(table: Mapping[int, str]) -> dict[str, str]:
 
 ITU = Variant(
     name="itu",
-    description="ITU-T R2 (Q.421 digital line signalling, Q.441 register signals) -- stub, tables only",
+    description="ITU-T R2 (Q.421 digital line signalling, Q.441 register signals, Q.442 / Q.476 timings)",
     line=(
         # Q.421 digital line signalling code, a b with C D = 01 ([HP] Table 3, [AST])
         LineSignal("idle", FORWARD, 0b1001),              # a_f b_f = 1 0
@@ -354,11 +414,33 @@ ITU = Variant(
     group_a=_by_char(ITU_Q441_GROUP_A),
     group_b=_by_char(ITU_Q441_GROUP_B),
     timers={
-        "seize_ack": TimerSpec("seize_ack", 8000, _UNCHECKED, "seize-ack wait"),
-        "answer": TimerSpec("answer", 60000, _UNCHECKED, "answer wait"),
-        "mf_back_cycle": TimerSpec("mf_back_cycle", 5000, _UNCHECKED, "mf_back_cycle"),
-        "release_guard": TimerSpec("release_guard", 8000, "ctid choice", "release-guard wait"),
+        # Digital line signalling (Q.421): the outgoing end waits 100-200 ms for the seizing acknowledgement on a
+        # terrestrial circuit, 1-2 s when a satellite link is in the circuit ([DLG] Table 18, which gives these
+        # as the typical values without naming the clause; [QNT] 200 ms).
+        # ctid cannot tell whether a satellite link is included, so it takes the top of the satellite range,
+        # which covers both (on a terrestrial circuit the fault is only reported later). On expiry: clear
+        # forward, channel idle, protocol error (what Q.421 prescribes then could not be read: see docs).
+        "seize_ack": TimerSpec("seize_ack", 2000,
+                               "Q.421, 1-2 s with a satellite link (100-200 ms without) per [DLG] Table 18",
+                               "seize-ack wait", (1000, 2000)),
+        "answer": TimerSpec("answer", 60000, f"{_NATIONAL}; 60 s as [HPV]", "answer wait"),
+        "release_guard": TimerSpec("release_guard", 8000, f"{_NATIONAL}; ctid choice", "release-guard wait"),
         "clear_forward": TimerSpec("clear_forward", 30000, _Q118, "clear-forward wait"),
+        # Q.476 register time-outs ([DLG] Table 19, which names them T1, T2, T3)
+        "out_t1": TimerSpec("out_t1", 15000, "Q.476 T1, 12-18 s per [DLG] Table 19", "outgoing register T1",
+                            (12000, 18000)),
+        # > 24 s: longer than any incoming T3, so the incoming register gives up first; 30 s leaves a margin
+        "out_t2": TimerSpec("out_t2", 30000, "Q.476 T2, > 24 s per [DLG] Table 19", "outgoing register T2",
+                            (24000, None)),
+        "in_t3": TimerSpec("in_t3", 15000, "Q.476 T3, 8-24 s per [DLG] Table 19", "incoming register T3",
+                           (8000, 24000)),
+        # Q.442 pulsed A-3 / A-4 / A-6 / A-15: 100-200 ms [DLG] (150 +- 30 ms [3COM], 150 ms [HPV]): the nominal
+        # 150 ms; sent only while no forward signal is on, and not before 100 ms after the end of the last
+        # backward signal [DLG]
+        "pulse": TimerSpec("pulse", 150, "Q.442, 100-200 ms per [DLG] Table 19, 150 +- 30 ms per [3COM]",
+                           "pulsed backward signal", (100, 200)),
+        "pre_pulse": TimerSpec("pre_pulse", 100, "Q.442, >= 100 ms after the last backward signal per [DLG] Table 19",
+                               "pause before a pulsed signal", (100, None)),
     },
     numbers=NumberRules(end_timeout_ms=3000),
     backward_2of4=False,
