@@ -237,6 +237,8 @@ _SYNTH_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short),
 # -- in-process: the library pyttsx3 will get ------------------------------------------------------------------
 _preload_lock = threading.Lock()
 _preloaded: tuple[Choice, Library] | None = None
+_NOT_SET = object()
+_user_data_path = _NOT_SET      # ESPEAK_DATA_PATH as it was before preload() set it (None: unset)
 _warned: set[str] = set()
 
 
@@ -268,11 +270,25 @@ def preload() -> Choice:
                             bool(os.environ.get(ENV_DATA)), "system")
             lib = Library(choice.library, global_=True)
         if choice.set_data and choice.data:
+            global _user_data_path
+            _user_data_path = os.environ.get("ESPEAK_DATA_PATH")
             os.environ["ESPEAK_DATA_PATH"] = choice.data
         _preloaded = (choice, lib)
         _log().info("libespeak-ng {version} from {source} ({lib}; data: {data})", version=lib.info()[0],
                     source=choice.source, lib=choice.library, data=choice.data or "the library's default")
         return choice
+
+
+def child_environ() -> dict[str, str]:
+    """The environment for a child process: this one's, with ESPEAK_DATA_PATH as the user had it (not as
+    :func:`preload` set it for this process's library, which may not be the child's)."""
+    env = dict(os.environ)
+    if _user_data_path is not _NOT_SET:
+        if _user_data_path is None:
+            env.pop("ESPEAK_DATA_PATH", None)
+        else:
+            env["ESPEAK_DATA_PATH"] = _user_data_path
+    return env
 
 
 def preloaded_version() -> str | None:

@@ -169,11 +169,14 @@ class EspeakLib:
         self._voices: frozenset[str] | None = None
 
     def _run(self, args: list[str], stdin: bytes | None = None) -> subprocess.CompletedProcess:
+        from .espeak_lib import child_environ
+
         cmd = [sys.executable, "-P", self._script, "--library", self.library]
         if self.data:
             cmd += ["--data", self.data]
         try:
-            return subprocess.run(cmd + args, input=stdin, capture_output=True, timeout=self.timeout)
+            return subprocess.run(cmd + args, input=stdin, capture_output=True, timeout=self.timeout,
+                                  env=child_environ())
         except subprocess.TimeoutExpired:
             raise TtsError(f"libespeak-ng renderer did not finish within {self.timeout:g} s") from None
         except OSError as e:

@@ -121,6 +121,9 @@ def test_renderings_of_an_older_library_are_not_reused(tmp_path, lib):
         pytest.skip("no system libespeak-ng.so.1")
     if old_version == lib.version():
         pytest.skip("the system library is the one in use")
+    if espeak_lib.preload().set_data:       # this process's ESPEAK_DATA_PATH now names the chosen library's data,
+        fresh = EspeakLib(library=espeak_lib.SYSTEM_LIBRARY, data=None)
+        assert fresh.info()["data"] != lib.info()["data"]   # which a child on another library does not inherit
     cache = str(tmp_path)
     first = Tts(cache, backend=old)
     first.render(ZH, "zh")
