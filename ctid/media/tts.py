@@ -1,29 +1,39 @@
-"""Text to speech for prompts: pyttsx3 with espeak-ng (or the espeak-ng program), 8 kHz A-law, cached on disk.
+"""Text to speech for prompts: libespeak-ng through pyttsx3 or in a child process, 8 kHz A-law, cached on disk.
 
-Two backends render the same libespeak-ng voices; ``Tts(cache_dir, engine=...)`` (config ``[tts] engine``) picks:
+The libespeak-ng is the one :mod:`ctid.media.espeak_lib` chooses: espeakng-loader's 1.52 (a dependency), because
+Debian bookworm's 1.51 reads most Chinese characters as English-spelt pinyin (espeak-ng issues #1028/#1044);
+``CTID_ESPEAK_LIBRARY``/``CTID_ESPEAK_DATA`` override it. A library older than 1.52 used for a Mandarin voice is
+logged once as a warning. Two backends render with that library; ``Tts(cache_dir, engine=...)`` (config
+``[tts] engine``) picks:
 
 * ``pyttsx3`` (:class:`Pyttsx3`): pyttsx3 with its espeak driver, driven so that its known faults in 2.99 do not
-  reach a prompt. pyttsx3 keeps one engine per process with one process-wide synthesis callback, so one
-  dedicated worker thread (:class:`Pyttsx3Worker`) owns the engine and renders the requests it takes from a
-  queue one at a time (``save_to_file`` + ``runAndWait`` into a temporary WAV). Its driver writes a 22050 Hz
-  header whatever the voice's real rate: the header is read and checked against libespeak-ng's real output
-  rate (``espeak_ng_GetSampleRate``), which wins. Its "Audio saved to ..." line on stdout is dropped (only in
-  that module). It queues property changes and reports a bad voice only through its ``error`` notification: a
-  voice is looked up in ``getProperty('voices')`` first (unknown: :class:`UnknownVoice`), errors notified
-  during the rendering fail it, and the voice in force afterwards is checked. A rendering not done in
-  ``timeout`` seconds is aborted (the synthesis callback returns 1) and reported; the worker goes on.
-* ``espeak-ng`` (:class:`EspeakNg`): the ``espeak-ng`` program (``espeak-ng -v VOICE -s RATE -b 1 --stdin -w
-  out.wav``), one process per rendering, in parallel, under a timeout; it writes its real rate in the header.
-* ``auto`` (default): pyttsx3 when it imports and renders a short text in a self-check, else espeak-ng; the
-  choice and the reason are logged.
+  reach a prompt. The chosen library is loaded (``espeak_lib.preload``) before pyttsx3's driver, which then gets it
+  for its ``libespeak-ng.so.1``. pyttsx3 keeps one engine per process with one process-wide synthesis callback, so
+  one dedicated worker thread (:class:`Pyttsx3Worker`) owns the engine and renders the requests it takes from a
+  queue one at a time (``save_to_file`` + ``runAndWait`` into a temporary WAV). Its driver writes a 22050 Hz header
+  whatever the voice's real rate: the header is read and checked against libespeak-ng's real output rate
+  (``espeak_ng_GetSampleRate``), which wins. Its "Audio saved to ..." line on stdout is dropped (only in that
+  module). It queues property changes and reports a bad voice only through its ``error`` notification: a voice is
+  looked up in ``getProperty('voices')`` first (unknown: :class:`UnknownVoice`), errors notified during the
+  rendering fail it, and the voice in force afterwards is checked. A rendering not done in ``timeout`` seconds is
+  aborted (the synthesis callback returns 1) and reported; the worker goes on.
+* ``espeak-ng`` (:class:`EspeakLib`): the same library in a child process per rendering (``python -P
+  ctid/media/espeak_lib.py --library LIB --voice VOICE --rate RATE --out out.wav < text``, libespeak-ng's
+  synchronous API), in parallel, under a timeout, killed at it; it writes the voice's real rate in the header.
+  The Debian ``espeak-ng`` program is not used: it is 1.51 and cannot read the 1.52 data.
+* a path to an espeak-ng program (:class:`EspeakNg`, ``/usr/local/bin/espeak-ng``): that program (``-v VOICE -s
+  RATE -b 1 --stdin -w out.wav``), one process per rendering, for a system whose espeak-ng is 1.52 or later.
+* ``auto`` (default): pyttsx3 when it imports and renders a short text in a self-check, else ``espeak-ng``; the
+  choice and the reason are logged. A pyttsx3 rendering that fails twice is made by ``espeak-ng``.
 
 Pipeline: 16-bit PCM at the engine's rate (22050 Hz for the espeak-ng voices) -> 8 kHz with
 :func:`scipy.signal.resample_poly` (its anti-alias FIR) -> peak normalised to the peak of a -6 dBm0 sine (a 0 dBm0
 sine has peak 22827 in the A-law convention of docs/dsp.md, so the peak is 11441) -> A-law (:mod:`ctid.dsp.g711`).
 
 Cache: ``<cache_dir>/<k[:2]>/<k>.al`` (raw A-law) where ``k = sha256(engine, engine version, voice, rate, text,
-output format)`` (so the two backends never share an entry); written to a temporary file in the same directory,
-fsync'd and renamed, so a reader never sees a partial file. Recent renderings are also kept in memory. A cache
+output format)`` (so the backends never share an entry, and renderings of another libespeak-ng version, such as
+1.51's garbled Mandarin, are not reused); written to a temporary file in the same directory, fsync'd and renamed,
+so a reader never sees a partial file. Recent renderings are also kept in memory. A cache
 that cannot be read or written is logged and the text rendered (and returned) anyway: a broken cache costs time,
 never a prompt.
 """
@@ -659,9 +669,10 @@ def to_alaw_8k(pcm: np.ndarray, rate: int, peak_dbm0: float = PEAK_DBM0) -> np.n
 class Tts:
     """Text to 8 kHz A-law, cached on disk (see the module docstring).
 
-    ``engine``: ``"pyttsx3"`` (pyttsx3 with its espeak-ng driver, :class:`Pyttsx3`), ``"espeak-ng"`` (the
-    program; also a path to it, :class:`EspeakNg`) or ``"auto"`` (the default: pyttsx3 when it imports and
-    passes a self-check, else espeak-ng; the choice is logged). ``backend`` replaces the engine with any object
+    ``engine``: ``"pyttsx3"`` (pyttsx3 with its espeak-ng driver, :class:`Pyttsx3`), ``"espeak-ng"``
+    (libespeak-ng in a child process, :class:`EspeakLib`), the path of an espeak-ng program (:class:`EspeakNg`)
+    or ``"auto"`` (the default: pyttsx3 when it imports and passes a self-check, else espeak-ng; the choice is
+    logged). ``backend`` replaces the engine with any object
     having ``name``, ``version()``, ``voices()`` and ``synth(text, voice, rate) -> (int16, rate)``. The cache key
     holds the backend's name and version, so renderings of different engines never mix.
     """
@@ -850,7 +861,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--voice", default="zh", help="zh (Mandarin), en (English) or an espeak-ng voice")
     p.add_argument("--rate", type=int, default=160, help="words per minute (default %(default)s)")
     p.add_argument("--cache", default="ctid-data/tts", help="cache directory (default %(default)s)")
-    p.add_argument("--engine", default="auto", help="auto, pyttsx3 or espeak-ng (default %(default)s)")
+    p.add_argument("--engine", default="auto",
+                   help="auto, pyttsx3, espeak-ng or the path of an espeak-ng program (default %(default)s)")
     p.add_argument("-o", "--output", required=True, help="WAV file to write")
     a = p.parse_args(argv)
     try:
