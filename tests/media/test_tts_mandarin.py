@@ -203,3 +203,16 @@ def test_engine_setting_accepts_a_program_path():
     assert _tts_engine("espeak-ng") is None and _tts_engine("/usr/local/bin/espeak-ng") is None
     assert "absolute path" in _tts_engine("festival") and _tts_engine("bin/espeak-ng") is not None
     assert tts_mod.is_program_path("/usr/local/bin/espeak-ng") and not tts_mod.is_program_path("espeak-ng")
+
+
+def test_digit_strings_in_mandarin(lib):
+    """How a flow should give digits to read back (docs/database.md, TTS): spaced Arabic digits and the Chinese
+    digit characters are both read digit by digit (1.51 garbled 六 and 幺 and most of 一..九); a run of Arabic
+    digits is read as one number."""
+    spaced, chars, yao, run, single = lib.phonemes(["1 3 8 0 2 6", "一三八零二六", "幺三八洞二六", "138026", "幺"], "cmn")
+    syllables = ["j'i55", "s'a55n", "p'A55", "l'i35N", "'@r51", "l'iou51"]      # yi1 san1 ba1 ling2 er4 liu4
+    assert [s.strip() for s in spaced.split("_|") if s.strip()] == syllables
+    assert chars == spaced
+    assert yao.split("_|")[0] == "j'Au55" == single.split("_|")[0]              # 幺 = yao1
+    assert "t'ong51" in yao                                                     # 洞 = dong4
+    assert "pai214" in run and "tS;h'iE55n" in run          # 一百三十八千二十六 (bai3, qian1): a number, not digits
