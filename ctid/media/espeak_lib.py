@@ -171,13 +171,11 @@ class Library:
         i = 0
         while arr[i]:
             v = arr[i].contents
-            langs, raw, j = [], ctypes.string_at(v.languages, 256) if v.languages else b"", 0
-            while j < len(raw) and raw[j] != 0:          # (priority byte, language, NUL)*, then a 0 priority
-                end = raw.find(b"\0", j + 1)
-                if end < 0:
-                    break
-                langs.append(raw[j + 1:end].decode("utf-8", "replace"))
-                j = end + 1
+            langs, addr = [], v.languages
+            while addr and ctypes.c_ubyte.from_address(addr).value:    # (priority byte, language, NUL)*, then 0
+                lang = ctypes.string_at(addr + 1)
+                langs.append(lang.decode("utf-8", "replace"))
+                addr += 2 + len(lang)
             out.append({"name": (v.name or b"").decode("utf-8", "replace"),
                         "identifier": (v.identifier or b"").decode("utf-8", "replace"), "languages": langs})
             i += 1
