@@ -543,7 +543,7 @@ def shared_pyttsx3_worker(timeout: float = 60.0) -> Pyttsx3Worker:
 
 
 class Pyttsx3:
-    """pyttsx3 with its espeak(-ng) driver as a synthesis backend (same interface as :class:`EspeakNg`).
+    """pyttsx3 with its espeak(-ng) driver as a synthesis backend (same interface as :class:`EspeakLib`).
 
     All instances share the process's one :class:`Pyttsx3Worker` unless ``worker`` is given. Voice names are
     the espeak-ng voice identifiers pyttsx3 lists (``sit/cmn``), their last part (``cmn``) and their language
@@ -685,7 +685,7 @@ class Tts:
         if backend is None:
             backend = make_backend(engine, timeout=timeout)
         self.backend = backend
-        self._fallback = None       # the espeak-ng program, if pyttsx3 fails a rendering twice (see _synthesise)
+        self._fallback = None       # EspeakLib, if pyttsx3 fails a rendering twice (see _synthesise)
         self.cache_dir = os.fspath(cache_dir)
         self.rate = int(rate)
         self.peak_dbm0 = float(peak_dbm0)
@@ -754,8 +754,8 @@ class Tts:
 
     def _synthesise(self, text: str, voice: str) -> np.ndarray:
         """Render with the backend; a failed or silent rendering by pyttsx3 (its in-process libespeak-ng is
-        asynchronous: a rare rendering comes back empty) is tried once more, then by the espeak-ng program (the
-        same voice data), so a caller never gets silence or an error where speech can be made. Unknown voices and
+        asynchronous: a rare rendering comes back empty) is tried once more, then by :class:`EspeakLib` (the
+        same library in a child process), so a caller never gets silence or an error where speech can be made. Unknown voices and
         texts are not retried."""
         def once(backend):
             v = self.resolve_voice(voice)
