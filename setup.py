@@ -123,6 +123,7 @@ setup(
         "sqlalchemy>=2.0",
         "pyserial>=3.5",
         "pyttsx3>=2.90",
+        "espeakng-loader>=0.2.4",   # libespeak-ng 1.52: Debian's 1.51 garbles Mandarin (ctid/media/espeak_lib.py)
         "psycopg[binary]>=3.1",     # PostgreSQL by URL (postgresql+psycopg://)
         "pyopenssl>=23",            # TLS for the CTI protocol (Twisted ssl: endpoints)
         "service_identity>=21",

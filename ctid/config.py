@@ -115,7 +115,7 @@ class TtsConfig:
     voice_en: str = "en"
     cache_dir: str = "{data_dir}/tts"
     prompts_dir: str = "{data_dir}/prompts"
-    engine: str = "auto"                  # auto | pyttsx3 | espeak-ng (ctid.media.tts)
+    engine: str = "auto"                  # auto | pyttsx3 | espeak-ng | /path/to/espeak-ng (ctid.media.tts)
 
 
 @dataclass
@@ -284,6 +284,15 @@ def _one_of(*values):
     return lambda v: None if v in values else f"is not one of {', '.join(map(repr, values))}"
 
 
+def _tts_engine(v):
+    """auto, pyttsx3, espeak-ng, or the absolute path of an espeak-ng program (ctid.media.tts.is_program_path)."""
+    if v in ("auto", "pyttsx3", "espeak-ng"):
+        return None
+    if os.path.isabs(v) and os.path.basename(v).startswith("espeak"):
+        return None
+    return "is not one of 'auto', 'pyttsx3', 'espeak-ng' or the absolute path of an espeak-ng program"
+
+
 def _positive(v):
     return None if v > 0 else "must be greater than 0"
 
@@ -408,7 +417,7 @@ def build_config(data: dict, source: str = "<dict>") -> Config:
     cfg.tts = TtsConfig(voice_zh=s.get("voice_zh", "zh", str), voice_en=s.get("voice_en", "en", str),
                         cache_dir=s.get("cache_dir", TtsConfig.cache_dir, str),
                         prompts_dir=s.get("prompts_dir", TtsConfig.prompts_dir, str),
-                        engine=s.get("engine", "auto", str, _one_of("auto", "pyttsx3", "espeak-ng")))
+                        engine=s.get("engine", "auto", str, _tts_engine))
     s.done()
     cfg.daemon.media_dirs = list(media_dirs) if media_dirs is not None else [cfg.tts.prompts_dir, "{data_dir}/media"]
 

@@ -1,29 +1,39 @@
-"""Text to speech for prompts: pyttsx3 with espeak-ng (or the espeak-ng program), 8 kHz A-law, cached on disk.
+"""Text to speech for prompts: libespeak-ng through pyttsx3 or in a child process, 8 kHz A-law, cached on disk.
 
-Two backends render the same libespeak-ng voices; ``Tts(cache_dir, engine=...)`` (config ``[tts] engine``) picks:
+The libespeak-ng is the one :mod:`ctid.media.espeak_lib` chooses: espeakng-loader's 1.52 (a dependency), because
+Debian bookworm's 1.51 reads most Chinese characters as English-spelt pinyin (espeak-ng issues #1028/#1044);
+``CTID_ESPEAK_LIBRARY``/``CTID_ESPEAK_DATA`` override it. A library older than 1.52 used for a Mandarin voice is
+logged once as a warning. Two backends render with that library; ``Tts(cache_dir, engine=...)`` (config
+``[tts] engine``) picks:
 
 * ``pyttsx3`` (:class:`Pyttsx3`): pyttsx3 with its espeak driver, driven so that its known faults in 2.99 do not
-  reach a prompt. pyttsx3 keeps one engine per process with one process-wide synthesis callback, so one
-  dedicated worker thread (:class:`Pyttsx3Worker`) owns the engine and renders the requests it takes from a
-  queue one at a time (``save_to_file`` + ``runAndWait`` into a temporary WAV). Its driver writes a 22050 Hz
-  header whatever the voice's real rate: the header is read and checked against libespeak-ng's real output
-  rate (``espeak_ng_GetSampleRate``), which wins. Its "Audio saved to ..." line on stdout is dropped (only in
-  that module). It queues property changes and reports a bad voice only through its ``error`` notification: a
-  voice is looked up in ``getProperty('voices')`` first (unknown: :class:`UnknownVoice`), errors notified
-  during the rendering fail it, and the voice in force afterwards is checked. A rendering not done in
-  ``timeout`` seconds is aborted (the synthesis callback returns 1) and reported; the worker goes on.
-* ``espeak-ng`` (:class:`EspeakNg`): the ``espeak-ng`` program (``espeak-ng -v VOICE -s RATE -b 1 --stdin -w
-  out.wav``), one process per rendering, in parallel, under a timeout; it writes its real rate in the header.
-* ``auto`` (default): pyttsx3 when it imports and renders a short text in a self-check, else espeak-ng; the
-  choice and the reason are logged.
+  reach a prompt. The chosen library is loaded (``espeak_lib.preload``) before pyttsx3's driver, which then gets it
+  for its ``libespeak-ng.so.1``. pyttsx3 keeps one engine per process with one process-wide synthesis callback, so
+  one dedicated worker thread (:class:`Pyttsx3Worker`) owns the engine and renders the requests it takes from a
+  queue one at a time (``save_to_file`` + ``runAndWait`` into a temporary WAV). Its driver writes a 22050 Hz header
+  whatever the voice's real rate: the header is read and checked against libespeak-ng's real output rate
+  (``espeak_ng_GetSampleRate``), which wins. Its "Audio saved to ..." line on stdout is dropped (only in that
+  module). It queues property changes and reports a bad voice only through its ``error`` notification: a voice is
+  looked up in ``getProperty('voices')`` first (unknown: :class:`UnknownVoice`), errors notified during the
+  rendering fail it, and the voice in force afterwards is checked. A rendering not done in ``timeout`` seconds is
+  aborted (the synthesis callback returns 1) and reported; the worker goes on.
+* ``espeak-ng`` (:class:`EspeakLib`): the same library in a child process per rendering (``python -P
+  ctid/media/espeak_lib.py --library LIB --voice VOICE --rate RATE --out out.wav < text``, libespeak-ng's
+  synchronous API), in parallel, under a timeout, killed at it; it writes the voice's real rate in the header.
+  The Debian ``espeak-ng`` program is not used: it is 1.51 and cannot read the 1.52 data.
+* a path to an espeak-ng program (:class:`EspeakNg`, ``/usr/local/bin/espeak-ng``): that program (``-v VOICE -s
+  RATE -b 1 --stdin -w out.wav``), one process per rendering, for a system whose espeak-ng is 1.52 or later.
+* ``auto`` (default): pyttsx3 when it imports and renders a short text in a self-check, else ``espeak-ng``; the
+  choice and the reason are logged. A pyttsx3 rendering that fails twice is made by ``espeak-ng``.
 
 Pipeline: 16-bit PCM at the engine's rate (22050 Hz for the espeak-ng voices) -> 8 kHz with
 :func:`scipy.signal.resample_poly` (its anti-alias FIR) -> peak normalised to the peak of a -6 dBm0 sine (a 0 dBm0
 sine has peak 22827 in the A-law convention of docs/dsp.md, so the peak is 11441) -> A-law (:mod:`ctid.dsp.g711`).
 
 Cache: ``<cache_dir>/<k[:2]>/<k>.al`` (raw A-law) where ``k = sha256(engine, engine version, voice, rate, text,
-output format)`` (so the two backends never share an entry); written to a temporary file in the same directory,
-fsync'd and renamed, so a reader never sees a partial file. Recent renderings are also kept in memory. A cache
+output format)`` (so the backends never share an entry, and renderings of another libespeak-ng version, such as
+1.51's garbled Mandarin, are not reused); written to a temporary file in the same directory, fsync'd and renamed,
+so a reader never sees a partial file. Recent renderings are also kept in memory. A cache
 that cannot be read or written is logged and the text rendered (and returned) anyway: a broken cache costs time,
 never a prompt.
 """
@@ -37,6 +47,7 @@ import queue
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -76,9 +87,11 @@ class EngineMissing(TtsError):
 
 
 class EspeakNg:
-    """The espeak-ng command-line program as a synthesis backend."""
+    """An espeak-ng command-line program as a synthesis backend (``[tts] engine = "/path/to/espeak-ng"``): for a
+    system whose espeak-ng is 1.52 or later (Debian bookworm's 1.51 garbles Mandarin, see
+    :mod:`ctid.media.espeak_lib`)."""
 
-    name = "espeak-ng"
+    name = "espeak-ng-program"
 
     def __init__(self, program: str = "espeak-ng", timeout: float = 60.0):
         self.program = program
@@ -112,6 +125,8 @@ class EspeakNg:
             self._version = m.group(1)
         return self._version
 
+    espeak_version = version
+
     def voices(self) -> frozenset[str]:
         """Names espeak-ng accepts for -v: languages, voice names, voice files (with and without directory)."""
         if self._voices is None:
@@ -136,21 +151,129 @@ class EspeakNg:
             if out.returncode != 0:
                 msg = out.stderr.decode("utf-8", "replace").strip() or f"exit status {out.returncode}"
                 raise TtsError(f"{self.program} failed for voice {voice!r}: {msg}")
-            try:
-                with wave.open(path, "rb") as w:
-                    if w.getsampwidth() != 2 or w.getnchannels() != 1:
-                        raise TtsError(f"{self.program} wrote {w.getnchannels()} channel(s) of "
-                                       f"{8 * w.getsampwidth()}-bit audio; expected 16-bit mono")
-                    sr = w.getframerate()
-                    pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.int16)
-            except (wave.Error, EOFError, OSError) as e:
-                raise TtsError(f"{self.program} did not write a usable WAV file: {e}") from None
-            return pcm, sr
+            return _read_wav(path, self.program)
         finally:
             try:
                 os.unlink(path)
             except OSError:
                 pass
+
+
+class EspeakLib:
+    """libespeak-ng (the one :func:`ctid.media.espeak_lib.choose` picks: espeakng-loader's 1.52 when installed) in a
+    child process per rendering (``python -P ctid/media/espeak_lib.py --voice V --rate R --out f.wav < text``),
+    so renderings run in parallel, a stuck one is killed at the timeout, and no library state is shared."""
+
+    name = "espeak-ng"
+
+    def __init__(self, timeout: float = 60.0, library: str | None = None, data: str | None = None):
+        from . import espeak_lib
+
+        self.timeout = timeout
+        if library is None:
+            choice = espeak_lib.choose()
+            library, data = choice.library, choice.data
+        self.library, self.data = library, data
+        self._script = espeak_lib.__file__
+        self._info: dict | None = None
+        self._voices: frozenset[str] | None = None
+
+    def _run(self, args: list[str], stdin: bytes | None = None) -> subprocess.CompletedProcess:
+        from .espeak_lib import child_environ
+
+        cmd = [sys.executable, "-P", self._script, "--library", self.library]
+        if self.data:
+            cmd += ["--data", self.data]
+        try:
+            return subprocess.run(cmd + args, input=stdin, capture_output=True, timeout=self.timeout,
+                                  env=child_environ())
+        except subprocess.TimeoutExpired:
+            raise TtsError(f"libespeak-ng renderer did not finish within {self.timeout:g} s") from None
+        except OSError as e:
+            raise EngineMissing(f"cannot run the libespeak-ng renderer ({sys.executable}): {e}") from None
+
+    @staticmethod
+    def _message(out: subprocess.CompletedProcess) -> str:
+        return out.stderr.decode("utf-8", "replace").strip() or f"exit status {out.returncode}"
+
+    def info(self) -> dict:
+        """{"version", "library", "data", "rate"} of the library the renderer loads."""
+        if self._info is None:
+            out = self._run(["--version"])
+            try:
+                info = json.loads(out.stdout) if out.returncode == 0 else None
+            except ValueError:
+                info = None
+            if not isinstance(info, dict) or "version" not in info:
+                raise EngineMissing(f"libespeak-ng {self.library!r} cannot be used: {self._message(out)} "
+                                    "(pip install espeakng-loader, or apt-get install libespeak-ng1)")
+            self._info = info
+        return self._info
+
+    def version(self) -> str:
+        return str(self.info()["version"])
+
+    espeak_version = version
+
+    def voices(self) -> frozenset[str]:
+        """Voice identifiers (``sit/cmn``), their last part (``cmn``), names and languages (``zh``)."""
+        if self._voices is None:
+            from .espeak_lib import voice_names
+
+            out = self._run(["--voices"])
+            if out.returncode != 0:
+                raise EngineMissing(f"libespeak-ng {self.library!r} cannot list its voices: {self._message(out)}")
+            voices = []
+            for line in out.stdout.decode("utf-8", "replace").splitlines():
+                try:
+                    voices.append(json.loads(line))
+                except ValueError:
+                    continue
+            self._voices = voice_names(voices)
+        return self._voices
+
+    def phonemes(self, texts: list[str], voice: str) -> list[str]:
+        """Each text's phoneme mnemonics (as ``espeak-ng -x``) with ``voice``; texts must not hold line breaks."""
+        if any("\n" in t or "\r" in t for t in texts):
+            raise TtsError("phonemes: one line per text")
+        out = self._run(["--voice", voice, "--phonemes"], stdin="\n".join(texts).encode("utf-8") + b"\n")
+        if out.returncode != 0:
+            raise TtsError(f"libespeak-ng failed for voice {voice!r}: {self._message(out)}")
+        lines = out.stdout.decode("utf-8", "replace").splitlines()
+        if len(lines) != len(texts):
+            raise TtsError(f"phonemes: {len(lines)} lines for {len(texts)} texts")
+        return lines
+
+    def synth(self, text: str, voice: str, rate: int) -> tuple[np.ndarray, int]:
+        """Render ``text`` with ``voice`` at ``rate`` words/minute: (int16 samples, sample rate)."""
+        fd, path = tempfile.mkstemp(prefix="ctid-tts-", suffix=".wav")
+        os.close(fd)
+        try:
+            out = self._run(["--voice", voice, "--rate", str(int(rate)), "--out", path], stdin=text.encode("utf-8"))
+            if out.returncode == 2 and "no voice" in self._message(out):
+                raise UnknownVoice(f"libespeak-ng {self.version()} has no voice {voice!r}")
+            if out.returncode != 0:
+                raise TtsError(f"libespeak-ng failed for voice {voice!r}: {self._message(out)}")
+            return _read_wav(path, "libespeak-ng renderer")
+        finally:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+
+
+def _read_wav(path: str, who: str) -> tuple[np.ndarray, int]:
+    """A 16-bit mono WAV file written by an engine: (int16 samples, its rate)."""
+    try:
+        with wave.open(path, "rb") as w:
+            if w.getsampwidth() != 2 or w.getnchannels() != 1:
+                raise TtsError(f"{who} wrote {w.getnchannels()} channel(s) of {8 * w.getsampwidth()}-bit audio; "
+                               "expected 16-bit mono")
+            sr = w.getframerate()
+            pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.int16)
+    except (wave.Error, EOFError, OSError) as e:
+        raise TtsError(f"{who} did not write a usable WAV file: {e}") from None
+    return pcm, sr
 
 
 class _Request:
@@ -173,10 +296,18 @@ def _quiet_print(*args, **kw):
 
 
 def _pyttsx3_engine():
-    """The process's pyttsx3 engine on its espeak driver (called on the worker thread only)."""
+    """The process's pyttsx3 engine on its espeak driver (called on the worker thread only), on the libespeak-ng
+    :func:`ctid.media.espeak_lib.preload` chose (loaded before pyttsx3's driver loads "libespeak-ng.so.1")."""
+    from . import espeak_lib
+
+    espeak_lib.preload()
     import pyttsx3
+    from pyttsx3.drivers import _espeak
     from pyttsx3.drivers import espeak as espeak_driver
 
+    if espeak_lib.same_library(_espeak.dll) is False:
+        _log.warn("pyttsx3 loaded another libespeak-ng than the one chosen ({lib}): its SONAME is not "
+                  "libespeak-ng.so.1, or pyttsx3's driver was imported first", lib=espeak_lib.choose().library)
     espeak_driver.print = _quiet_print       # module global shadows the builtin for that module only
     return pyttsx3.init("espeak")
 
@@ -412,7 +543,7 @@ def shared_pyttsx3_worker(timeout: float = 60.0) -> Pyttsx3Worker:
 
 
 class Pyttsx3:
-    """pyttsx3 with its espeak(-ng) driver as a synthesis backend (same interface as :class:`EspeakNg`).
+    """pyttsx3 with its espeak(-ng) driver as a synthesis backend (same interface as :class:`EspeakLib`).
 
     All instances share the process's one :class:`Pyttsx3Worker` unless ``worker`` is given. Voice names are
     the espeak-ng voice identifiers pyttsx3 lists (``sit/cmn``), their last part (``cmn``) and their language
@@ -438,8 +569,12 @@ class Pyttsx3:
                 own = importlib.metadata.version("pyttsx3")
             except importlib.metadata.PackageNotFoundError:
                 own = "unknown"
-            self._version = f"{own}/espeak-ng-{self.worker.call(_espeak_version)}"
+            self._version = f"{own}/espeak-ng-{self.espeak_version()}"
         return self._version
+
+    def espeak_version(self) -> str:
+        """The version of the libespeak-ng pyttsx3 renders with (``espeak_Info``)."""
+        return self.worker.call(_espeak_version)
 
     def _voice_ids(self) -> dict[str, str]:
         """name -> voice identifier, from ``getProperty('voices')``."""
@@ -464,6 +599,9 @@ class Pyttsx3:
 
 def _espeak_version(engine) -> str:
     try:
+        from . import espeak_lib
+
+        espeak_lib.preload()
         from pyttsx3.drivers import _espeak
 
         fn = _espeak.dll.espeak_Info
@@ -474,6 +612,12 @@ def _espeak_version(engine) -> str:
 
 
 ENGINES = ("auto", "pyttsx3", "espeak-ng")
+
+
+def is_program_path(engine: str) -> bool:
+    """Whether ``engine`` names an espeak-ng program by path (``/usr/local/bin/espeak-ng``): the user's choice of
+    a program (for a system espeak-ng of 1.52 or later)."""
+    return isinstance(engine, str) and os.sep in engine and os.path.basename(engine).startswith("espeak")
 
 
 def self_check(backend) -> None:
@@ -491,16 +635,19 @@ def make_backend(engine: str = "auto", timeout: float = 60.0):
         raise TtsError(f"unsupported TTS engine {engine!r}; supported: {', '.join(ENGINES)}")
     if engine == "pyttsx3":
         return Pyttsx3(timeout=timeout)
-    if os.path.basename(engine).startswith("espeak"):
+    if engine == "espeak-ng":
+        return EspeakLib(timeout=timeout)
+    if is_program_path(engine):
         return EspeakNg(engine, timeout=timeout)
     if engine != "auto":
-        raise TtsError(f"unsupported TTS engine {engine!r}; supported: {', '.join(ENGINES)} (or a path to espeak-ng)")
+        raise TtsError(f"unsupported TTS engine {engine!r}; supported: {', '.join(ENGINES)} "
+                       "(or the path of an espeak-ng program)")
     try:
         backend = Pyttsx3(timeout=timeout)
         self_check(backend)
     except TtsError as exc:
-        _log.warn("TTS engine: espeak-ng program (pyttsx3 not usable: {error})", error=str(exc))
-        return EspeakNg(timeout=timeout)
+        _log.warn("TTS engine: libespeak-ng in a child process (pyttsx3 not usable: {error})", error=str(exc))
+        return EspeakLib(timeout=timeout)
     _log.info("TTS engine: pyttsx3 {version} (espeak driver)", version=backend.version())
     return backend
 
@@ -522,9 +669,10 @@ def to_alaw_8k(pcm: np.ndarray, rate: int, peak_dbm0: float = PEAK_DBM0) -> np.n
 class Tts:
     """Text to 8 kHz A-law, cached on disk (see the module docstring).
 
-    ``engine``: ``"pyttsx3"`` (pyttsx3 with its espeak-ng driver, :class:`Pyttsx3`), ``"espeak-ng"`` (the
-    program; also a path to it, :class:`EspeakNg`) or ``"auto"`` (the default: pyttsx3 when it imports and
-    passes a self-check, else espeak-ng; the choice is logged). ``backend`` replaces the engine with any object
+    ``engine``: ``"pyttsx3"`` (pyttsx3 with its espeak-ng driver, :class:`Pyttsx3`), ``"espeak-ng"``
+    (libespeak-ng in a child process, :class:`EspeakLib`), the path of an espeak-ng program (:class:`EspeakNg`)
+    or ``"auto"`` (the default: pyttsx3 when it imports and passes a self-check, else espeak-ng; the choice is
+    logged). ``backend`` replaces the engine with any object
     having ``name``, ``version()``, ``voices()`` and ``synth(text, voice, rate) -> (int16, rate)``. The cache key
     holds the backend's name and version, so renderings of different engines never mix.
     """
@@ -537,7 +685,7 @@ class Tts:
         if backend is None:
             backend = make_backend(engine, timeout=timeout)
         self.backend = backend
-        self._fallback = None       # the espeak-ng program, if pyttsx3 fails a rendering twice (see _synthesise)
+        self._fallback = None       # EspeakLib, if pyttsx3 fails a rendering twice (see _synthesise)
         self.cache_dir = os.fspath(cache_dir)
         self.rate = int(rate)
         self.peak_dbm0 = float(peak_dbm0)
@@ -606,11 +754,17 @@ class Tts:
 
     def _synthesise(self, text: str, voice: str) -> np.ndarray:
         """Render with the backend; a failed or silent rendering by pyttsx3 (its in-process libespeak-ng is
-        asynchronous: a rare rendering comes back empty) is tried once more, then by the espeak-ng program (the
-        same voice data), so a caller never gets silence or an error where speech can be made. Unknown voices and
+        asynchronous: a rare rendering comes back empty) is tried once more, then by :class:`EspeakLib` (the
+        same library in a child process), so a caller never gets silence or an error where speech can be made. Unknown voices and
         texts are not retried."""
         def once(backend):
-            pcm, sr = backend.synth(text, self.resolve_voice(voice), self.rate)
+            v = self.resolve_voice(voice)
+            version = getattr(backend, "espeak_version", None)
+            if version is not None:
+                from . import espeak_lib
+
+                espeak_lib.warn_if_old_mandarin(version(), v, backend.name)
+            pcm, sr = backend.synth(text, v, self.rate)
             try:
                 return to_alaw_8k(pcm, sr, self.peak_dbm0)
             except TtsError as e:
@@ -628,10 +782,10 @@ class Tts:
             except UnknownVoice:
                 raise
             except TtsError as second:
-                _log.warn("TTS: pyttsx3 failed again ({error}); rendering with the espeak-ng program",
+                _log.warn("TTS: pyttsx3 failed again ({error}); rendering with libespeak-ng in a child process",
                           error=str(second))
                 if self._fallback is None:
-                    self._fallback = EspeakNg()
+                    self._fallback = EspeakLib()
                 return once(self._fallback)
 
     def render_async(self, text: str, voice: str = "zh"):
@@ -707,7 +861,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--voice", default="zh", help="zh (Mandarin), en (English) or an espeak-ng voice")
     p.add_argument("--rate", type=int, default=160, help="words per minute (default %(default)s)")
     p.add_argument("--cache", default="ctid-data/tts", help="cache directory (default %(default)s)")
-    p.add_argument("--engine", default="auto", help="auto, pyttsx3 or espeak-ng (default %(default)s)")
+    p.add_argument("--engine", default="auto",
+                   help="auto, pyttsx3, espeak-ng or the path of an espeak-ng program (default %(default)s)")
     p.add_argument("-o", "--output", required=True, help="WAV file to write")
     a = p.parse_args(argv)
     try:

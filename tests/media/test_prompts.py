@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import struct
 
 import numpy as np
@@ -11,13 +10,13 @@ import pytest
 from ctid.dsp import g711
 from ctid.dsp.wavfile import write_wav
 from ctid.media.prompts import PROMPTS, PromptCatalogue, PromptError
-from ctid.media.tts import EspeakNg, Tts
+from ctid.media.tts import EspeakLib, Tts
+from tts_check import need_espeak
 
-pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None and not os.environ.get("CTID_REQUIRE_PEERS"),
-                                reason="espeak-ng not installed (apt-get install espeak-ng)")
+pytestmark = need_espeak
 
 
-class CountingEngine(EspeakNg):
+class CountingEngine(EspeakLib):
     def __init__(self):
         super().__init__()
         self.calls = 0

@@ -1,26 +1,25 @@
-"""TTS: espeak-ng rendered to 8 kHz A-law at -6 dBm0 peak, the disk cache, errors, render_async."""
+"""TTS: libespeak-ng (child process) rendered to 8 kHz A-law at -6 dBm0 peak, the disk cache, errors, render_async."""
 from __future__ import annotations
 
 import os
 import queue
-import shutil
 import threading
 
 import numpy as np
 import pytest
 
 from ctid.dsp import g711
-from ctid.media.tts import DBM0_PEAK, EngineMissing, EspeakNg, Tts, TtsError, UnknownVoice
+from ctid.media.tts import DBM0_PEAK, EngineMissing, EspeakLib, Tts, TtsError, UnknownVoice
+from tts_check import need_espeak
 
-pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None and not os.environ.get("CTID_REQUIRE_PEERS"),
-                                reason="espeak-ng not installed (apt-get install espeak-ng)")
+pytestmark = need_espeak
 
 ZH = "欢迎致电人民医院"
 EN = "Welcome to the hospital"
 
 
-class CountingEngine(EspeakNg):
-    """The real espeak-ng backend, counting synth calls and keeping the engine's output (test double)."""
+class CountingEngine(EspeakLib):
+    """The real libespeak-ng backend, counting synth calls and keeping the engine's output (test double)."""
 
     def __init__(self):
         super().__init__()
@@ -84,7 +83,7 @@ def test_cache_key_covers_text_voice_rate_and_engine_version(tmp_path, tts, engi
     assert k != tts.cache_key(ZH + "。", "zh")
     assert k != tts.cache_key(ZH, "en")
     assert k != Tts(str(tmp_path), backend=engine, rate=120).cache_key(ZH, "zh")
-    engine._version = "0.0-other"
+    engine._info = {**engine.info(), "version": "0.0-other"}
     assert k != tts.cache_key(ZH, "zh")
 
 

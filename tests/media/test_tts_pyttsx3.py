@@ -1,10 +1,9 @@
-"""TTS through pyttsx3 (its espeak-ng driver, one worker thread) and through the espeak-ng program: both render
-Mandarin and English to 8 kHz A-law speech, the same text the same way, refuse unknown voices, time out, and the
+"""TTS through pyttsx3 (its espeak-ng driver, one worker thread) and through libespeak-ng in a child process: both
+render Mandarin and English to 8 kHz A-law speech, the same text the same way, refuse unknown voices, time out, and the
 worker survives engine errors."""
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 import wave
 
@@ -14,12 +13,12 @@ from scipy.signal import correlate
 
 from ctid.dsp import g711
 from ctid.media import tts as tts_mod
-from ctid.media.tts import (EngineMissing, EspeakNg, Pyttsx3, Pyttsx3Worker, Tts, TtsError, UnknownVoice,
+from ctid.media.tts import (EngineMissing, EspeakLib, EspeakNg, Pyttsx3, Pyttsx3Worker, Tts, TtsError, UnknownVoice,
                             make_backend)
+from tts_check import need_espeak
 
 pyttsx3 = pytest.importorskip("pyttsx3")
-pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None and not os.environ.get("CTID_REQUIRE_PEERS"),
-                                reason="espeak-ng not installed (apt-get install espeak-ng)")
+pytestmark = need_espeak
 
 ZH = "欢迎致电人民医院"
 EN = "Welcome to the hospital"
@@ -231,7 +230,9 @@ def test_worker_that_cannot_start_reports_it():
 
 def test_engine_selection(monkeypatch):
     assert isinstance(make_backend("pyttsx3"), Pyttsx3)
-    assert isinstance(make_backend("espeak-ng"), EspeakNg)
+    assert isinstance(make_backend("espeak-ng"), EspeakLib)
+    prog = make_backend("/usr/bin/espeak-ng")                # a program by path: the user's explicit choice
+    assert isinstance(prog, EspeakNg) and prog.program == "/usr/bin/espeak-ng"
     assert isinstance(make_backend("auto"), Pyttsx3)   # pyttsx3 works here
     with pytest.raises(TtsError, match="unsupported TTS engine 'festival'; supported: auto, pyttsx3, espeak-ng"):
         make_backend("festival")
@@ -239,11 +240,11 @@ def test_engine_selection(monkeypatch):
     def no_pyttsx3(*a, **kw):
         raise EngineMissing("pyttsx3 is not installed")
     monkeypatch.setattr(tts_mod, "Pyttsx3", no_pyttsx3)
-    assert isinstance(make_backend("auto"), EspeakNg)
+    assert isinstance(make_backend("auto"), EspeakLib)
 
 
-def test_a_failed_pyttsx3_rendering_is_retried_then_made_by_the_espeak_ng_program(tmp_path, monkeypatch):
-    """No silence where speech can be made: pyttsx3 rendering silence twice -> the espeak-ng program renders."""
+def test_a_failed_pyttsx3_rendering_is_retried_then_made_by_the_child_process_renderer(tmp_path, monkeypatch):
+    """No silence where speech can be made: pyttsx3 rendering silence twice -> libespeak-ng in a child renders."""
     import numpy as np
 
     from ctid.media import tts as T
@@ -258,6 +259,6 @@ def test_a_failed_pyttsx3_rendering_is_retried_then_made_by_the_espeak_ng_progra
     t = T.Tts(str(tmp_path), backend=backend)
     audio = t.render("您好", "zh")
     assert len(calls) == 2                                   # tried twice with pyttsx3
-    assert t._fallback is not None and t._fallback.name != "pyttsx3"
+    assert isinstance(t._fallback, EspeakLib)
     from ctid.dsp.g711 import alaw_decode
     assert int(np.max(np.abs(alaw_decode(audio).astype(np.int32)))) > 1000   # speech, not silence
