@@ -475,6 +475,12 @@ class Pyttsx3Worker:
         timer = threading.Timer(self.timeout, self._expire)   # for a driver that renders inside runAndWait
         timer.daemon = True
         try:
+            if self._espeak is not None:
+                # The first utterance after pyttsx3's driver starts is sometimes spoken at the rate the driver
+                # set when it started (200 words/minute) instead of the one queued below (seen with
+                # libespeak-ng 1.51 and 1.52 in about half the runs when the engine had been idle after its
+                # start): setting the rate once directly, before the voice, makes it take every time.
+                self._espeak.SetParameter(self._espeak.RATE, int(req.rate), 0)
             eng.setProperty("voice", req.voice)
             eng.setProperty("rate", req.rate)
             eng.setProperty("volume", 1.0)

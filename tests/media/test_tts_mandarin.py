@@ -216,3 +216,30 @@ def test_digit_strings_in_mandarin(lib):
     assert yao.split("_|")[0] == "j'Au55" == single.split("_|")[0]              # 幺 = yao1
     assert "t'ong51" in yao                                                     # 洞 = dong4
     assert "pai214" in run and "tS;h'iE55n" in run          # 一百三十八千二十六 (bai3, qian1): a number, not digits
+
+
+FIRST_RENDERING = r"""
+import sys, tempfile, time
+from ctid.media.tts import Tts
+d = tempfile.mkdtemp()
+p = Tts(d, "pyttsx3", rate=160)
+p.backend.voices()
+time.sleep(0.5)                       # the engine idle after its start: where the first rendering went wrong
+print(len(p.render(sys.argv[1], "zh")))
+"""
+
+
+def test_the_first_pyttsx3_rendering_after_start_has_the_requested_rate(tmp_path):
+    """pyttsx3's driver sets 200 words/minute when it starts; the first utterance after an idle start was
+    sometimes spoken at that rate instead of the requested 160 (about half the runs). Five fresh processes in turn
+    each render the welcome prompt first: all must match the child renderer's length (the same library)."""
+    import subprocess
+    import sys
+
+    text = PROMPTS["welcome"]
+    want = len(Tts(str(tmp_path / "c"), "espeak-ng", rate=160).render(text, "zh"))
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    got = [int(subprocess.run([sys.executable, "-c", FIRST_RENDERING, text], stdout=subprocess.PIPE, env=env, cwd=root,
+                              timeout=120, check=True).stdout.split()[-1]) for _ in range(5)]
+    assert all(abs(n - want) < 0.03 * want for n in got), (want, got)
