@@ -206,3 +206,60 @@ def test_back_off_both_ends_second_glare_fails_with_cause_34(tmpdir_str):
         link.clear_all()
     finally:
         link.close()
+
+
+def test_yield_both_ends_withdraw_and_fail_on_the_second_glare(tmpdir_str):
+    """yield against yield: each end serves the seizure the other just withdrew; the withdrawal arrives as a
+    clear-forward and the timeslot returns to idle; the repeat attempts meet again: cause 34 at both ends."""
+    link = Link(tmpdir_str, "yield", "yield")
+    try:
+        a, b = link.a, link.b
+        box = link.both_originate()
+        assert link.run(10, until=lambda: box["a"] and box["b"])
+        for end in (a, b):
+            assert box[end.name][0].value.cause == 34
+            assert [(e["channel"], e["to"]) for e in end.ev("channel.moved")] == [(f"{end.name}/3", f"{end.name}/2")]
+            assert not end.ev("channel.incoming")               # the far end's seizure was gone before its digits
+        assert link.run(2, until=lambda: a.all_idle() and b.all_idle())
+        assert a.errors() == {} and b.errors() == {}
+        link.clear_all()
+    finally:
+        link.close()
+
+
+def test_keep_both_ends_is_a_misconfiguration_both_fail_on_the_seize_ack_wait(tmpdir_str):
+    link = Link(tmpdir_str, "keep", "keep")
+    try:
+        a, b = link.a, link.b
+        box = link.both_originate()
+        out_lines = {"a": a.line(3), "b": b.line(3)}
+        assert link.run(12, until=lambda: box["a"] and box["b"])
+        for end in (a, b):
+            assert box[end.name][0].value.cause == 41              # temporary failure: no seize-ack in time
+            assert not end.ev("channel.moved")
+            errs = [str(e) for e in out_lines[end.name].errors]
+            assert len(errs) == 1 and "no seize acknowledgement" in errs[0], errs
+        assert link.run(2, until=lambda: a.all_idle() and b.all_idle())
+        link.clear_all()
+    finally:
+        link.close()
+
+
+def test_originate_timeout_follows_the_moved_call(tmpdir_str):
+    """The engine's originate timer hangs up the channel the call moved to (not the one it left)."""
+    link = Link(tmpdir_str, "keep", "yield")
+    try:
+        a, b = link.a, link.b
+        a.eng._listeners.remove(a._auto_answer)      # nobody answers b's call at a: b's originate times out
+        box = {"a": [], "b": []}
+        a.eng.originate("a", "22220001").addBoth(box["a"].append)
+        b.eng.originate("b", "11110001", timeout=5).addBoth(box["b"].append)
+        assert link.run(8, until=lambda: box["b"])
+        assert box["b"][0].value.cause == 19
+        assert [(e["channel"], e["cause"]) for e in b.ev("channel.hangup")] == [("b/2", 19)]
+        assert box["a"] == ["a/3"]
+        link.clear_all()
+        link.run(0.1)
+        assert [(c["channel"], c["cause"]) for c in b.cdrs if c["direction"] == "out"] == [("b/2", 19)]
+    finally:
+        link.close()

@@ -148,3 +148,32 @@ def test_new_seizure_clears_the_dual_seizure_mark():
 def test_unknown_policy_is_refused():
     with pytest.raises(ValueError, match="dual_seizure must be one of back_off, keep, yield"):
         OutgoingLine(CHINA, task.Clock(), Chan(), dual_seizure="fight")
+
+
+def incoming(both_way, variant=CHINA):
+    from ctid.signaling.china1 import IncomingLine
+    clock, ch, ev = task.Clock(), Chan(), []
+    line = IncomingLine(variant, clock, ch, name="in", listener=lambda e, **k: ev.append((e, k)))
+    line.both_way = both_way
+    line.on_abcd(variant.code(FORWARD, "idle"))
+    line.on_abcd(variant.code(FORWARD, "seize"))
+    assert line.state is S.SEIZE_ACK and ch.sent[-1] == variant.code(BACKWARD, "seize_ack")
+    return line, clock, ch, ev
+
+
+@pytest.mark.parametrize("variant", [CHINA, ITU], ids=["cn", "itu"])
+def test_both_way_incoming_far_end_acknowledging_ends_a_stale_seizure(variant):
+    """Both ends yielded: each serves the seizure the other withdrew and receives the other's seize-ack."""
+    line, clock, ch, ev = incoming(True, variant)
+    line.on_abcd(variant.code(BACKWARD, "seize_ack"))
+    assert line.state is S.IDLE and ch.sent[-1] == variant.code(BACKWARD, "idle")
+    assert names(ev)[-2:] == ["clear_forward", "idle"] and not line.errors
+    assert line.timers.running() == []
+    line.on_abcd(variant.code(FORWARD, "idle"))           # the far end takes our idle as clear-forward, idles
+    assert line.state is S.IDLE and not line.errors
+
+
+def test_incoming_only_line_keeps_treating_1111_as_a_protocol_error():
+    line, clock, ch, ev = incoming(False)
+    line.on_abcd(CHINA.code(BACKWARD, "seize_ack"))
+    assert line.state is S.SEIZE_ACK and len(line.errors) == 1

@@ -66,6 +66,8 @@ class No1Channel(TrunkChannel):
               else dict(dual_seizure=t.cfg.dual_seizure if self.role == "both" else "back_off"))
         self.cas = CasChannel(role, drv, _BankShim(self), t.clock, CHINA, listener=self._cas_event,
                               tone_sink=lambda sig, bwd=(role == "in"): self._mf_tone(sig, bwd), **kw)
+        if role == "in" and self.role == "both":
+            self.cas.line.both_way = True    # a far end acknowledging in the incoming role ends a stale seizure
         if t.span in t.down_spans:
             self.cas.line.span_down(f"span {t.span} down")
         now = drv.get_abcd()

@@ -392,6 +392,10 @@ class IncomingLine(_Line):
         #: 1101: the same code in both directions since C, D are fixed). Either way no seizure is to come:
         #: not a protocol error; cleared when the far end shows idle again.
         self.far_blocked = False
+        #: set by the owner when this line is on a both-way circuit: a far end that sends the backward seize-ack
+        #: code is then in the incoming role itself, so a seizure we acknowledged is gone (both ends yielded after
+        #: a dual seizure, or both seize-ack waits expired and each read the other's last seizure): see _on_abcd
+        self.both_way = False
 
     def span_down(self, reason: str = "span down") -> None:
         self.awaiting_clear_forward = None
@@ -425,6 +429,15 @@ class IncomingLine(_Line):
                 self._emit("far_blocked", abcd=c)
             return True
         return False
+
+    def _is_far_ack(self, c: int) -> bool:
+        """``c`` is the variant's backward seize-ack code: what a far end sends in the incoming role while it
+        acknowledges a seizure (in the ITU variant the same bits are the forward "fault", a_f b_f = 11: no call
+        either way)."""
+        try:
+            return c == self.variant.code(BACKWARD, "seize_ack")
+        except KeyError:
+            return False
 
     # commands ----------------------------------------------------------------------------------
     def await_clear_forward(self, why: str) -> None:
@@ -510,7 +523,20 @@ class IncomingLine(_Line):
             elif not self._far(c):
                 self._unexpected(c, "ignored, channel stays BLOCKED")
         elif s in (LineState.SEIZE_ACK, LineState.ANSWERED, LineState.CLEAR_BACK, LineState.FORCED_RELEASE):
-            if self._is(c, "clear_forward"):
+            if s is LineState.SEIZE_ACK and self.both_way and self._is_far_ack(c):
+                # the far end of this both-way circuit is in the incoming role and acknowledges a seizure: the
+                # seizure we acknowledged is gone (both ends yielded after a dual seizure, or each end read the
+                # other's last seizure after both seize-ack waits expired); nobody calls on this circuit: back to
+                # idle (our idle reads as a clear-forward there, and that end returns to idle too)
+                log.info("%s: the far end is in the incoming role (%s): no call on this circuit, IDLE", self.name,
+                         abcd_str(c))
+                self.timers.stop_all()
+                self.awaiting_clear_forward = None
+                self._emit("clear_forward", after=s.value, reason="far end in the incoming role")
+                self._send("idle")
+                self._set(LineState.IDLE)
+                self._emit("idle", reason="far end in the incoming role")
+            elif self._is(c, "clear_forward"):
                 self.timers.stop("clear_forward")
                 self.awaiting_clear_forward = None
                 self._emit("clear_forward", after=s.value)
