@@ -177,3 +177,101 @@ def test_incoming_only_line_keeps_treating_1111_as_a_protocol_error():
     line, clock, ch, ev = incoming(False)
     line.on_abcd(CHINA.code(BACKWARD, "seize_ack"))
     assert line.state is S.SEIZE_ACK and len(line.errors) == 1
+
+
+# -- two hwsim ends (CasBoard on each of two cabled boards), both seizing timeslot 1 in the same 20 ms block ----
+class Pair:
+    def __init__(self, pol_a, pol_b, variant=CHINA):
+        from ctid.drivers import open_board
+        from ctid.drivers.hwsim import World
+        from ctid.signaling.china1 import CasBoard
+        self.world = World(5)
+        for b in (0, 1):
+            self.world.create_board(b, spans=1)
+        self.world.cable(0, 0, 1, 0)
+        self.a = open_board("hwsim", 0, world=self.world, span_config="cas")
+        self.b = open_board("hwsim", 1, world=self.world, span_config="cas")
+        self.world.tick(5)
+        self.a.events(), self.b.events()
+        self.clock = task.Clock()
+        self.variant = variant
+        self.A, self.B = CasBoard(self.a, self.clock, variant), CasBoard(self.b, self.clock, variant)
+        self.oa = self.A.add(0, 1, "out", dual_seizure=pol_a)
+        self.ob = self.B.add(0, 1, "out", dual_seizure=pol_b)
+        self.run(5)
+        # hwsim's span starts with 1011 on every timeslot, not an ITU code: errors of the start-up are not ours
+        for ch in (self.oa, self.ob):
+            ch.line.errors.clear()
+            ch.events.clear()
+
+    def run(self, n=1, until=None):
+        for _ in range(n):
+            self.world.tick(1)
+            self.clock.advance(0.02)
+            self.A.step()
+            self.B.step()
+            if until is not None and until():
+                return True
+        return until is None
+
+    def rx(self, board):
+        return board.spans[0].timeslot(1).get_abcd()
+
+    def close(self):
+        self.world.close()
+
+
+def test_hwsim_back_off_both_ends_return_to_idle():
+    p = Pair("back_off", "back_off")
+    try:
+        assert p.oa.call("22220001") and p.ob.call("11110001")      # same block
+        assert p.run(50, until=lambda: p.oa.line.state is S.IDLE and p.ob.line.state is S.IDLE)
+        for ch in (p.oa, p.ob):
+            evs = [e for e, _ in ch.events]
+            assert evs[0] == "dual_seizure" and evs[-1] == "idle" and "seize_ack" not in evs
+            assert ch.line.history == [S.IDLE, S.SEIZED, S.CLEAR_FWD, S.IDLE] and not ch.line.errors
+        p.run(5)
+        idle = CHINA.code(FORWARD, "idle")
+        assert p.rx(p.a) == idle and p.rx(p.b) == idle
+        assert p.oa.line.state is S.IDLE and p.ob.line.state is S.IDLE
+    finally:
+        p.close()
+
+
+def test_hwsim_keep_against_yield_the_kept_call_completes():
+    from ctid.signaling.china1 import NumberRules
+    p = Pair("keep", "yield")
+    try:
+        assert p.oa.call("22220001", "1068880000") and p.ob.call("11110001")
+        assert p.run(10, until=lambda: ("idle", {"reason": "dual seizure: yielded", "dual_seizure": True})
+                     in p.ob.events)
+        assert p.oa.line.state is S.SEIZED and p.oa.line.dual_seized
+        # the yielding end serves the far end's call on the timeslot in the incoming role
+        inc = p.B.replace(0, 1, "in", numbers=NumberRules(default_length=8), both_way=True)
+        assert inc.line.state is S.SEIZE_ACK
+        assert p.run(400, until=lambda: any(e == "offered" for e, _ in inc.events))
+        offered = [i for e, i in inc.events if e == "offered"][0]["result"]
+        assert offered.called == "22220001" and offered.calling == "1068880000"
+        assert inc.answer()
+        assert p.run(20, until=lambda: p.oa.line.state is S.ANSWERED)
+        p.oa.hangup()
+        assert p.run(20, until=lambda: p.oa.line.state is S.IDLE and inc.line.state is S.IDLE)
+        p.run(5)
+        idle = CHINA.code(FORWARD, "idle")
+        assert p.rx(p.a) == idle and p.rx(p.b) == idle
+        assert not p.oa.line.errors and not inc.line.errors and not p.ob.line.errors
+        assert [e for e, _ in p.oa.events][:2] == ["dual_seizure", "seize_ack"]
+    finally:
+        p.close()
+
+
+def test_hwsim_itu_variant_back_off():
+    p = Pair("back_off", "back_off", ITU)
+    try:
+        assert p.oa.call("22220001") and p.ob.call("11110001")
+        assert p.run(50, until=lambda: p.oa.line.state is S.IDLE and p.ob.line.state is S.IDLE)
+        assert all(ch.events[0][0] == "dual_seizure" and not ch.line.errors for ch in (p.oa, p.ob))
+        p.run(5)
+        assert p.rx(p.a) == ITU.code(FORWARD, "idle") == p.rx(p.b)
+    finally:
+        p.close()

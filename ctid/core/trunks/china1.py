@@ -62,12 +62,10 @@ class No1Channel(TrunkChannel):
         drv = t.board.spans[t.span].timeslot(self.ts)
         numbers = NumberRules(lengths=tuple(sorted(t.cfg.number_lengths.items())),
                               default_length=t.cfg.number_length)
-        kw = (dict(decide=lambda *a: "free", numbers=numbers) if role == "in"
+        kw = (dict(decide=lambda *a: "free", numbers=numbers, both_way=self.role == "both") if role == "in"
               else dict(dual_seizure=t.cfg.dual_seizure if self.role == "both" else "back_off"))
         self.cas = CasChannel(role, drv, _BankShim(self), t.clock, CHINA, listener=self._cas_event,
                               tone_sink=lambda sig, bwd=(role == "in"): self._mf_tone(sig, bwd), **kw)
-        if role == "in" and self.role == "both":
-            self.cas.line.both_way = True    # a far end acknowledging in the incoming role ends a stale seizure
         if t.span in t.down_spans:
             self.cas.line.span_down(f"span {t.span} down")
         now = drv.get_abcd()
