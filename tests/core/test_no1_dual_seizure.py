@@ -263,3 +263,28 @@ def test_originate_timeout_follows_the_moved_call(tmpdir_str):
         assert [(c["channel"], c["cause"]) for c in b.cdrs if c["direction"] == "out"] == [("b/2", 19)]
     finally:
         link.close()
+
+
+def test_transfer_leg_that_meets_dual_seizure_is_moved_and_bridged(tmpdir_str):
+    """A transfer to a number dials out on the trunk; that leg meets dual seizure (this end yields): the
+    transfer waits on the moved leg and bridges the caller to it when it answers."""
+    link = Link(tmpdir_str, "yield", "keep")
+    try:
+        a, b = link.a, link.b
+        first = []
+        b.eng.originate("b", "22220001").addBoth(first.append)          # b -> a on timeslot 3, answered by a
+        assert link.run(10, until=lambda: first == ["b/3"])
+        assert a.trunk.channels[3].state == "up"
+        second = []
+        a.eng.transfer("a/3", to="33330001")                            # a's transfer leg seizes a/2 ...
+        b.eng.originate("b", "22220002").addBoth(second.append)         # ... as b seizes b/2: same block
+        assert a.trunk.channels[2].state == "dialing" and b.trunk.channels[2].state == "dialing"
+        assert link.run(20, until=lambda: a.ev("call.bridged") and second)
+        assert [(e["channel"], e["to"]) for e in a.ev("channel.moved")] == [("a/2", "a/1")]
+        assert [e["channels"] for e in a.ev("call.bridged")] == [["a/3", "a/1"]]
+        assert second == ["b/2"]                                         # b kept the timeslot
+        assert [e["channel"] for e in b.ev("channel.incoming")] == ["b/1"]   # the transfer leg arrived
+        assert a.errors() == {} and b.errors() == {}
+        link.clear_all()
+    finally:
+        link.close()
