@@ -17,14 +17,14 @@ circuit available), as ISUP's repeat attempt does (Q.764 2.10.1.4).
 """
 from __future__ import annotations
 
+import logging
+
 from ctid.drivers.model import AbcdEvent, Alarm, AlarmEvent, OverrunEvent
 from ctid.dsp import r2mf
 from ctid.dsp.params import R2Params
 from ctid.signaling.china1 import CHINA, NumberRules
 from ctid.signaling.china1.channel import SPAN_DOWN_ALARMS, CasChannel
 from ctid.signaling.china1.line import LineState as L
-
-import logging
 
 from .base import BLOCKED, CLEARING, DIALING, DOWN, IDLE, INCOMING, RINGING, UP, Trunk, TrunkChannel
 
