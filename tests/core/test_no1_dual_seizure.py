@@ -288,3 +288,22 @@ def test_transfer_leg_that_meets_dual_seizure_is_moved_and_bridged(tmpdir_str):
         link.clear_all()
     finally:
         link.close()
+
+
+def test_back_off_against_yield_both_withdraw(tmpdir_str):
+    """back_off against yield: neither end keeps the timeslot (the yielding end serves a seizure that is being
+    withdrawn, and drops it on the clear-forward); both repeat on timeslot 2, meet again: cause 34 at both."""
+    link = Link(tmpdir_str, "back_off", "yield")
+    try:
+        a, b = link.a, link.b
+        box = link.both_originate()
+        assert link.run(10, until=lambda: box["a"] and box["b"])
+        for end in (a, b):
+            assert box[end.name][0].value.cause == 34
+            assert [(e["channel"], e["to"]) for e in end.ev("channel.moved")] == [(f"{end.name}/3", f"{end.name}/2")]
+            assert not end.ev("channel.incoming")
+        assert link.run(2, until=lambda: a.all_idle() and b.all_idle())
+        assert a.errors() == {} and b.errors() == {}
+        link.clear_all()
+    finally:
+        link.close()
