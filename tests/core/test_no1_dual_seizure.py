@@ -307,3 +307,28 @@ def test_back_off_against_yield_both_withdraw(tmpdir_str):
         link.clear_all()
     finally:
         link.close()
+
+
+def test_originate_skips_a_timeslot_the_far_end_already_seizes(tmpdir_str):
+    """The far end's seizure is on the board but its event not yet handled when we originate: the trunk does
+    not take that timeslot (it would be a dual seizure no ABCD change reports) but the next one."""
+    link = Link(tmpdir_str, "back_off", "back_off")
+    try:
+        a, b = link.a, link.b
+        box = {"a": [], "b": []}
+        b.eng.originate("b", "11110001").addBoth(box["b"].append)       # b seizes b/3
+        link.world.tick(1)                                              # the seizure reaches a's board ...
+        a3 = a.trunk.channels[3]
+        assert a3.cas.channel.get_abcd() == CHINA.code(FORWARD, "seize") and a3.state == "idle"
+        a.eng.originate("a", "22220001").addBoth(box["a"].append)       # ... before a's runtime has seen it
+        assert a.trunk.channels[2].state == "dialing" and a3.cas.role == "in"
+        link.clock.advance(TICK)
+        link.a.rt.tick()
+        link.b.rt.tick()
+        assert link.run(20, until=lambda: box["a"] and box["b"])
+        assert box == {"a": ["a/2"], "b": ["b/3"]}
+        assert a.trunk.dual_seizures == 0 and b.trunk.dual_seizures == 0
+        assert a.errors() == {} and b.errors() == {}
+        link.clear_all()
+    finally:
+        link.close()

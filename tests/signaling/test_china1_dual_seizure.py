@@ -275,3 +275,27 @@ def test_hwsim_itu_variant_back_off():
         assert p.rx(p.a) == ITU.code(FORWARD, "idle") == p.rx(p.b)
     finally:
         p.close()
+
+
+def test_far_seizure_already_received_when_we_seize_is_dual_seizure():
+    """The far end's seizure arrived while the line was idle (the owner made the outgoing line just then): no
+    ABCD change follows our seizure, the dual seizure is still detected, after the command returned."""
+    clock, ch, ev = task.Clock(), Chan(), []
+    line = OutgoingLine(CHINA, clock, ch, name="out", listener=lambda e, **k: ev.append((e, k)),
+                        dual_seizure="back_off")
+    line.on_abcd(CHINA.code(FORWARD, "seize"))           # read in IDLE (a backward forced release: logged)
+    assert line.seize() and "dual_seizure" not in names(ev)
+    clock.advance(0)
+    assert ("dual_seizure", {"policy": "back_off"}) in ev and line.state is S.CLEAR_FWD
+    line.on_abcd(CHINA.code(FORWARD, "idle"))
+    assert line.state is S.IDLE
+
+
+def test_no_deferred_dual_seizure_when_the_far_end_idled_meanwhile():
+    clock, ch, ev = task.Clock(), Chan(), []
+    line = OutgoingLine(CHINA, clock, ch, listener=lambda e, **k: ev.append((e, k)))
+    line.on_abcd(CHINA.code(FORWARD, "seize"))
+    line.seize()
+    line.on_abcd(CHINA.code(BACKWARD, "seize_ack"))      # it was acknowledged after all
+    clock.advance(0)
+    assert "dual_seizure" not in names(ev) and line.state is S.SEIZE_ACK

@@ -22,7 +22,7 @@ import logging
 from ctid.drivers.model import AbcdEvent, Alarm, AlarmEvent, OverrunEvent
 from ctid.dsp import r2mf
 from ctid.dsp.params import R2Params
-from ctid.signaling.china1 import CHINA, NumberRules
+from ctid.signaling.china1 import CHINA, FORWARD, NumberRules
 from ctid.signaling.china1.channel import SPAN_DOWN_ALARMS, CasChannel
 from ctid.signaling.china1.line import LineState as L
 
@@ -98,7 +98,14 @@ class No1Channel(TrunkChannel):
 
     def can_originate(self) -> bool:
         return (self.role in ("out", "both") and self.state == IDLE and self.cas.line.state is L.IDLE
-                and not getattr(self.cas.line, "far_blocked", False))
+                and not getattr(self.cas.line, "far_blocked", False) and not self._far_seizing())
+
+    def _far_seizing(self) -> bool:
+        """The board already receives the far end's seizure on this both-way timeslot (its event not yet
+        handled): the timeslot is the far end's, not free for a call of ours."""
+        if self.role != "both" or self.cas.role != "in":
+            return False
+        return self.cas.channel.get_abcd() == CHINA.code(FORWARD, "seize")
 
     def dial(self, called: str, calling: str | None = None) -> None:
         if self.role == "both" and self.cas.role != "out":

@@ -205,7 +205,19 @@ class OutgoingLine(_Line):
         self._send("seize")
         self._set(LineState.SEIZED)
         self.timers.start(self.variant.timer("seize_ack"), self._timeout)
+        if self.rx is not None and self._is_far_seize(self.rx):
+            # the far end already shows its seizure (received while this line was idle): both seize at once, and
+            # no change of ABCD will come to tell: dual seizure, reported once this command has returned
+            self.clock.callLater(0, self._far_seized_already)
         return True
+
+    def _far_seized_already(self) -> None:
+        try:
+            if self.state is LineState.SEIZED and self.rx is not None and self._is_far_seize(self.rx):
+                self._on_dual_seizure()
+        except Exception as exc:  # noqa: BLE001 - never let an exception out of a clock call
+            log.exception("%s: internal error on dual seizure", self.name)
+            self._error(f"internal error on dual seizure: {exc!r}")
 
     def expect_answer(self) -> None:
         """Register signalling accepted the call (B signal 'free'): start the answer timer."""
