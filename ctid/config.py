@@ -69,6 +69,7 @@ class TrunkConfig:
     number_length: int | None = None      # called-number length (China No.1 incoming; None: end by timeout)
     number_lengths: dict = field(default_factory=dict)   # China No.1: {prefix: length}; exact routes added
     calling: str = ""                     # default calling number for outgoing calls
+    dual_seizure: str = "back_off"        # China No.1 both-way timeslots: back_off | keep | yield
     # analogue
     ports: list[int] = field(default_factory=list)
     rings: int = 2                        # FXO: answerable after this many rings (caller ID comes after ring 1)
@@ -500,6 +501,7 @@ def _trunk(cfg: Config, s: _Section, i: int) -> TrunkConfig:
                                   f"{len(prefix)}..20 digits")
         t.number_lengths = dict(lengths)
         t.calling = s.get("calling", "", str, lambda v: None if v == "" or v.isdigit() else "must be digits")
+        t.dual_seizure = s.get("dual_seizure", "back_off", str, _one_of("back_off", "keep", "yield"))
     else:
         ports = s.need("ports", list)
         for j, p in enumerate(ports):

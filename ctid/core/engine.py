@@ -55,6 +55,7 @@ class Call:
         self.bridged: tuple | None = None  # (channel, channel) while bridged
         self.connected = False             # has been bridged (to an agent or a transfer target)
         self.originate: defer.Deferred | None = None
+        self.moved: dict = {}              # channel id -> the channel a leg moved to (China No.1 dual seizure)
 
     def info(self) -> dict:
         return {"call": self.id, "channels": [c.id for c in self.legs], "state": self.state, "queue": self.queue,
@@ -162,6 +163,8 @@ class Engine:
                 self.emit("channel.dtmf", channel=ch.id, call=call.id, digit=info["digit"])
         elif event == "hangup":
             self._leg_hangup(ch, call, info["cause"])
+        elif event == "moved":
+            self._leg_moved(ch, call, info["to"], info.get("reason", ""))
         elif event == "state" and info["state"] == IDLE and ch.kind == "fxs" and self.acd.waiting():
             # an agent's extension became free (phone back on hook): offer waiting calls, after this event
             self.clock.callLater(0, self.acd.dispatch)
@@ -176,6 +179,30 @@ class Engine:
     def _add_leg(self, call: Call, ch) -> None:
         call.legs.append(ch)
         self.chan_call[ch.id] = call
+
+    def _leg_moved(self, ch, call: Call | None, new, reason: str) -> None:
+        """A leg's outgoing call continues on another channel (the trunk's repeat attempt after dual seizure):
+        the call, its CDR channel and what waits on the leg (answer, transfer) follow it."""
+        if call is None:
+            return
+        self.chan_call.pop(ch.id, None)
+        self.chan_call[new.id] = call
+        call.legs = [new if leg is ch else leg for leg in call.legs]
+        if call.channel == ch.id:
+            call.channel = new.id
+        call.moved[ch.id] = new
+        new._on_answer, ch._on_answer = ch._on_answer, None
+        new._transfer_from, ch._transfer_from = ch._transfer_from, None
+        self.emit("channel.moved", channel=ch.id, to=new.id, call=call.id, reason=reason)
+
+    @staticmethod
+    def _follow(call: Call, ch):
+        """The channel that carries what ``ch`` carried for ``call`` (after moves)."""
+        seen = set()
+        while ch.id in call.moved and ch not in call.legs and ch.id not in seen:
+            seen.add(ch.id)
+            ch = call.moved[ch.id]
+        return ch
 
     def _leg_hangup(self, ch, call: Call | None, cause: int) -> None:
         self._holding.pop(ch.id, None)
@@ -581,6 +608,7 @@ class Engine:
         return defer.succeed(None)
 
     def _transfer_timeout(self, call: Call, target) -> None:
+        target = self._follow(call, target)
         if target in call.legs and target.state != UP and target.direction is not None:
             target.hangup(19)               # no answer: the leg goes, the caller is taken off hold
 
@@ -617,6 +645,7 @@ class Engine:
         return d.addBoth(stop_timer)
 
     def _originate_timeout(self, call: Call, ch) -> None:
+        ch = self._follow(call, ch)
         if call.originate is not None and ch.direction is not None:
             ch.hangup(19)
 

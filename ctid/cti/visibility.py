@@ -86,13 +86,15 @@ class OwnershipIndex:
             if agent is not None:
                 self.call_agent[call] = agent
             self._numbers(call, data)
+        elif name == "channel.moved" and call is not None and isinstance(data.get("to"), str):
+            self.channel_call[data["to"]] = call     # the call goes on on that channel (dual seizure)
         elif name == "call.bridged" and call is not None:
             for ch in data.get("channels") or ():
                 if isinstance(ch, str):
                     self.channel_call[ch] = call
 
     def after(self, name: str, data: dict) -> None:
-        if name == "channel.hangup":
+        if name in ("channel.hangup", "channel.moved"):
             self.channel_call.pop(data.get("channel"), None)
         elif name == "call.ended":
             call = data.get("call")

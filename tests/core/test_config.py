@@ -95,6 +95,7 @@ roles = ["ivr"]
     no1 = cfg.trunk("no1")
     assert no1.incoming == [1, 2, 3, 4, 5] and no1.outgoing == [6, 7, 8, 9, 10] and no1.number_length == 5
     assert no1.number_lengths == {"0": 11, "95": 5, "114": 3}
+    assert no1.dual_seizure == "back_off"                         # the default
     assert cfg.route("114").flow == "hospital_main" and cfg.route("119").flow == "other"
     assert cfg.route("120") is None
     q = cfg.queues[0]
@@ -124,6 +125,8 @@ roles = ["ivr"]
      "trunks[0].incoming: 6 is not allowed here (allowed: 1-5)"),
     ('[[trunks]]\nname="x"\nboard=0\nspan=1\nsignalling="china1"\ndirection="sideways"\n',
      "trunks[0].direction: 'sideways' is not one of 'incoming', 'outgoing', 'both'"),
+    ('[[trunks]]\nname="x"\nboard=0\nspan=1\nsignalling="china1"\ndual_seizure="fight"\n',
+     "trunks[0].dual_seizure: 'fight' is not one of 'back_off', 'keep', 'yield'"),
     ('[[trunks]]\nname="x"\nboard=0\nspan=1\nsignalling="china1"\nspeed=3\n', "trunks[0].speed: unknown key (value 3)"),
     ('[[trunks]]\nname="x"\nboard=0\nspan=1\nsignalling="china1"\n[[trunks]]\nname="x"\nboard=0\nspan=0\n'
      'signalling="china1"\n', "trunks[1].name: 'x' is used by another trunk"),

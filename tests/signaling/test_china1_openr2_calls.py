@@ -342,6 +342,49 @@ def test_openr2_forward_answered_then_cleared_back_by_us(rigs):
     assert_clean(rig)
 
 
+# ============================================================================== dual seizure (both seize at once)
+def both_seize(rig):
+    """OpenR2 and ctid seize timeslot 1 in the same block: the peer takes its "call" command at its next block
+    and its seizure reaches the line one world tick later, as ours does when we seize after that block."""
+    rig.peer.command(f"call - {CALLED} NATIONAL_SUBSCRIBER")
+    rig.run(1)
+    assert rig.ch.call("22220001", CALLING)
+    assert rig.run(20, until=lambda: "dual_seizure" in rig.ours()), rig.peer.log()[-3000:]
+
+
+@pytest.mark.parametrize("policy", ["back_off", "yield"])
+def test_dual_seizure_openr2_aborts_its_attempt(rigs, policy):
+    """What OpenR2 1.3.3 (CN) does on dual seizure: our seizure (0011) is, to it, China's backward forced release
+    while it waits for its seize-ack: it reports a disconnection "Forced Release" before the seize-ack, clears
+    forward and idles: no retry in the library (the application decides). Against our back_off or yield the
+    circuit is idle again at both ends, no protocol error on either side."""
+    rig = rigs("out", max_ani=20, loglevel="all", dual_seizure=policy)
+    both_seize(rig)
+    assert rig.run(20, until=lambda: rig.ch.line.state is S.IDLE and "end" in rig.peer.names())
+    assert rig.ours() == ["dual_seizure", "idle"]
+    assert rig.ch.events[0][1] == {"policy": policy}
+    disc = rig.peer.first("disconnect")
+    assert disc is not None and disc["cause"] == "Forced Release"
+    assert "Disconnection before seize ack detected" in rig.peer.log()
+    assert peer_codes(rig) == [F("idle"), F("seize"), F("clear_forward")]
+    assert "offered" not in rig.peer.names() and "call_init" not in rig.peer.names()
+    rig.run(5)
+    assert rig.ch.line.state is S.IDLE and rig.a.get_abcd(0, TS) == F("idle")
+    assert_clean(rig)
+
+
+def test_dual_seizure_keep_against_openr2_fails_both_attempts(rigs):
+    """keep needs a far end that yields; OpenR2 does not: it waits (clear-forward sent) for our idle while we
+    wait for its seize-ack: both seize-ack waits (8 s each, OpenR2's r2_seize and ours) expire, then both idle."""
+    rig = rigs("out", max_ani=20, loglevel="all", dual_seizure="keep")
+    both_seize(rig)
+    assert rig.run(500, until=lambda: rig.ch.line.state is S.IDLE)
+    assert rig.run(10, until=lambda: rig.peer.names()[-1] == "idle")
+    assert [e for e in rig.ours() if e != "protocol_error"] == ["dual_seizure", "idle"]
+    assert "no seize acknowledgement" in str(rig.ch.line.errors[0])
+    assert rig.peer.first("protocol_error")["error"] == "Seize Timeout"
+
+
 # ============================================================================== where OpenR2 1.3.3 deviates
 def test_openr2_backward_max_ani_equal_to_calling_length_ignores_end_of_calling_number(rigs):
     """Documented deviation. The China flow ends the calling number with I-15 (GF002-9002; telephony-facts).

@@ -30,10 +30,16 @@ class Chan:
 
 
 @settings(max_examples=200, deadline=None)
-@given(variants, st.sampled_from(["out", "in"]), line_ops)
-def test_line_machines_never_raise(variant, role, ops):
+@given(variants, st.sampled_from(["out", "in"]), st.sampled_from(["back_off", "keep", "yield"]), st.booleans(),
+       line_ops)
+def test_line_machines_never_raise(variant, role, policy, both_way, ops):
+    """Also per dual-seizure policy (outgoing) and on a both-way circuit (incoming)."""
     clock, ch = task.Clock(), Chan()
-    line = (OutgoingLine if role == "out" else IncomingLine)(variant, clock, ch)
+    if role == "out":
+        line = OutgoingLine(variant, clock, ch, dual_seizure=policy)
+    else:
+        line = IncomingLine(variant, clock, ch)
+        line.both_way = both_way
     for op, arg in ops:
         if op == "rx":
             line.on_abcd(arg)

@@ -10,6 +10,8 @@ info)``, with these events:
 - ``answered``: the call is up (ANM, answer line signal, off-hook)
 - ``dtmf`` {digit}: a DTMF digit on an up channel
 - ``hangup`` {cause}: the call on the channel ended (Q.850 cause), from either end
+- ``moved`` {to, reason}: the outgoing call on this channel goes on on channel ``to`` of the same trunk (China
+  No.1 dual seizure: the repeat attempt on another circuit); this channel no longer has it, no ``hangup`` follows
 - ``state`` {state}: any state change
 
 and trunk events to ``trunk_listener(trunk, event, info)``: ``state`` {up} and ``alarm`` {alarms}.
@@ -112,6 +114,15 @@ class TrunkChannel:
         except Exception:  # noqa: BLE001
             log.exception("%s: stopping media", self.id)
         self._notify("hangup", cause=cause)
+
+    def _moved(self, new: "TrunkChannel", reason: str) -> None:
+        """The call on this channel continues on ``new`` (already dialled): detach it here, tell the listener."""
+        if self.direction is None:
+            return
+        self.direction = None
+        self.cause = None
+        self.dtmf(False)
+        self._notify("moved", to=new, reason=reason)
 
     def detect(self, **kinds) -> None:
         """Detectors this adapter needs besides DTMF (r2f, r2b, cpt, cid): the mask is their union."""

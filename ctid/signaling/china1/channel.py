@@ -38,14 +38,16 @@ class CasChannel:
     """One bearer channel in one role (``"out"`` = forward/outgoing, ``"in"`` = backward/incoming).
 
     Application events go to ``listener(event, **info)`` and into ``events`` (a list of ``(event, info)``):
-    out: ``seize_ack``, ``register_done`` (result), ``ringing``, ``answer``, ``clear_back``, ``idle``,
-    ``failed``; in: ``seized``, ``register_done`` (result), ``offered`` (result; call :meth:`answer`),
+    out: ``seize_ack``, ``dual_seizure`` (policy), ``register_done`` (result), ``ringing``, ``answer``,
+    ``clear_back``, ``idle`` (after a dual seizure with ``dual_seizure=True`` when the circuit is left to the far
+    end's call), ``failed``; in: ``seized``, ``register_done`` (result), ``offered`` (result; call :meth:`answer`),
     ``clear_forward``, ``idle``; both: ``protocol_error`` (error), ``out_of_service`` (the span went down:
     the call is released locally), ``in_service``.
     """
 
     def __init__(self, role: str, channel, bank: Bank, clock, variant: Variant = CHINA, listener=None,
-                 decide=None, want_calling: bool = True, numbers=None, tone_sink=None):
+                 decide=None, want_calling: bool = True, numbers=None, tone_sink=None, dual_seizure: str = "back_off",
+                 both_way: bool = False):
         if role not in ("out", "in"):
             raise ValueError(f"role must be 'out' or 'in', not {role!r}")
         self.role = role
@@ -60,8 +62,12 @@ class CasChannel:
         self.numbers = numbers
         self.events: list[tuple[str, dict]] = []
         name = f"{role} ch{self.number}"
+        # dual_seizure: what the outgoing line does when both ends seize at once (line.DUAL_SEIZURE_POLICIES)
+        kw = dict(dual_seizure=dual_seizure) if role == "out" else {}
         cls = OutgoingLine if role == "out" else IncomingLine
-        self.line = cls(variant, clock, channel, name=f"line {name}", listener=self._on_line)
+        self.line = cls(variant, clock, channel, name=f"line {name}", listener=self._on_line, **kw)
+        if role == "in":
+            self.line.both_way = both_way     # on a both-way circuit (see IncomingLine.both_way)
         #: ``tone_sink(signal or None)``: where the register's MF signal changes go when something else (the
         #: native media tick) generates the tones; None: this channel's own ``R2Generator`` via :meth:`audio`
         self.tone_sink = tone_sink
@@ -259,6 +265,18 @@ class CasBoard:
         if now is not None:          # what the far end sends already (the driver reports changes only)
             cc.on_abcd(now)
         return cc
+
+    def replace(self, span: int, timeslot: int, role: str, **kw) -> CasChannel:
+        """Both-way operation: the timeslot's channel (idle, or its call given up) is replaced by a new one in
+        ``role`` (e.g. after a dual seizure this end yielded: ``replace(..., "in", both_way=True)`` serves the far
+        end's call); the new line interprets the ABCD received now."""
+        if timeslot not in VOICE_TIMESLOTS:
+            raise ValueError(f"timeslot {timeslot!r} is not a bearer channel of a CAS span (1..15, 17..31)")
+        old = self.channels.pop(self.board.spans[span].timeslot(timeslot).number, None)
+        if old is not None:
+            old.line.timers.stop_all()
+            old._stop_register("channel replaced")
+        return self.add(span, timeslot, role, **kw)
 
     def _on_alarm(self, ev: AlarmEvent) -> None:
         down = bool(ev.alarms & SPAN_DOWN_ALARMS)

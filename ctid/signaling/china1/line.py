@@ -10,7 +10,17 @@ A code that has no meaning in the current state is a protocol error: it is logge
 reported to the listeners as ``("protocol_error", error)``; the recovery for each case is written next to it
 below. No exception leaves ``on_abcd`` or a timer.
 
-Listener events (``listener(event, **info)``): ``state`` (old, new), ``seize_ack``, ``answer``, ``clear_back``,
+Dual seizure: on a both-way circuit both ends may seize at once; an outgoing line in SEIZED then receives the far
+end's forward seizing signal instead of the seize-acknowledgement. It reports ``dual_seizure`` and resolves it
+per its ``dual_seizure`` policy (``back_off``, ``keep``, ``yield``; docs/signaling-china1.md). Source:
+
+  [VBD] J. G. van Bosse, F. U. Devetak, "Signaling in Telecommunication Networks", 2nd ed., Wiley 2007, section
+        4.4 MFC-R2 signaling, "Double Seizure" (p. 95): after sending a seizure the outgoing exchange expects
+        a_b b_b = 1,1; a_b b_b = 0,0 indicates a double seizure; both exchanges abort their call setups and,
+        depending on the procedures of the telecom, make a second attempt or give congestion.
+
+Listener events (``listener(event, **info)``): ``state`` (old, new), ``seize_ack``, ``dual_seizure`` (policy),
+``answer``, ``clear_back``,
 ``forced_release``, ``seized``, ``clear_forward``, ``idle``, ``blocked``, ``unblocked``, ``far_blocked``,
 ``far_unblocked`` (incoming: the far end shows a_f b_f = 11, see :class:`IncomingLine`), ``out_of_service``,
 ``in_service``, ``protocol_error``.
@@ -21,7 +31,7 @@ import enum
 import logging
 
 from .timers import ProtocolError, Timers
-from .variant import BACKWARD, FORWARD, Variant, abcd_str
+from .variant import BACKWARD, FORWARD, TimerSpec, Variant, abcd_str
 
 log = logging.getLogger("ctid.signaling.china1")
 
@@ -37,6 +47,16 @@ class LineState(str, enum.Enum):
     CLEAR_FWD = "CLEAR_FWD"            # outgoing: clear-forward sent, waiting for the release guard (idle)
     RELEASE_GUARD = "RELEASE_GUARD"    # incoming: clear-forward received, release guard (idle) being sent
     OUT_OF_SERVICE = "OUT_OF_SERVICE"  # the span is down (LOS/LOF/AIS/LOMF): ABCD means nothing, calls released
+
+
+#: what an outgoing line does on dual seizure (see :class:`OutgoingLine` and docs/signaling-china1.md)
+DUAL_SEIZURE_POLICIES = ("back_off", "keep", "yield")
+#: policy "back_off": how long the far end may keep showing its seizure after ours was withdrawn before it is taken
+#: to have kept the circuit (its call is then served in the incoming role). ctid choice: no public source gives a
+#: value; ten 20 ms blocks, well above the time a far end that also backs off needs to show idle (it detects the
+#: dual seizure in the same multiframe as we do) and below the 8 s seize-ack wait a China far end that keeps the
+#: circuit runs (OpenR2 1.3.3). A variant may set its own ``dual_seizure`` timer.
+DUAL_SEIZURE_WAIT = TimerSpec("dual_seizure", 200, "ctid choice", "dual-seizure back-off wait")
 
 
 class _Line:
@@ -161,10 +181,18 @@ class OutgoingLine(_Line):
     rx_direction = BACKWARD
     _oos_signal = "clear_forward"
 
-    def __init__(self, *a, **kw):
+    def __init__(self, *a, dual_seizure: str = "back_off", **kw):
+        if dual_seizure not in DUAL_SEIZURE_POLICIES:
+            raise ValueError(f"dual_seizure must be one of {', '.join(DUAL_SEIZURE_POLICIES)}, not {dual_seizure!r}")
         super().__init__(*a, **kw)
         self.awaiting_answer = False
         self.release_pending: str | None = None
+        #: on dual seizure (both ends seized this both-way circuit at once): "back_off" clears forward and waits
+        #: for the far end's idle (both ends abort, [VBD] 4.4); "keep" keeps the seizure and waits for the far
+        #: end, configured "yield", to take the call in the incoming role and acknowledge it; "yield" gives the
+        #: circuit up at once (clear forward, IDLE) so that the owner can serve the far end's call on it
+        self.dual_seizure = dual_seizure
+        self.dual_seized = False          # a dual seizure was detected on the current seizure (policy "keep")
 
     # commands ----------------------------------------------------------------------------------
     def seize(self) -> bool:
@@ -173,10 +201,23 @@ class OutgoingLine(_Line):
             self._error(f"seize refused: channel is {self.state.value}, not IDLE")
             return False
         self.release_pending = None
+        self.dual_seized = False
         self._send("seize")
         self._set(LineState.SEIZED)
         self.timers.start(self.variant.timer("seize_ack"), self._timeout)
+        if self.rx is not None and self._is_far_seize(self.rx):
+            # the far end already shows its seizure (received while this line was idle): both seize at once, and
+            # no change of ABCD will come to tell: dual seizure, reported once this command has returned
+            self.clock.callLater(0, self._far_seized_already)
         return True
+
+    def _far_seized_already(self) -> None:
+        try:
+            if self.state is LineState.SEIZED and self.rx is not None and self._is_far_seize(self.rx):
+                self._on_dual_seizure()
+        except Exception as exc:  # noqa: BLE001 - never let an exception out of a clock call
+            log.exception("%s: internal error on dual seizure", self.name)
+            self._error(f"internal error on dual seizure: {exc!r}")
 
     def expect_answer(self) -> None:
         """Register signalling accepted the call (B signal 'free'): start the answer timer."""
@@ -229,6 +270,12 @@ class OutgoingLine(_Line):
                     self.release(reason)
                     return
                 self._emit("seize_ack")
+            elif self._is_far_seize(c):
+                self._on_dual_seizure()
+            elif self.dual_seized and self._is(c, "idle"):
+                # the far end gives way (policy "yield"): on its way to the incoming role it may show idle for a
+                # moment before its seize-ack; the seize-ack wait restarted at the detection runs
+                log.debug("%s: far end left its seizure after dual seizure; waiting for its seize-ack", self.name)
             else:
                 self._unexpected(c, "ignored, still waiting for seize-ack (the seize-ack timer runs)")
         elif s is LineState.SEIZE_ACK:
@@ -265,11 +312,50 @@ class OutgoingLine(_Line):
         elif s is LineState.CLEAR_FWD:
             if self._is(c, "release_guard"):
                 self.timers.stop("release_guard")
+                self.timers.stop("dual_seizure")
                 self._set(LineState.IDLE)
                 self._emit("idle")
             # anything else: the backward side has not seen our clear-forward yet; keep waiting
         else:  # FORCED_RELEASE is transient (release() follows at once)
             self._unexpected(c, "ignored")
+
+    def _is_far_seize(self, c: int) -> bool:
+        """``c`` is the far end's forward seizing signal: received in SEIZED it means dual seizure (the
+        outgoing end expects a_b b_b = 11 and receives the seizure instead, [VBD] 4.4). China's forward seize
+        (0011) is also its backward forced-release code, which has no meaning before the seizure is
+        acknowledged; read in SEIZED it is the seizure."""
+        try:
+            return c == self.variant.code(FORWARD, "seize")
+        except KeyError:
+            return False
+
+    def _on_dual_seizure(self) -> None:
+        """Both ends seized this circuit: report ``dual_seizure`` (policy) and resolve per ``dual_seizure``."""
+        policy = self.dual_seizure
+        self.timers.stop("seize_ack")
+        log.info("%s: dual seizure (far end seized too, %s received instead of a seize-ack): %s", self.name,
+                 abcd_str(self.rx), policy)
+        self._emit("dual_seizure", policy=policy)
+        if self.state is not LineState.SEIZED:
+            return                            # a listener released the line meanwhile
+        if policy == "keep":
+            # the far end (configured "yield") takes our call in the incoming role: give it the full seize-ack
+            # wait from now (variant's seize_ack timer, e.g. OpenR2 1.3.3 8000 ms for China)
+            self.dual_seized = True
+            self.timers.start(self.variant.timer("seize_ack"), self._timeout)
+            return
+        self.release_pending = None
+        self._send("clear_forward")
+        if policy == "yield":
+            self._set(LineState.IDLE)
+            self._emit("idle", reason="dual seizure: yielded", dual_seizure=True)
+            return
+        # back off: both ends abort ([VBD] 4.4); the circuit is free when the far end shows idle too (its
+        # clear-forward reads as our release guard), guarded by the release-guard wait; a far end still seizing
+        # after the back-off wait kept the circuit: its call is served (idle, dual_seizure=True)
+        self._set(LineState.CLEAR_FWD)
+        self.timers.start(self.variant.timer("release_guard"), self._timeout)
+        self.timers.start(self.variant.timers.get("dual_seizure") or DUAL_SEIZURE_WAIT, self._timeout)
 
     def _timeout(self, spec) -> None:
         try:
@@ -279,6 +365,13 @@ class OutgoingLine(_Line):
                 self._send("clear_forward")
                 self._set(LineState.IDLE)
                 self._emit("idle", reason="seize-ack timeout")
+            elif spec.key == "dual_seizure":
+                if self.state is LineState.CLEAR_FWD and self.rx is not None and self._is_far_seize(self.rx):
+                    log.info("%s: %s expired with the far end still seizing: it kept the circuit, channel IDLE "
+                             "for its call", self.name, spec.label)
+                    self.timers.stop("release_guard")
+                    self._set(LineState.IDLE)
+                    self._emit("idle", reason="dual seizure: the far end kept the circuit", dual_seizure=True)
             elif spec.key == "answer":
                 self._error(f"timer {spec.label} expired: no answer; clear forward")
                 self.release("answer timeout")
@@ -311,6 +404,10 @@ class IncomingLine(_Line):
         #: 1101: the same code in both directions since C, D are fixed). Either way no seizure is to come:
         #: not a protocol error; cleared when the far end shows idle again.
         self.far_blocked = False
+        #: set by the owner when this line is on a both-way circuit: a far end that sends the backward seize-ack
+        #: code is then in the incoming role itself, so a seizure we acknowledged is gone (both ends yielded after
+        #: a dual seizure, or both seize-ack waits expired and each read the other's last seizure): see _on_abcd
+        self.both_way = False
 
     def span_down(self, reason: str = "span down") -> None:
         self.awaiting_clear_forward = None
@@ -344,6 +441,15 @@ class IncomingLine(_Line):
                 self._emit("far_blocked", abcd=c)
             return True
         return False
+
+    def _is_far_ack(self, c: int) -> bool:
+        """``c`` is the variant's backward seize-ack code: what a far end sends in the incoming role while it
+        acknowledges a seizure (in the ITU variant the same bits are the forward "fault", a_f b_f = 11: no call
+        either way)."""
+        try:
+            return c == self.variant.code(BACKWARD, "seize_ack")
+        except KeyError:
+            return False
 
     # commands ----------------------------------------------------------------------------------
     def await_clear_forward(self, why: str) -> None:
@@ -429,7 +535,20 @@ class IncomingLine(_Line):
             elif not self._far(c):
                 self._unexpected(c, "ignored, channel stays BLOCKED")
         elif s in (LineState.SEIZE_ACK, LineState.ANSWERED, LineState.CLEAR_BACK, LineState.FORCED_RELEASE):
-            if self._is(c, "clear_forward"):
+            if s is LineState.SEIZE_ACK and self.both_way and self._is_far_ack(c):
+                # the far end of this both-way circuit is in the incoming role and acknowledges a seizure: the
+                # seizure we acknowledged is gone (both ends yielded after a dual seizure, or each end read the
+                # other's last seizure after both seize-ack waits expired); nobody calls on this circuit: back to
+                # idle (our idle reads as a clear-forward there, and that end returns to idle too)
+                log.info("%s: the far end is in the incoming role (%s): no call on this circuit, IDLE", self.name,
+                         abcd_str(c))
+                self.timers.stop_all()
+                self.awaiting_clear_forward = None
+                self._emit("clear_forward", after=s.value, reason="far end in the incoming role")
+                self._send("idle")
+                self._set(LineState.IDLE)
+                self._emit("idle", reason="far end in the incoming role")
+            elif self._is(c, "clear_forward"):
                 self.timers.stop("clear_forward")
                 self.awaiting_clear_forward = None
                 self._emit("clear_forward", after=s.value)
