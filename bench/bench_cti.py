@@ -8,7 +8,9 @@ at a steady rate, stamping each with time.monotonic() just before the server fan
 processes each running its share of the libcti clients (all logged in as a supervisor, subscribed to "*"); and
 this orchestrator. Latency = monotonic() in the client's event handler - the stamp (CLOCK_MONOTONIC is one
 clock for all processes on Linux). Reported: p50/p90/p99/max over every (event, client) delivery, events
-lost or overflowed, and the server's CPU per event fanned out.
+lost or overflowed, the server's CPU per event fanned out and the client processes' CPU per delivery.
+BENCH_CTI_PROFILE=FILE (server) and BENCH_CTI_CLIENT_PROFILE=PREFIX (each client process: PREFIX.<pid>) write
+cProfile output.
 """
 from __future__ import annotations
 
@@ -142,8 +144,12 @@ def clients(args):
         cs = yield defer.gatherResults(cs, consumeErrors=True)
         yield defer.gatherResults([c.subscribe(["*"]) for c in cs], consumeErrors=True)
         print(json.dumps({"ready": len(cs)}), flush=True)
+        r0 = resource.getrusage(resource.RUSAGE_SELF)
         yield done
-        print(json.dumps({"latencies": [round(x * 1e3, 4) for x in lat], "overflows": overflow[0]}), flush=True)
+        r1 = resource.getrusage(resource.RUSAGE_SELF)
+        cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+        print(json.dumps({"latencies": [round(x * 1e3, 4) for x in lat], "overflows": overflow[0], "cpu_s": cpu}),
+              flush=True)
         yield defer.gatherResults([c.close() for c in cs])
         reactor.stop()
 
@@ -175,11 +181,12 @@ def orchestrate(args):
     srv.stdin.write("start\n")
     srv.stdin.flush()
     report = json.loads(srv.stdout.readline())
-    lat, overflows = [], 0
+    lat, overflows, client_cpu = [], 0, 0.0
     for p in procs:
         out = json.loads(p.stdout.readline())
         lat += out["latencies"]
         overflows += out["overflows"]
+        client_cpu += out["cpu_s"]
         p.wait(60)
     srv.stdin.close()
     srv.wait(30)
@@ -195,6 +202,8 @@ def orchestrate(args):
     print("server CPU %.2f s for %d events = %.1f us per event, %.2f us per delivery" % (
         report["cpu_s"], expected, 1e6 * report["cpu_s"] / max(1, expected),
         1e6 * report["cpu_s"] / max(1, deliveries)))
+    print("client processes' CPU %.2f s = %.2f us per delivery (reading, parsing, dispatching to the handler)" % (
+        client_cpu, 1e6 * client_cpu / max(1, deliveries)))
 
 
 def main():
@@ -217,7 +226,12 @@ def main():
         else:
             serve(args)
     elif args.client_proc:
-        clients(args)
+        if os.environ.get("BENCH_CTI_CLIENT_PROFILE"):     # one profile file per client process
+            import cProfile
+            cProfile.runctx("clients(args)", globals(), {"args": args, "clients": clients},
+                            f"{os.environ['BENCH_CTI_CLIENT_PROFILE']}.{os.getpid()}")
+        else:
+            clients(args)
     else:
         orchestrate(args)
 
