@@ -25,6 +25,7 @@ PROTOCOL = "ctid-cti/1"
 # ops that end on their own (media, outbound calls): no client-side timeout unless given
 LONG_OPS = {"play", "collect", "record", "originate"}
 PRE_LOGIN = {"hello", "login", "ping"}
+_CLIENT_EVENTS = frozenset({"channel.hangup", "cti.overflow"})    # see Client._event
 
 
 class CtiError(Exception):
@@ -427,7 +428,12 @@ class Client:
             if last and seq != last + 1 and seq != 1 and conn is self._conn:
                 log.warn("libcti: event seq jumped from {a} to {b}", a=last, b=seq)
             self.last_seq = seq
-        self._event(Event(msg.get("event", ""), msg.get("data") or {}, seq))
+        name = msg.get("event", "")
+        ev = Event(name, msg.get("data") or {}, seq)
+        if name in _CLIENT_EVENTS:       # the client acts on these itself
+            self._event(ev)
+        else:
+            self._dispatch(ev)
 
     def _event(self, ev: Event):
         if ev.name == "channel.hangup":
