@@ -96,21 +96,29 @@ class _Connection(Protocol):
                 pass
 
     def dataReceived(self, data):
-        self.client._clock_rx()
+        client = self.client
+        client._clock_rx()
         reader = self.reader
         if self.switch_after is None and reader.framing == "line":
-            # the common case: every complete line of this read at once
+            # the common case: every complete line of this read at once, events straight to the client
             try:
                 frames = reader.split(data)
             except FramingError as exc:
                 log.error("libcti: {err}", err=exc)
                 self.transport.loseConnection()
                 return
-            handle = self._handle
             for frame in frames:
                 if self.lost:
                     return
-                handle(frame)
+                try:
+                    msg = loads(frame)
+                except (UnicodeDecodeError, ValueError):
+                    log.error("libcti: server sent a frame that is not JSON: {f!r}", f=frame[:200])
+                    continue
+                if type(msg) is dict and msg.get("type") == "event":
+                    client._event_frame(self, msg)
+                else:
+                    self._message(msg)
             return
         # a framing switch may come with this read: one frame at a time, the reader may change in between
         reader.feed(data)
@@ -131,6 +139,9 @@ class _Connection(Protocol):
         except (UnicodeDecodeError, ValueError):
             log.error("libcti: server sent a frame that is not JSON: {f!r}", f=frame[:200])
             return
+        self._message(msg)
+
+    def _message(self, msg) -> None:
         if type(msg) is not dict:
             return
         kind = msg.get("type")
@@ -430,10 +441,17 @@ class Client:
             self.last_seq = seq
         name = msg.get("event", "")
         ev = Event(name, msg.get("data") or {}, seq)
-        if name in _CLIENT_EVENTS:       # the client acts on these itself
+        handlers = self._by_name.get(name)
+        if handlers is None or name in _CLIENT_EVENTS:   # handlers not cached yet, or the client acts on it
             self._event(ev)
-        else:
-            self._dispatch(ev)
+            return
+        for fn in handlers:          # as _dispatch(ev), inline: this runs for every event
+            try:
+                r = fn(ev)
+                if r is not None:
+                    self._handler_result(r)
+            except Exception:  # noqa: BLE001 - one bad handler must not stop the others
+                log.failure("libcti: event handler for {name} failed", name=name)
 
     def _event(self, ev: Event):
         if ev.name == "channel.hangup":
@@ -462,14 +480,18 @@ class Client:
         for fn in handlers:
             try:
                 r = fn(ev)
-                if r is None:
-                    continue
-                if isinstance(r, defer.Deferred):
-                    r.addErrback(lambda f: log.failure("libcti: event handler failed", f))
-                elif hasattr(r, "__await__"):
-                    defer.ensureDeferred(r).addErrback(lambda f: log.failure("libcti: event handler failed", f))
+                if r is not None:
+                    self._handler_result(r)
             except Exception:  # noqa: BLE001 - one bad handler must not stop the others
                 log.failure("libcti: event handler for {name} failed", name=ev.name)
+
+    @staticmethod
+    def _handler_result(r):
+        """A handler returned a Deferred or an awaitable: run it, log its failure."""
+        if isinstance(r, defer.Deferred):
+            r.addErrback(lambda f: log.failure("libcti: event handler failed", f))
+        elif hasattr(r, "__await__"):
+            defer.ensureDeferred(r).addErrback(lambda f: log.failure("libcti: event handler failed", f))
 
     # -- events ---------------------------------------------------------------------------------------------
     def on(self, pattern: str, fn):

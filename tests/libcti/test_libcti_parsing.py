@@ -204,3 +204,34 @@ class ConnectionDelivery(unittest.TestCase):
         client.on("*", got.append)
         conn.dataReceived(b'not json\n[1,2]\n"str"\n\xff\xfe\n' + event_frame(1, {"n": 1}))
         self.assertEqual(got, [Event("channel.dtmf", {"n": 1}, 1)])
+
+    def test_handlers_run_in_order_whatever_they_return_or_raise(self):
+        from twisted.internet import defer
+        from twisted.logger import globalLogPublisher
+        logged = []
+        globalLogPublisher.addObserver(logged.append)
+        self.addCleanup(globalLogPublisher.removeObserver, logged.append)
+        client, conn = connection()
+        calls = []
+
+        def boom(ev):
+            calls.append(("boom", ev.seq))
+            raise RuntimeError("handler bug")
+
+        def failing_deferred(ev):
+            calls.append(("deferred", ev.seq))
+            return defer.fail(RuntimeError("async handler bug"))
+
+        async def coroutine(ev):
+            calls.append(("async", ev.seq))
+
+        client.on("channel.*", boom)
+        client.on("*", failing_deferred)
+        client.on("channel.dtmf", coroutine)
+        conn.dataReceived(event_frame(1, {"n": 1}) + event_frame(2, {"n": 2}))    # first: builds the cache
+        conn.dataReceived(event_frame(3, {"n": 3}))                               # then: the cached path
+        self.assertEqual(calls, [(kind, seq) for seq in (1, 2, 3) for kind in ("boom", "deferred", "async")])
+        failures = [e for e in logged if e.get("log_failure") is not None]
+        self.assertEqual(len(failures), 6)
+        for e in failures:
+            e["log_failure"].trap(RuntimeError)
