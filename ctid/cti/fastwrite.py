@@ -14,7 +14,9 @@ about as much CPU as the `send` itself, and every frame waits for the end of the
   a subclass such as the UNIX socket transport, not TLS: neither an `ssl:` endpoint, whose transport is a
   `TLSMemoryBIOProtocol`, nor a connection after `startTLS`) with the attributes this relies on (`socket`,
   `dataBuffer`, `offset`, `_tempDataBuffer`, `_tempDataLen`), checked once when the writer is made;
-* it is connected and not closing (`disconnecting`, `_writeDisconnected`, `_writeDisconnecting` all false);
+* it is connected and not closing (`disconnecting`, `_aborting`, `_writeDisconnected`, `_writeDisconnecting` all
+  false: after `loseConnection()` or `abortConnection()` bytes go to `transport.write`, which sends what was
+  written before a `loseConnection` and nothing after an abort, as without this writer);
 * nothing is buffered in it (`_tempDataLen == 0` and `offset == len(dataBuffer)`), so the bytes cannot
   overtake earlier ones.
 
@@ -41,7 +43,7 @@ from twisted.internet import tcp
 
 _DIRECT_TYPES = (tcp.Server, tcp.Client)
 _NEEDED = ("socket", "dataBuffer", "offset", "_tempDataBuffer", "_tempDataLen", "connected", "disconnecting",
-           "_writeDisconnected", "_writeDisconnecting", "TLS")
+           "_writeDisconnected", "_writeDisconnecting", "_aborting", "TLS")
 _WOULD_BLOCK = {errno.EAGAIN, errno.EWOULDBLOCK, errno.ENOBUFS, errno.EINTR}
 
 
@@ -74,7 +76,7 @@ class DirectWriter:
 
     def write(self, data: bytes) -> None:
         t = self.transport
-        if not self.direct or t.TLS or not t.connected or t.disconnecting or t._writeDisconnected \
+        if not self.direct or t.TLS or not t.connected or t.disconnecting or t._aborting or t._writeDisconnected \
                 or t._writeDisconnecting or t._tempDataLen or t.offset != len(t.dataBuffer) \
                 or type(data) is not bytes:
             self.buffered_frames += 1

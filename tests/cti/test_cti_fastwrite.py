@@ -171,6 +171,30 @@ class PlainTcp(unittest.TestCase):
         self.assertEqual(bytes(got), b"last\n")
 
     @defer.inlineCallbacks
+    def test_nothing_direct_after_lose_or_abort(self):
+        self.writer.write(b"before\n")
+        self.transport.loseConnection()
+        self.writer.write(b"queued\n")          # after loseConnection: Twisted sends it, then closes
+        self.assertEqual(len(self.spy.calls), 1)
+        got = yield self.drain(len(b"before\nqueued\n"), bytearray())
+        self.assertEqual(bytes(got), b"before\nqueued\n")
+
+    @defer.inlineCallbacks
+    def test_nothing_sent_after_abort(self):
+        self.writer.write(b"before\n")
+        self.transport.abortConnection()
+        self.writer.write(b"after\n")
+        self.assertEqual(len(self.spy.calls), 1)
+        yield turn(0.01)
+        got = bytearray()
+        try:
+            while chunk := self.reader.recv(65536):
+                got += chunk
+        except (BlockingIOError, ConnectionResetError):
+            pass
+        self.assertEqual(bytes(got), b"before\n")
+
+    @defer.inlineCallbacks
     def test_send_error_falls_back_and_twisted_closes(self):
         lost = defer.Deferred()
         self.proto.connectionLost = lambda reason=None: lost.callback(None)
