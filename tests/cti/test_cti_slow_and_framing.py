@@ -42,6 +42,12 @@ class SlowClient(ServerMixin, unittest.TestCase):
         self.assertTrue(conn.paused)
         self.assertIsNotNone(conn.overflow_since)
         self.assertLessEqual(conn.queued_events, 100)
+        # frames went straight to the socket until the kernel refused, then through Twisted's buffer, whose
+        # limit paused the connection (it resumes once that buffer is empty): the bounded queue works with the
+        # direct writes (ctid.cti.fastwrite)
+        self.assertGreater(conn.writer.direct_frames, 0)
+        self.assertGreater(conn.writer.buffered_frames, 0)
+        self.assertGreater(conn.transport._tempDataLen + len(conn.transport.dataBuffer) - conn.transport.offset, 0)
         return c, conn
 
     @defer.inlineCallbacks
