@@ -2,6 +2,7 @@
 
     python bench/bench_cti.py                       # 200 clients, 50 events/s for 20 s
     python bench/bench_cti.py --clients 200 --rate 100 --seconds 30 --client-procs 2
+    python bench/bench_cti.py --rate 200 --burst 10             # 10 events at a time (one media tick's worth)
 
 Three kinds of process: the CTI server (ctid.cti.CtiServer) fed by an event source that emits channel events
 at a steady rate, stamping each with time.monotonic() just before the server fans it out; `--client-procs`
@@ -88,7 +89,10 @@ def serve(args):
     def start():
         r0 = resource.getrusage(resource.RUSAGE_SELF)
         total = int(args.rate * args.seconds)
-        lc = task.LoopingCall(source.emit)
+        def tick():                      # --burst events in one reactor turn, as one media tick can bring them
+            for _ in range(args.burst):
+                source.emit()
+        lc = task.LoopingCall(tick)
 
         def finished(_):
             r1 = resource.getrusage(resource.RUSAGE_SELF)
@@ -99,7 +103,7 @@ def serve(args):
             source.emit("bench.done")
             print(json.dumps(report), flush=True)
 
-        lc.start(1.0 / args.rate, now=True)
+        lc.start(args.burst / args.rate, now=True)
         reactor.callLater(total / args.rate, lambda: (lc.stop(), finished(None)))
 
     def listening(ports):
@@ -168,6 +172,7 @@ def orchestrate(args):
     me = os.path.abspath(__file__)
     load0 = os.getloadavg()
     srv = subprocess.Popen([sys.executable, me, "--serve", "--rate", str(args.rate), "--seconds", str(args.seconds),
+                            "--burst", str(args.burst),
                             "--queue-limit", str(args.queue_limit)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                            text=True)
     port = json.loads(srv.stdout.readline())["port"]
@@ -193,7 +198,8 @@ def orchestrate(args):
     lat.sort()
     expected = report["events"]
     deliveries = expected * args.clients
-    print(f"clients {args.clients} in {args.client_procs} process(es), {args.rate} events/s for {args.seconds:g} s, "
+    print(f"clients {args.clients} in {args.client_procs} process(es), {args.rate} events/s "
+          f"({args.burst} per reactor turn) for {args.seconds:g} s, "
           f"queue limit {args.queue_limit}")
     print(f"load average before {load0[0]:.2f}, after {os.getloadavg()[0]:.2f}")
     print(f"deliveries {len(lat)} of {deliveries} ({deliveries - len(lat)} missing, {overflows} cti.overflow)")
@@ -211,6 +217,7 @@ def main():
     ap.add_argument("--clients", type=int, default=200)
     ap.add_argument("--client-procs", type=int, default=2)
     ap.add_argument("--rate", type=float, default=50.0, help="events per second")
+    ap.add_argument("--burst", type=int, default=1, help="events emitted together in one reactor turn")
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--queue-limit", type=int, default=1000)
     ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)

@@ -18,7 +18,12 @@ about as much CPU as the `send` itself, and every frame waits for the end of the
   false: after `loseConnection()` or `abortConnection()` bytes go to `transport.write`, which sends what was
   written before a `loseConnection` and nothing after an abort, as without this writer);
 * nothing is buffered in it (`_tempDataLen == 0` and `offset == len(dataBuffer)`), so the bytes cannot
-  overtake earlier ones.
+  overtake earlier ones;
+* it is the first write to this connection in the current reactor turn. Frames that follow in the same turn
+  (a burst: several events of one media tick, pipelined responses) go to `transport.write` and leave together
+  with one `send` on the next turn, as before: one `send` per frame would cost more than Twisted's buffering
+  once a burst has more than a few frames. A turn is marked by a `callLater(0)` on the transport's reactor,
+  scheduled once per turn in which some writer sent directly.
 
 Whatever `send` did not take (the kernel's socket buffer is full: EAGAIN, or a partial send) goes to
 `transport.write`, which buffers it and sends it when the socket is writable; from then on the buffer is not
@@ -43,7 +48,7 @@ from twisted.internet import tcp
 
 _DIRECT_TYPES = (tcp.Server, tcp.Client)
 _NEEDED = ("socket", "dataBuffer", "offset", "_tempDataBuffer", "_tempDataLen", "connected", "disconnecting",
-           "_writeDisconnected", "_writeDisconnecting", "_aborting", "TLS")
+           "_writeDisconnected", "_writeDisconnecting", "_aborting", "TLS", "reactor")
 _WOULD_BLOCK = {errno.EAGAIN, errno.EWOULDBLOCK, errno.ENOBUFS, errno.EINTR}
 
 
@@ -59,18 +64,50 @@ def supports_direct(transport) -> bool:
     return callable(send)
 
 
+class _Turns:
+    """Counts a reactor's turns, lazily: `number` changes once after every turn in which `mark()` was called."""
+
+    __slots__ = ("reactor", "number", "_pending")
+
+    def __init__(self, reactor):
+        self.reactor = reactor
+        self.number = 0
+        self._pending = False
+
+    def mark(self) -> None:
+        if not self._pending:
+            self._pending = True
+            self.reactor.callLater(0, self._next)
+
+    def _next(self) -> None:
+        self._pending = False
+        self.number += 1
+
+
+_turns: dict[int, _Turns] = {}     # id(reactor) -> its turn counter (a process normally has one reactor)
+
+
+def _turns_of(reactor) -> _Turns:
+    t = _turns.get(id(reactor))
+    if t is None or t.reactor is not reactor:
+        t = _turns[id(reactor)] = _Turns(reactor)
+    return t
+
+
 class DirectWriter:
     """Writes to one transport: directly with `send` when the transport is idle plain TCP, else `transport.write`.
 
     `direct_frames` / `buffered_frames` count the writes that went each way (for tests and diagnostics).
     """
 
-    __slots__ = ("transport", "direct", "_send", "direct_frames", "buffered_frames")
+    __slots__ = ("transport", "direct", "_send", "_turns", "_last_turn", "direct_frames", "buffered_frames")
 
     def __init__(self, transport):
         self.transport = transport
         self.direct = supports_direct(transport)
         self._send = transport.socket.send if self.direct else None
+        self._turns = _turns_of(transport.reactor) if self.direct else None
+        self._last_turn = -1
         self.direct_frames = 0
         self.buffered_frames = 0
 
@@ -78,10 +115,13 @@ class DirectWriter:
         t = self.transport
         if not self.direct or t.TLS or not t.connected or t.disconnecting or t._aborting or t._writeDisconnected \
                 or t._writeDisconnecting or t._tempDataLen or t.offset != len(t.dataBuffer) \
-                or type(data) is not bytes:
+                or type(data) is not bytes or self._last_turn == self._turns.number:
             self.buffered_frames += 1
             t.write(data)
             return
+        turns = self._turns
+        self._last_turn = turns.number
+        turns.mark()
         try:
             n = self._send(data)
         except OSError as exc:

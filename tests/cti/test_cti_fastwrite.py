@@ -135,18 +135,27 @@ class PlainTcp(unittest.TestCase):
     @defer.inlineCallbacks
     def test_order_kept_under_partial_sends_and_a_full_kernel_buffer(self):
         first = frames(0, 300)                   # ~800 kB: far more than the kernel buffers hold
-        for fr in first:
-            self.writer.write(fr)
-        # the kernel took the first frames whole, then part of one (or none: EAGAIN); everything after that
-        # went to Twisted's buffer without another send, so nothing could overtake the remainder
-        taken = [n for _, n in self.spy.calls]
+        written = 0
+        while written < len(first):              # one frame per reactor turn: each may go directly
+            self.writer.write(first[written])
+            written += 1
+            if self.spy.calls[-1][1] != self.spy.calls[-1][0]:
+                break                            # the kernel took part of it (or none: EAGAIN)
+            yield turn()
+        # the kernel took the first frames whole, then part of one (or none); the rest went to Twisted's buffer
+        self.assertEqual(len(self.spy.calls), written)
         incomplete = [i for i, (size, n) in enumerate(self.spy.calls) if n != size]
-        self.assertEqual(len(incomplete), 1, self.spy.calls[-5:])
-        self.assertEqual(incomplete[0], len(self.spy.calls) - 1)
-        self.assertGreater(self.writer.direct_frames, 0)
-        self.assertEqual(self.writer.direct_frames + self.writer.buffered_frames, len(first))
+        self.assertEqual(incomplete, [written - 1], self.spy.calls[-5:])
+        self.assertGreater(self.writer.direct_frames, 1)
         self.assertGreater(self.transport._tempDataLen + len(self.transport.dataBuffer), 0)
-        self.assertTrue(any(isinstance(n, int) and n > 0 for n in taken))
+        self.assertTrue(any(isinstance(n, int) and n > 0 for _, n in self.spy.calls))
+        for fr in first[written:]:               # while anything is buffered: no direct send, in later turns too
+            self.writer.write(fr)
+            if written % 50 == 0:
+                yield turn()
+            written += 1
+        self.assertEqual(len(self.spy.calls), len(incomplete) + incomplete[0])
+        self.assertEqual(self.writer.direct_frames + self.writer.buffered_frames, len(first))
 
         # more frames while the reader drains slowly: all of them go behind the buffered bytes
         second = frames(300, 200)
@@ -164,11 +173,29 @@ class PlainTcp(unittest.TestCase):
 
         # drained: Twisted's buffer is empty again and the next frame goes straight to the socket
         yield wait_until(lambda: not self.transport._tempDataLen and not self.transport.dataBuffer)
+        yield turn()
         before = (self.writer.direct_frames, len(self.spy.calls))
         self.writer.write(b"last\n")
         self.assertEqual((self.writer.direct_frames, len(self.spy.calls)), (before[0] + 1, before[1] + 1))
         got = yield self.drain(5, bytearray())
         self.assertEqual(bytes(got), b"last\n")
+
+    @defer.inlineCallbacks
+    def test_a_burst_in_one_turn_sends_once_then_together(self):
+        yield turn()
+        burst = [b"a" * 100 + b"\n", b"b" * 100 + b"\n", b"c" * 100 + b"\n"]
+        for fr in burst:
+            self.writer.write(fr)
+        self.assertEqual(len(self.spy.calls), 1)           # the first at once, the others to Twisted's buffer
+        self.assertEqual((self.writer.direct_frames, self.writer.buffered_frames), (1, 2))
+        got = yield self.drain(303, bytearray())
+        self.assertEqual(bytes(got), b"".join(burst))
+        yield wait_until(lambda: not self.transport._tempDataLen and not self.transport.dataBuffer)
+        yield turn()
+        self.writer.write(b"next turn\n")                 # a new turn, nothing buffered: direct again
+        self.assertEqual((self.writer.direct_frames, len(self.spy.calls)), (2, 2))
+        got = yield self.drain(10, bytearray())
+        self.assertEqual(bytes(got), b"next turn\n")
 
     @defer.inlineCallbacks
     def test_nothing_direct_after_lose_or_abort(self):
