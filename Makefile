@@ -6,7 +6,7 @@ PY ?= python3
 setup:
 	./scripts/install-deps.sh
 	# compat editable mode: the checkout goes on sys.path, so twistd finds twisted/plugins/ctid_plugin.py
-	$(PY) -m pip install -q -e '.[test]' --config-settings editable_mode=compat
+	$(PY) -m pip install -q -e '.[test,fast]' --config-settings editable_mode=compat
 
 demo: setup
 	$(PY) -m ctid demo

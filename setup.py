@@ -128,7 +128,9 @@ setup(
         "pyopenssl>=23",            # TLS for the CTI protocol (Twisted ssl: endpoints)
         "service_identity>=21",
     ],
-    extras_require={"test": ["pytest>=7", "hypothesis>=6", "pycrate>=0.7"]},
+    extras_require={"test": ["pytest>=7", "hypothesis>=6", "pycrate>=0.7"],
+                    # optional: libcti decodes frames with orjson when it is installed (same results as json)
+                    "fast": ["orjson>=3.8"]},
     entry_points={
         "console_scripts": [
             "ctid = ctid.cli:main",

@@ -2,13 +2,16 @@
 
     python bench/bench_cti.py                       # 200 clients, 50 events/s for 20 s
     python bench/bench_cti.py --clients 200 --rate 100 --seconds 30 --client-procs 2
+    python bench/bench_cti.py --rate 200 --burst 10             # 10 events at a time (one media tick's worth)
 
 Three kinds of process: the CTI server (ctid.cti.CtiServer) fed by an event source that emits channel events
 at a steady rate, stamping each with time.monotonic() just before the server fans it out; `--client-procs`
 processes each running its share of the libcti clients (all logged in as a supervisor, subscribed to "*"); and
 this orchestrator. Latency = monotonic() in the client's event handler - the stamp (CLOCK_MONOTONIC is one
 clock for all processes on Linux). Reported: p50/p90/p99/max over every (event, client) delivery, events
-lost or overflowed, and the server's CPU per event fanned out.
+lost or overflowed, the server's CPU per event fanned out and the client processes' CPU per delivery.
+BENCH_CTI_PROFILE=FILE (server) and BENCH_CTI_CLIENT_PROFILE=PREFIX (each client process: PREFIX.<pid>) write
+cProfile output.
 """
 from __future__ import annotations
 
@@ -86,7 +89,10 @@ def serve(args):
     def start():
         r0 = resource.getrusage(resource.RUSAGE_SELF)
         total = int(args.rate * args.seconds)
-        lc = task.LoopingCall(source.emit)
+        def tick():                      # --burst events in one reactor turn, as one media tick can bring them
+            for _ in range(args.burst):
+                source.emit()
+        lc = task.LoopingCall(tick)
 
         def finished(_):
             r1 = resource.getrusage(resource.RUSAGE_SELF)
@@ -97,7 +103,7 @@ def serve(args):
             source.emit("bench.done")
             print(json.dumps(report), flush=True)
 
-        lc.start(1.0 / args.rate, now=True)
+        lc.start(args.burst / args.rate, now=True)
         reactor.callLater(total / args.rate, lambda: (lc.stop(), finished(None)))
 
     def listening(ports):
@@ -142,8 +148,12 @@ def clients(args):
         cs = yield defer.gatherResults(cs, consumeErrors=True)
         yield defer.gatherResults([c.subscribe(["*"]) for c in cs], consumeErrors=True)
         print(json.dumps({"ready": len(cs)}), flush=True)
+        r0 = resource.getrusage(resource.RUSAGE_SELF)
         yield done
-        print(json.dumps({"latencies": [round(x * 1e3, 4) for x in lat], "overflows": overflow[0]}), flush=True)
+        r1 = resource.getrusage(resource.RUSAGE_SELF)
+        cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+        print(json.dumps({"latencies": [round(x * 1e3, 4) for x in lat], "overflows": overflow[0], "cpu_s": cpu}),
+              flush=True)
         yield defer.gatherResults([c.close() for c in cs])
         reactor.stop()
 
@@ -162,6 +172,7 @@ def orchestrate(args):
     me = os.path.abspath(__file__)
     load0 = os.getloadavg()
     srv = subprocess.Popen([sys.executable, me, "--serve", "--rate", str(args.rate), "--seconds", str(args.seconds),
+                            "--burst", str(args.burst),
                             "--queue-limit", str(args.queue_limit)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                            text=True)
     port = json.loads(srv.stdout.readline())["port"]
@@ -175,18 +186,20 @@ def orchestrate(args):
     srv.stdin.write("start\n")
     srv.stdin.flush()
     report = json.loads(srv.stdout.readline())
-    lat, overflows = [], 0
+    lat, overflows, client_cpu = [], 0, 0.0
     for p in procs:
         out = json.loads(p.stdout.readline())
         lat += out["latencies"]
         overflows += out["overflows"]
+        client_cpu += out["cpu_s"]
         p.wait(60)
     srv.stdin.close()
     srv.wait(30)
     lat.sort()
     expected = report["events"]
     deliveries = expected * args.clients
-    print(f"clients {args.clients} in {args.client_procs} process(es), {args.rate} events/s for {args.seconds:g} s, "
+    print(f"clients {args.clients} in {args.client_procs} process(es), {args.rate} events/s "
+          f"({args.burst} per reactor turn) for {args.seconds:g} s, "
           f"queue limit {args.queue_limit}")
     print(f"load average before {load0[0]:.2f}, after {os.getloadavg()[0]:.2f}")
     print(f"deliveries {len(lat)} of {deliveries} ({deliveries - len(lat)} missing, {overflows} cti.overflow)")
@@ -195,6 +208,8 @@ def orchestrate(args):
     print("server CPU %.2f s for %d events = %.1f us per event, %.2f us per delivery" % (
         report["cpu_s"], expected, 1e6 * report["cpu_s"] / max(1, expected),
         1e6 * report["cpu_s"] / max(1, deliveries)))
+    print("client processes' CPU %.2f s = %.2f us per delivery (reading, parsing, dispatching to the handler)" % (
+        client_cpu, 1e6 * client_cpu / max(1, deliveries)))
 
 
 def main():
@@ -202,6 +217,7 @@ def main():
     ap.add_argument("--clients", type=int, default=200)
     ap.add_argument("--client-procs", type=int, default=2)
     ap.add_argument("--rate", type=float, default=50.0, help="events per second")
+    ap.add_argument("--burst", type=int, default=1, help="events emitted together in one reactor turn")
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--queue-limit", type=int, default=1000)
     ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
@@ -217,7 +233,12 @@ def main():
         else:
             serve(args)
     elif args.client_proc:
-        clients(args)
+        if os.environ.get("BENCH_CTI_CLIENT_PROFILE"):     # one profile file per client process
+            import cProfile
+            cProfile.runctx("clients(args)", globals(), {"args": args, "clients": clients},
+                            f"{os.environ['BENCH_CTI_CLIENT_PROFILE']}.{os.getpid()}")
+        else:
+            clients(args)
     else:
         orchestrate(args)
 

@@ -16,6 +16,7 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 
 from .endpoints import client_endpoint
+from ._json import loads
 from .framing import FramingError, LengthReader, LineReader
 
 log = Logger()
@@ -24,6 +25,7 @@ PROTOCOL = "ctid-cti/1"
 # ops that end on their own (media, outbound calls): no client-side timeout unless given
 LONG_OPS = {"play", "collect", "record", "originate"}
 PRE_LOGIN = {"hello", "login", "ping"}
+_CLIENT_EVENTS = frozenset({"channel.hangup", "cti.overflow"})    # see Client._event
 
 
 class CtiError(Exception):
@@ -94,8 +96,32 @@ class _Connection(Protocol):
                 pass
 
     def dataReceived(self, data):
-        self.client._clock_rx()
-        self.reader.feed(data)
+        client = self.client
+        client._clock_rx()
+        reader = self.reader
+        if self.switch_after is None and reader.framing == "line":
+            # the common case: every complete line of this read at once, events straight to the client
+            try:
+                frames = reader.split(data)
+            except FramingError as exc:
+                log.error("libcti: {err}", err=exc)
+                self.transport.loseConnection()
+                return
+            for frame in frames:
+                if self.lost:
+                    return
+                try:
+                    msg = loads(frame)
+                except (UnicodeDecodeError, ValueError):
+                    log.error("libcti: server sent a frame that is not JSON: {f!r}", f=frame[:200])
+                    continue
+                if type(msg) is dict and msg.get("type") == "event":
+                    client._event_frame(self, msg)
+                else:
+                    self._message(msg)
+            return
+        # a framing switch may come with this read: one frame at a time, the reader may change in between
+        reader.feed(data)
         while not self.lost:
             try:
                 frame = self.reader.next_frame()
@@ -105,25 +131,35 @@ class _Connection(Protocol):
                 return
             if frame is None:
                 return
-            try:
-                msg = json.loads(frame)
-            except (UnicodeDecodeError, ValueError):
-                log.error("libcti: server sent a frame that is not JSON: {f!r}", f=frame[:200])
-                continue
-            if not isinstance(msg, dict):
-                continue
-            if msg.get("type") == "hello" and not self.hello.called:
-                self.hello.callback(msg)
-                continue
-            if self.switch_after is not None and msg.get("type") == "response" and msg.get("id") == self.switch_after:
-                # switch before the response is handed on: the next request must already be length-prefixed
-                self.switch_after = None
-                if msg.get("ok"):
-                    rest = bytes(self.reader.buf)
-                    self.reader = LengthReader()
-                    self.encode = LengthReader.encode
-                    self.reader.feed(rest)
-            self.client._frame(self, msg)
+            self._handle(frame)
+
+    def _handle(self, frame: bytes) -> None:
+        try:
+            msg = loads(frame)
+        except (UnicodeDecodeError, ValueError):
+            log.error("libcti: server sent a frame that is not JSON: {f!r}", f=frame[:200])
+            return
+        self._message(msg)
+
+    def _message(self, msg) -> None:
+        if type(msg) is not dict:
+            return
+        kind = msg.get("type")
+        if kind == "event":
+            self.client._event_frame(self, msg)
+            return
+        if kind == "hello" and not self.hello.called:
+            self.hello.callback(msg)
+            return
+        if self.switch_after is not None and kind == "response" and msg.get("id") == self.switch_after:
+            # switch before the response is handed on: the next request must already be length-prefixed
+            self.switch_after = None
+            if msg.get("ok"):
+                rest = bytes(self.reader.buf)
+                self.reader = LengthReader()
+                self.encode = LengthReader.encode
+                self.reader.feed(rest)
+        self.client._frame(self, msg)
 
     def send(self, obj) -> None:
         self.transport.write(self.encode(_dumps(obj)))
@@ -392,15 +428,30 @@ class Client:
                 e = dict(msg.get("error") or {})
                 d.errback(CtiError(e.pop("code", 500), e.pop("name", "internal"), e.pop("message", ""), **e))
         elif kind == "event":
-            seq = msg.get("seq", 0)
-            if isinstance(seq, int):
-                if self.last_seq and seq != self.last_seq + 1 and conn is self._conn and seq != 1:
-                    log.warn("libcti: event seq jumped from {a} to {b}", a=self.last_seq, b=seq)
-                self.last_seq = seq
-            ev = Event(msg.get("event", ""), msg.get("data") or {}, seq)
-            self._event(ev)
+            self._event_frame(conn, msg)
         elif kind == "ping":
             conn.send({"op": "pong"})
+
+    def _event_frame(self, conn, msg: dict):
+        seq = msg.get("seq", 0)
+        if isinstance(seq, int):
+            last = self.last_seq
+            if last and seq != last + 1 and seq != 1 and conn is self._conn:
+                log.warn("libcti: event seq jumped from {a} to {b}", a=last, b=seq)
+            self.last_seq = seq
+        name = msg.get("event", "")
+        ev = Event(name, msg.get("data") or {}, seq)
+        handlers = self._by_name.get(name)
+        if handlers is None or name in _CLIENT_EVENTS:   # handlers not cached yet, or the client acts on it
+            self._event(ev)
+            return
+        for fn in handlers:          # as _dispatch(ev), inline: this runs for every event
+            try:
+                r = fn(ev)
+                if r is not None:
+                    self._handler_result(r)
+            except Exception:  # noqa: BLE001 - one bad handler must not stop the others
+                log.failure("libcti: event handler for {name} failed", name=name)
 
     def _event(self, ev: Event):
         if ev.name == "channel.hangup":
@@ -429,14 +480,18 @@ class Client:
         for fn in handlers:
             try:
                 r = fn(ev)
-                if r is None:
-                    continue
-                if isinstance(r, defer.Deferred):
-                    r.addErrback(lambda f: log.failure("libcti: event handler failed", f))
-                elif hasattr(r, "__await__"):
-                    defer.ensureDeferred(r).addErrback(lambda f: log.failure("libcti: event handler failed", f))
+                if r is not None:
+                    self._handler_result(r)
             except Exception:  # noqa: BLE001 - one bad handler must not stop the others
                 log.failure("libcti: event handler for {name} failed", name=ev.name)
+
+    @staticmethod
+    def _handler_result(r):
+        """A handler returned a Deferred or an awaitable: run it, log its failure."""
+        if isinstance(r, defer.Deferred):
+            r.addErrback(lambda f: log.failure("libcti: event handler failed", f))
+        elif hasattr(r, "__await__"):
+            defer.ensureDeferred(r).addErrback(lambda f: log.failure("libcti: event handler failed", f))
 
     # -- events ---------------------------------------------------------------------------------------------
     def on(self, pattern: str, fn):

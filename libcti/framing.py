@@ -20,6 +20,22 @@ class LineReader:
     def feed(self, data: bytes) -> None:
         self.buf += data
 
+    def split(self, data: bytes) -> list[bytes]:
+        """feed(data), then every complete frame at once (blank lines skipped): one `bytes.split` for a whole
+        read instead of a search and a buffer copy per frame."""
+        buf = self.buf
+        if buf:
+            buf += data
+            data = bytes(buf)
+            buf.clear()
+        lines = data.split(b"\n")
+        tail = lines.pop()
+        if tail:
+            if len(tail) > self.max_frame:
+                raise FramingError(f"line longer than {self.max_frame} bytes from the server")
+            buf += tail
+        return [line for line in lines if line.strip()]
+
     def next_frame(self) -> bytes | None:
         while True:
             nl = self.buf.find(b"\n")

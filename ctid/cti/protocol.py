@@ -20,6 +20,7 @@ from twisted.internet.interfaces import IPushProducer
 
 from .auth import ConnectionThrottle, Session
 from .errors import FramingLost, OpError
+from .fastwrite import DirectWriter
 from .framing import LengthDecoder, LineDecoder
 from .ops import Arg, RequestContext, parse_args
 from .visibility import agent_view, mask_snapshot
@@ -82,6 +83,8 @@ class CtiProtocol(Protocol):
         self._abort_timer = None
         self.missed_pings = 0
         self.last_rx = 0.0
+        self.writer: DirectWriter | None = None
+        self._write = None            # writer.write: direct send on idle plain TCP, else transport.write
 
     # -- connection -------------------------------------------------------------------------------------------
     def connectionMade(self):
@@ -91,6 +94,8 @@ class CtiProtocol(Protocol):
         self.throttle = ConnectionThrottle(self.clock)
         self.last_rx = self.clock.seconds()
         f.connections.add(self)
+        self.writer = DirectWriter(self.transport)
+        self._write = self.writer.write
         nodelay = getattr(self.transport, "setTcpNoDelay", None)
         if nodelay is not None:   # small frames go out at once (no Nagle wait for the peer's delayed ACK)
             try:
@@ -124,7 +129,7 @@ class CtiProtocol(Protocol):
         self.factory.connections.discard(self)
         for item in self.queue:          # responses waiting behind a blocked output still go (events do not)
             if item[0] == "raw":
-                self.transport.write(item[1])
+                self._write(item[1])
         self.queue.clear()
         self.queued_events = 0
         self.transport.loseConnection()
@@ -487,7 +492,7 @@ class CtiProtocol(Protocol):
             return
         if not self.paused and not self.queue:
             self.seq += 1
-            self.transport.write(self.encode(template % self.seq))
+            self._write(self.encode(template % self.seq))
             return
         if self.queued_events >= self.factory.queue_limit:
             self._overflow()
@@ -513,7 +518,7 @@ class CtiProtocol(Protocol):
 
     def _write_event(self, template: bytes) -> None:
         self.seq += 1
-        self.transport.write(self.encode(template % self.seq))
+        self._write(self.encode(template % self.seq))
 
     def send(self, payload: bytes) -> None:
         """Write a non-event frame (response, hello, ping): queued behind events when paused, never dropped."""
@@ -521,7 +526,7 @@ class CtiProtocol(Protocol):
         if self.paused or self.queue:
             self.queue.append(("raw", data))
         else:
-            self.transport.write(data)
+            self._write(data)
 
     def _flush(self):
         q = self.queue
@@ -532,7 +537,7 @@ class CtiProtocol(Protocol):
                 self.queued_events -= 1
                 self._write_event(item[1])
             elif kind == "raw":
-                self.transport.write(item[1])
+                self._write(item[1])
             else:
                 dropped, self.dropped = self.dropped, 0
                 self._write_event(b'{"type":"event","seq":%%d,"event":"cti.overflow","data":{"dropped":%d}}'

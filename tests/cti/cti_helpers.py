@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import json
+import socket
 import struct
 
 from twisted.internet import defer, reactor
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
-from twisted.internet.protocol import Protocol
+from twisted.internet.protocol import Factory, Protocol
 
 from ctid.cti import CtiServer
 from cti_doubles import FakeEngine, demo_users
@@ -88,9 +89,26 @@ class RawClient(Protocol):
         return [m for m in self.frames if m.get("type") == "event"]
 
 
+def _connect_small_window(port: int, rcvbuf: int) -> defer.Deferred:
+    """A RawClient on a socket whose receive buffer is set *before* connecting, so the TCP window it
+    advertises stays that small (set after the handshake, Linux keeps the larger window already offered and a
+    client that stops reading may still take tens of kB later)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.connect(("127.0.0.1", port))          # loopback: completes at once
+    s.setblocking(False)
+    proto = RawClient()
+    reactor.adoptStreamConnection(s.fileno(), socket.AF_INET, Factory.forProtocol(lambda: proto))
+    s.close()                                # the reactor has its own duplicate of the descriptor
+    return defer.succeed(proto)
+
+
 @defer.inlineCallbacks
-def raw_client(port: int, login: tuple | None = None):
-    c = yield connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", port), RawClient())
+def raw_client(port: int, login: tuple | None = None, rcvbuf: int | None = None):
+    if rcvbuf is None:
+        c = yield connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", port), RawClient())
+    else:
+        c = yield _connect_small_window(port, rcvbuf)
     yield c.wait_for(lambda m: m.get("type") == "hello")
     if login is not None:
         r = yield c.request("login", user=login[0], password=login[1])
@@ -137,7 +155,7 @@ class ServerMixin:
         return task.deferLater(reactor, 0.01, lambda: None)
 
     @defer.inlineCallbacks
-    def client(self, user=None, password=None):
-        c = yield raw_client(self.portno, (user, password) if user else None)
+    def client(self, user=None, password=None, rcvbuf=None):
+        c = yield raw_client(self.portno, (user, password) if user else None, rcvbuf)
         self.clients.append(c)
         return c

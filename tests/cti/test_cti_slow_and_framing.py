@@ -20,12 +20,12 @@ class SlowClient(ServerMixin, unittest.TestCase):
 
     @defer.inlineCallbacks
     def stalled_client(self):
-        c = yield self.client("admin", "admin-pw")
+        # small kernel buffers on both ends so that a client that does not read blocks the server quickly (the
+        # client's before it connects: a window once offered is not taken back)
+        c = yield self.client("admin", "admin-pw", rcvbuf=4096)
         yield c.request("subscribe", events=["*"])
         [conn] = [x for x in self.server.connections if x.session.user == "admin"]
-        # small kernel buffers on both ends so that a client that does not read blocks the server quickly
         conn.transport.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
-        c.transport.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         c.transport.pauseProducing()          # the client stops reading
         self.emitted = 0
         stable, last_seq = 0, -1
@@ -42,6 +42,12 @@ class SlowClient(ServerMixin, unittest.TestCase):
         self.assertTrue(conn.paused)
         self.assertIsNotNone(conn.overflow_since)
         self.assertLessEqual(conn.queued_events, 100)
+        # frames went straight to the socket until the kernel refused, then through Twisted's buffer, whose
+        # limit paused the connection (it resumes once that buffer is empty): the bounded queue works with the
+        # direct writes (ctid.cti.fastwrite)
+        self.assertGreater(conn.writer.direct_frames, 0)
+        self.assertGreater(conn.writer.buffered_frames, 0)
+        self.assertGreater(conn.transport._tempDataLen + len(conn.transport.dataBuffer) - conn.transport.offset, 0)
         return c, conn
 
     @defer.inlineCallbacks
