@@ -115,12 +115,13 @@ def kinds_for(signalling: str, spans: int) -> list[str]:
     return ["ss7"] * half + ["no1"] * (spans - half)
 
 
-def write_config(path, data_dir, sock, port, kinds, flow):
+def write_config(path, data_dir, sock, port, kinds, flow, priority="normal"):
     spans = len(kinds)
     sockets = ", ".join(f'{s} = "{sock}.{s}"' for s in range(spans))
     out = [f"""[daemon]
 data_dir = "{data_dir}"
 log_level = "warning"
+priority = "{priority}"
 
 [cti]
 listen = ["tcp:{port}:interface=127.0.0.1"]
@@ -210,7 +211,7 @@ class Bench:
     def start(self, flow, scenario_args):
         a = self.args
         cfg = os.path.join(self.tmp, "ctid.toml")
-        write_config(cfg, self.data_dir, self.sock, self.port, self.kinds, flow)
+        write_config(cfg, self.data_dir, self.sock, self.port, self.kinds, flow, a.priority)
         # in the daemon's default media directory ({data_dir}/media): file prompts elsewhere are refused (403)
         os.makedirs(os.path.join(self.data_dir, "media"), exist_ok=True)
         self.prompt = os.path.join(self.data_dir, "media", "prompt.wav")
@@ -268,7 +269,7 @@ def run_load(args) -> dict:
     b = Bench(args)
     digits_out = os.path.join(b.tmp, "digits.json")
     hold = args.settle + args.window + 4
-    res = {"mode": "load", "spans": args.spans, "signalling": args.signalling, "load_before": loadavg()}
+    res = {"mode": "load", "spans": args.spans, "signalling": args.signalling, "priority": args.priority, "load_before": loadavg()}
     try:
         b.start("bench_load", {"mode": "load", "called": CALLED, "ramp": args.ramp, "hold": hold,
                                "period": args.period, "speak": args.record_seconds, "digits_out": digits_out,
@@ -352,7 +353,7 @@ def match_digits(pressed, events):
 
 def run_cps(args) -> dict:
     b = Bench(args)
-    res = {"mode": "cps", "spans": args.spans, "signalling": args.signalling, "rate": args.rate,
+    res = {"mode": "cps", "spans": args.spans, "signalling": args.signalling, "priority": args.priority, "rate": args.rate,
            "seconds": args.seconds, "load_before": loadavg()}
     try:
         b.start("bench_short", {"mode": "cps", "called": CALLED, "rate": args.rate, "seconds": args.seconds,
@@ -401,6 +402,8 @@ def main(argv=None):
         p.add_argument("--logdir", help="write the processes' logs here")
         p.add_argument("--json", action="store_true", help="print the summary as one JSON line")
         p.add_argument("--profile-daemon", metavar="FILE.prof", help="run the daemon under cProfile (slower)")
+        p.add_argument("--priority", choices=("normal", "high", "realtime"), default="normal",
+                       help="the daemon's [daemon] priority (high = nice -10, as FreeSWITCH -hp; needs root)")
         if name == "load":
             p.add_argument("--ramp", type=float, default=12.0, help="seconds over which the calls are placed")
             p.add_argument("--settle", type=float, default=5.0, help="seconds after the last answer before the window")

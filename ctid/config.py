@@ -28,6 +28,8 @@ class DaemonConfig:
     data_dir: str = "./ctid-data"
     database: str = "sqlite:///{data_dir}/ctid.db"
     log_level: str = "info"
+    # scheduling of the daemon's process: normal, high (nice -10) or realtime (SCHED_RR 10); ctid.priority
+    priority: str = "normal"
     recordings_dir: str = "{data_dir}/recordings"
     # where file prompts may come from (ctid.core.prompts.MediaDirs); default: tts.prompts_dir, {data_dir}/media
     media_dirs: list[str] = field(default_factory=list)
@@ -347,6 +349,7 @@ def build_config(data: dict, source: str = "<dict>") -> Config:
                        lambda v: None if "://" in v or v.startswith("sqlite:") else "is not a database URL "
                        "(e.g. sqlite:///{data_dir}/ctid.db or postgresql+psycopg://user@host/db)"),
         log_level=d.get("log_level", "info", str, _one_of("debug", "info", "warning", "error")),
+        priority=d.get("priority", "normal", str, _one_of("normal", "high", "realtime")),
         recordings_dir=d.get("recordings_dir", DaemonConfig.recordings_dir, str,
                              lambda v: None if v else "must not be empty"))
     media_dirs = d.get("media_dirs", None, list)

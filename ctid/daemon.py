@@ -307,6 +307,9 @@ def add_parser(sub) -> None:
     p.add_argument("--demo-data", action="store_true", help="load the demo hospital even with --config")
     p.add_argument("--check", action="store_true", help="validate the configuration, print it and exit")
     p.add_argument("--log-level", default=None, choices=("debug", "info", "warn", "error"))
+    p.add_argument("--priority", default=None, choices=("normal", "high", "realtime"),
+                   help="override [daemon] priority: high = nice -10 (FreeSWITCH -hp), realtime = SCHED_RR 10 "
+                        "(Asterisk -p); needs root or CAP_SYS_NICE")
 
 
 def load(args) -> Config:
@@ -347,6 +350,19 @@ def log_levels(name: str):
     return LogLevel.levelWithName(twisted_name), getattr(logging, py_name.upper())
 
 
+def settle_heap() -> None:
+    """Once the daemon has started: collect, then move everything that exists into the collector's permanent
+    generation (``gc.freeze()``). The start-up heap (modules, SQLAlchemy's mappers, Twisted, the prompt and TTS
+    caches, the demo data) is large and lives for ever; left in generation 2, every full collection walks it: in
+    the 480-call benchmark that was a 112 ms pause of the reactor (every event, every tick of every call waited),
+    and 17 ms for generation 1. Frozen, a collection walks only what was made since. The objects of calls come
+    and go and are collected as usual."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+
 def run(args) -> int:
     import json
     import sys
@@ -364,16 +380,22 @@ def run(args) -> int:
         import dataclasses
         print(json.dumps(dataclasses.asdict(cfg), indent=2, default=str))
         return 0
+    from ctid import priority as prio
+    # first, before the reactor and its thread pools start: threads inherit the scheduling
+    prio_notes = prio.apply(getattr(args, "priority", None) or cfg.daemon.priority)
     level, py_level = log_levels(args.log_level or cfg.daemon.log_level or "info")
     observer = FilteringLogObserver(textFileLogObserver(sys.stdout),
                                     [LogLevelFilterPredicate(defaultLogLevel=level)])
     globalLogBeginner.beginLoggingTo([observer], redirectStandardIO=False)
     import logging
     logging.basicConfig(level=py_level, stream=sys.stdout, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    for note in prio_notes:
+        (logging.getLogger("ctid.daemon").warning if "refused" in note else logging.getLogger("ctid.daemon").info)(note)
     daemon = Daemon(cfg, reactor, demo=True if args.demo_data else None)
     status = {"rc": 0}
 
     def started(_):
+        settle_heap()
         print(f"ctid: running; CTI on {', '.join(cfg.cti.listen)}; data in {daemon.data_dir}", flush=True)
 
     def failed(f):

@@ -28,13 +28,19 @@ class CtidService(Service):
         Service.startService(self)
         args = argparse.Namespace(config=self.options["config"], data_dir=self.options["data-dir"], listen=None)
         cfg = load(args)        # a ConfigError stops twistd with the message
+        from twisted.logger import Logger
+
+        from ctid import priority
+        for note in priority.apply(cfg.daemon.priority):
+            Logger(namespace="ctid").info("{note}", note=note)
         self.daemon = Daemon(cfg, reactor, demo=True if self.options["demo-data"] else None)
 
         def failed(f):
             from twisted.logger import Logger
             Logger(namespace="ctid").error("{msg}", msg=f.getErrorMessage())
             reactor.stop()
-        self.daemon.start().addErrback(failed)
+        from ctid.daemon import settle_heap
+        self.daemon.start().addCallbacks(lambda _: settle_heap(), failed)
 
     def stopService(self):
         Service.stopService(self)
