@@ -12,8 +12,8 @@ from .errors import FramingLost, OpError
 MAX_FRAME = 65536
 
 
-class LineDecoder:
-    framing = "line"
+class _Decoder:
+    """Bytes in (``feed``), whole frames out (``next_frame``), at most ``max_frame`` bytes each."""
 
     def __init__(self, max_frame: int = MAX_FRAME):
         self.max_frame = max_frame
@@ -21,6 +21,10 @@ class LineDecoder:
 
     def feed(self, data: bytes) -> None:
         self._buf += data
+
+
+class LineDecoder(_Decoder):
+    framing = "line"
 
     def next_frame(self) -> bytes | None:
         """The next complete frame, or None until more bytes arrive. Blank lines are skipped."""
@@ -50,15 +54,8 @@ class LineDecoder:
         return payload + b"\n"
 
 
-class LengthDecoder:
+class LengthDecoder(_Decoder):
     framing = "length"
-
-    def __init__(self, max_frame: int = MAX_FRAME):
-        self.max_frame = max_frame
-        self._buf = bytearray()
-
-    def feed(self, data: bytes) -> None:
-        self._buf += data
 
     def next_frame(self) -> bytes | None:
         if len(self._buf) < 4:

@@ -101,22 +101,19 @@ class _Op:
         self.done = False
 
     def finish(self, result) -> None:
-        if self.done:
-            return
-        self.done = True
-        self.cleanup()
-        if self.mc._op is self:
-            self.mc._op = None
-        self.d.callback(result)
+        self._complete(self.d.callback, result)
 
     def fail(self, exc) -> None:
+        self._complete(self.d.errback, exc)
+
+    def _complete(self, fire, value) -> None:
         if self.done:
             return
         self.done = True
         self.cleanup()
         if self.mc._op is self:
             self.mc._op = None
-        self.d.errback(exc)
+        fire(value)
 
     # hooks
     def cleanup(self) -> None: ...
